@@ -1,0 +1,86 @@
+//! The input and output of an operator: two buffers, or one overwritten in place.
+
+use core::marker::PhantomData;
+
+/// Where an operator reads `x` and writes `y`: two separate slices ([`InOut::new`]) or one slice
+/// normalized in place ([`InOut::in_place`]). Operators check both lengths against the shape
+/// before touching anything.
+///
+/// Internally reads and writes go through raw pointers so the two may alias; every access is
+/// bounds-checked.
+pub struct InOut<'a> {
+    src: *const f32,
+    dst: *mut f32,
+    src_len: usize,
+    dst_len: usize,
+    _buffers: PhantomData<&'a mut [f32]>,
+}
+
+impl core::fmt::Debug for InOut<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("InOut")
+            .field("in_place", &core::ptr::eq(self.src, self.dst))
+            .field("input_len", &self.src_len)
+            .field("output_len", &self.dst_len)
+            .finish()
+    }
+}
+
+impl<'a> InOut<'a> {
+    /// Read `x`, write `y`.
+    pub fn new(x: &'a [f32], y: &'a mut [f32]) -> Self {
+        InOut {
+            src: x.as_ptr(),
+            dst: y.as_mut_ptr(),
+            src_len: x.len(),
+            dst_len: y.len(),
+            _buffers: PhantomData,
+        }
+    }
+
+    /// Read and overwrite `xy`.
+    pub fn in_place(xy: &'a mut [f32]) -> Self {
+        let dst = xy.as_mut_ptr();
+        InOut {
+            src: dst,
+            dst,
+            src_len: xy.len(),
+            dst_len: xy.len(),
+            _buffers: PhantomData,
+        }
+    }
+
+    /// Length of the input.
+    pub fn input_len(&self) -> usize {
+        self.src_len
+    }
+
+    /// Length of the output.
+    pub fn output_len(&self) -> usize {
+        self.dst_len
+    }
+
+    fn check(&self, start: usize, len: usize, limit: usize) {
+        assert!(start.checked_add(len).is_some_and(|end| end <= limit));
+    }
+
+    /// The input values `start..start + len` as they are now. Nothing is written while the
+    /// returned borrow of `self` lives.
+    pub(crate) fn input(&self, start: usize, len: usize) -> &[f32] {
+        self.check(start, len, self.src_len);
+        // SAFETY: in bounds (checked); writes need `&mut self`, so none happen meanwhile.
+        unsafe { core::slice::from_raw_parts(self.src.add(start), len) }
+    }
+
+    pub(crate) fn input_ptr(&self, start: usize, len: usize) -> *const f32 {
+        self.check(start, len, self.src_len);
+        // SAFETY: in bounds (checked).
+        unsafe { self.src.add(start) }
+    }
+
+    pub(crate) fn ptrs(&mut self, start: usize, len: usize) -> (*const f32, *mut f32) {
+        self.check(start, len, self.src_len.min(self.dst_len));
+        // SAFETY: in bounds of both buffers (checked).
+        unsafe { (self.src.add(start), self.dst.add(start)) }
+    }
+}

@@ -1,0 +1,283 @@
+//! The kernel algorithms, written once over [`Vector`] and instantiated per instruction set by
+//! [`super::kernel_set!`]. Everything here is `#[inline(always)]` so that it compiles inside the
+//! caller's `#[target_feature]` context.
+//!
+//! Pointer arguments are valid for the lengths given; the safe wrappers in `kernels::mod` check
+//! that before calling.
+
+use super::vector::{MAX_LANES, Vector};
+use super::{Affine, ColumnAffine, ColumnGeometry, RowNormalize};
+use crate::moments::Moments;
+use core::ptr;
+
+/// Independent accumulators per step: hides the latency of Welford's dependent chain.
+const UNROLL: usize = 4;
+
+/// Steps (of `UNROLL` vectors) accumulated before a block is merged into the total. Bounds the
+/// per-lane count, so the rounding error of each Welford update stays a few ulps however long
+/// the slice, and the counts stay exact in `f32`.
+const BLOCK_STEPS: usize = 256;
+
+/// One Welford update of every lane by `z`, with `rn = 1 / count` (count after the update).
+/// The variance is kept as `M2 / count` rather than `M2`, so it cannot overflow for |x| up to
+/// ~1e19 however many values are accumulated.
+#[inline(always)]
+unsafe fn welford<V: Vector>(mean: &mut V, var: &mut V, z: V, rn: V) {
+    unsafe {
+        let d = z.sub(*mean);
+        *mean = d.mul_add(rn, *mean);
+        let e = z.sub(*mean);
+        // var += (d * e - var) / count; d * e >= 0 since the new mean lies between z and the old.
+        *var = d.mul_sub(e, *var).mul_add(rn, *var);
+    }
+}
+
+/// Chan's merge of two accumulators holding the same count.
+#[inline(always)]
+unsafe fn merge_equal<V: Vector>(a: (V, V), b: (V, V)) -> (V, V) {
+    unsafe {
+        let half = V::splat(0.5);
+        let mean = a.0.add(b.0).mul(half);
+        let d = b.0.sub(a.0).mul(half);
+        (mean, a.1.add(b.1).mul_add(half, d.mul(d)))
+    }
+}
+
+/// Welford moments of `x` around `pivot`, one pass.
+#[inline(always)]
+pub(crate) unsafe fn moments<V: Vector>(x: &[f32], pivot: f32) -> Moments {
+    let mut total = Moments::new();
+    for block in x.chunks(V::LANES * UNROLL * BLOCK_STEPS) {
+        total.merge(&unsafe { block_moments::<V>(block, pivot) });
+    }
+    total
+}
+
+#[inline(always)]
+unsafe fn block_moments<V: Vector>(x: &[f32], pivot: f32) -> Moments {
+    unsafe {
+        let k = V::splat(pivot);
+        let zero = V::splat(0.0);
+        let width = V::LANES * UNROLL;
+        let steps = x.len() / width;
+        let src = x.as_ptr();
+
+        let mut acc = [(zero, zero); UNROLL];
+        for step in 0..steps {
+            let rn = V::splat(1.0 / (step + 1) as f32);
+            let base = src.add(step * width);
+            for (u, (mean, var)) in acc.iter_mut().enumerate() {
+                welford(mean, var, V::load(base.add(u * V::LANES)).sub(k), rn);
+            }
+        }
+        let (mut mean, mut var) =
+            merge_equal(merge_equal(acc[0], acc[1]), merge_equal(acc[2], acc[3]));
+
+        // Whole vectors left over continue the merged accumulator (all lanes share one count).
+        let mut per_lane = steps * UNROLL;
+        let mut done = steps * width;
+        while done + V::LANES <= x.len() {
+            per_lane += 1;
+            let rn = V::splat(1.0 / per_lane as f32);
+            welford(&mut mean, &mut var, V::load(src.add(done)).sub(k), rn);
+            done += V::LANES;
+        }
+
+        let mut total = Moments::with_pivot(pivot);
+        if per_lane > 0 {
+            let mut means = [0.0f32; MAX_LANES];
+            let mut vars = [0.0f32; MAX_LANES];
+            mean.store(means.as_mut_ptr());
+            var.store(vars.as_mut_ptr());
+            // Pairwise tree over the lanes: equal counts at every level.
+            let mut width = V::LANES;
+            while width > 1 {
+                width /= 2;
+                for j in 0..width {
+                    (means[j], vars[j]) =
+                        merge_equal((means[j], vars[j]), (means[j + width], vars[j + width]));
+                }
+            }
+            total = Moments::from_parts((per_lane * V::LANES) as u64, pivot, means[0], vars[0]);
+        }
+        for &value in &x[done..] {
+            total.push(value);
+        }
+        total
+    }
+}
+
+/// Copies `n < LANES` values into a zero-padded, register-sized buffer.
+#[inline(always)]
+unsafe fn padded(src: *const f32, n: usize) -> [f32; MAX_LANES] {
+    let mut buffer = [0.0f32; MAX_LANES];
+    unsafe { ptr::copy_nonoverlapping(src, buffer.as_mut_ptr(), n) };
+    buffer
+}
+
+/// Stores the first `n` lanes of `v` to `dst`.
+#[inline(always)]
+unsafe fn store_partial<V: Vector>(v: V, dst: *mut f32, n: usize) {
+    let mut buffer = [0.0f32; MAX_LANES];
+    unsafe {
+        v.store(buffer.as_mut_ptr());
+        ptr::copy_nonoverlapping(buffer.as_ptr(), dst, n);
+    }
+}
+
+/// Runs `op(values, offset)` over `len` values, the tail through a padded buffer so the last
+/// values are rounded exactly like the others. `src` may equal `dst` (in place).
+#[inline(always)]
+unsafe fn map<V: Vector>(src: *const f32, dst: *mut f32, len: usize, op: impl Fn(V, usize) -> V) {
+    unsafe {
+        const PAIR: usize = 2;
+        let mut i = 0;
+        while i + PAIR * V::LANES <= len {
+            let a = V::load(src.add(i));
+            let b = V::load(src.add(i + V::LANES));
+            op(a, i).store(dst.add(i));
+            op(b, i + V::LANES).store(dst.add(i + V::LANES));
+            i += PAIR * V::LANES;
+        }
+        while i + V::LANES <= len {
+            op(V::load(src.add(i)), i).store(dst.add(i));
+            i += V::LANES;
+        }
+        if i < len {
+            let tail = padded(src.add(i), len - i);
+            store_partial(op(V::load(tail.as_ptr()), i), dst.add(i), len - i);
+        }
+    }
+}
+
+/// Loads `LANES` values of a per-element parameter at `offset`, padding past `len`.
+#[inline(always)]
+unsafe fn load_param<V: Vector>(param: *const f32, offset: usize, len: usize) -> V {
+    unsafe {
+        if offset + V::LANES <= len {
+            V::load(param.add(offset))
+        } else {
+            V::load(padded(param.add(offset), len - offset).as_ptr())
+        }
+    }
+}
+
+/// `y = (x - pivot) * scale + shift` with scalar parameters.
+#[inline(always)]
+pub(crate) unsafe fn affine<V: Vector>(src: *const f32, dst: *mut f32, len: usize, p: Affine) {
+    unsafe {
+        let (k, s, b) = (V::splat(p.pivot), V::splat(p.scale), V::splat(p.shift));
+        map::<V>(src, dst, len, |x, _| x.sub(k).mul_add(s, b));
+    }
+}
+
+/// `y = ((x - pivot) - mean) * inv_std * gamma[i] + beta[i]`, gamma and beta optional.
+#[inline(always)]
+pub(crate) unsafe fn normalize_row<V: Vector>(
+    src: *const f32,
+    dst: *mut f32,
+    len: usize,
+    p: &RowNormalize<'_>,
+) {
+    unsafe {
+        match (p.gamma, p.beta) {
+            (Some(g), Some(b)) => row::<V, true, true>(src, dst, len, p, g.as_ptr(), b.as_ptr()),
+            (Some(g), None) => row::<V, true, false>(src, dst, len, p, g.as_ptr(), ptr::null()),
+            (None, Some(b)) => row::<V, false, true>(src, dst, len, p, ptr::null(), b.as_ptr()),
+            (None, None) => row::<V, false, false>(src, dst, len, p, ptr::null(), ptr::null()),
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn row<V: Vector, const GAMMA: bool, const BETA: bool>(
+    src: *const f32,
+    dst: *mut f32,
+    len: usize,
+    p: &RowNormalize<'_>,
+    gamma: *const f32,
+    beta: *const f32,
+) {
+    unsafe {
+        let (k, r, inv) = (V::splat(p.pivot), V::splat(p.mean), V::splat(p.inv_std));
+        map::<V>(src, dst, len, |x, i| {
+            let u = x.sub(k).sub(r);
+            let scale = if GAMMA {
+                inv.mul(load_param::<V>(gamma, i, len))
+            } else {
+                inv
+            };
+            if BETA {
+                u.mul_add(scale, load_param::<V>(beta, i, len))
+            } else {
+                u.mul(scale)
+            }
+        });
+    }
+}
+
+/// Column-wise Welford over `g.rows` rows: column `j` is accumulated around `pivot[j]` into
+/// `mean[j]` (offset from the pivot) and `var[j]` (M2 / rows). The three arrays hold at least
+/// `g.width` rounded up to `MAX_LANES` values.
+#[inline(always)]
+pub(crate) unsafe fn column_moments<V: Vector>(
+    src: *const f32,
+    g: ColumnGeometry,
+    pivot: &[f32],
+    mean: &mut [f32],
+    var: &mut [f32],
+) {
+    unsafe {
+        let full = g.width / V::LANES * V::LANES;
+        let (k, m, v) = (pivot.as_ptr(), mean.as_mut_ptr(), var.as_mut_ptr());
+        ptr::write_bytes(m, 0, g.width);
+        ptr::write_bytes(v, 0, g.width);
+        for r in 0..g.rows {
+            let rn = V::splat(1.0 / (r + 1) as f32);
+            let row = src.add(r * g.stride);
+            let mut j = 0;
+            while j < g.width {
+                let x = if j < full {
+                    V::load(row.add(j))
+                } else {
+                    V::load(padded(row.add(j), g.width - j).as_ptr())
+                };
+                let (mut mj, mut vj) = (V::load(m.add(j)), V::load(v.add(j)));
+                welford(&mut mj, &mut vj, x.sub(V::load(k.add(j))), rn);
+                mj.store(m.add(j));
+                vj.store(v.add(j));
+                j += V::LANES;
+            }
+        }
+    }
+}
+
+/// `y[r][j] = ((x[r][j] - pivot[j]) * scale[j] + shift[j]) * row_scale[r] + row_shift[r]`, where
+/// absent row parameters mean 1 and 0.
+#[inline(always)]
+pub(crate) unsafe fn column_affine<V: Vector>(
+    src: *const f32,
+    dst: *mut f32,
+    g: ColumnGeometry,
+    p: &ColumnAffine<'_>,
+) {
+    unsafe {
+        let (k, s, b) = (p.pivot.as_ptr(), p.scale.as_ptr(), p.shift.as_ptr());
+        let column = |x: V, j: usize| {
+            x.sub(V::load(k.add(j)))
+                .mul_add(V::load(s.add(j)), V::load(b.add(j)))
+        };
+        for r in 0..g.rows {
+            let (src_row, dst_row) = (src.add(r * g.stride), dst.add(r * g.stride));
+            if p.row_scale.is_none() && p.row_shift.is_none() {
+                map::<V>(src_row, dst_row, g.width, column);
+            } else {
+                let rs = V::splat(p.row_scale.map_or(1.0, |v| v[r]));
+                let rb = V::splat(p.row_shift.map_or(0.0, |v| v[r]));
+                map::<V>(src_row, dst_row, g.width, |x, j| {
+                    column(x, j).mul_add(rs, rb)
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! Kernel layer: the hot loops over contiguous `f32`, one module per instruction set, and the
+//! dispatch that picks one. Kernels know nothing of layouts or operators.
+
+mod generic;
+mod portable;
+mod scalar;
+mod vector;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+use crate::error::NormError;
+use crate::io::InOut;
+use crate::moments::Moments;
+use core::fmt;
+use core::sync::atomic::{AtomicU8, Ordering};
+
+pub(crate) use vector::MAX_LANES;
+
+/// An instruction set the kernels can run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Isa {
+    /// Plain `f32` code: the fallback everywhere, and the path the others are checked against.
+    Scalar,
+    /// `wide::f32x8`, fixed at compile time: NEON on aarch64, simd128 on wasm, SSE2 on a default
+    /// x86_64 build.
+    Portable,
+    /// x86_64 AVX2 + FMA, selected at run time.
+    Avx2,
+    /// x86_64 AVX-512F, selected at run time.
+    Avx512,
+}
+
+impl Isa {
+    /// Every instruction set, slowest first.
+    pub const ALL: [Isa; 4] = [Isa::Scalar, Isa::Portable, Isa::Avx2, Isa::Avx512];
+
+    /// Whether this CPU (or, without `std`, this build's target features) can run the set.
+    pub fn is_available(self) -> bool {
+        match self {
+            Isa::Scalar | Isa::Portable => true,
+            Isa::Avx2 => has_avx2_fma(),
+            Isa::Avx512 => has_avx512f(),
+        }
+    }
+
+    /// The instruction sets this CPU can run, slowest first.
+    pub fn available() -> impl Iterator<Item = Isa> {
+        Isa::ALL.into_iter().filter(|isa| isa.is_available())
+    }
+
+    /// The fastest available set, detected once and cached.
+    pub fn best() -> Isa {
+        static BEST: AtomicU8 = AtomicU8::new(u8::MAX);
+        match BEST.load(Ordering::Relaxed) {
+            u8::MAX => {
+                let best = Isa::available().last().unwrap_or(Isa::Scalar);
+                BEST.store(best as u8, Ordering::Relaxed);
+                best
+            }
+            cached => Isa::ALL[usize::from(cached) % Isa::ALL.len()],
+        }
+    }
+
+    /// A short lowercase name: `scalar`, `portable`, `avx2`, `avx512`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            Isa::Portable => "portable",
+            Isa::Avx2 => "avx2",
+            Isa::Avx512 => "avx512",
+        }
+    }
+
+    fn kernel_set(self) -> &'static KernelSet {
+        match self {
+            Isa::Scalar => &scalar::SCALAR,
+            Isa::Portable => &portable::PORTABLE,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => &x86::avx2::AVX2,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => &x86::avx512::AVX512,
+            #[cfg(not(target_arch = "x86_64"))]
+            Isa::Avx2 | Isa::Avx512 => &scalar::SCALAR,
+        }
+    }
+}
+
+impl fmt::Display for Isa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
+fn has_avx2_fma() -> bool {
+    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+}
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
+fn has_avx512f() -> bool {
+    std::is_x86_feature_detected!("avx512f")
+}
+#[cfg(not(all(target_arch = "x86_64", feature = "std")))]
+fn has_avx2_fma() -> bool {
+    cfg!(all(
+        target_arch = "x86_64",
+        target_feature = "avx2",
+        target_feature = "fma"
+    ))
+}
+#[cfg(not(all(target_arch = "x86_64", feature = "std")))]
+fn has_avx512f() -> bool {
+    cfg!(all(target_arch = "x86_64", target_feature = "avx512f"))
+}
+
+/// `y = (x - pivot) * scale + shift` over a run of values.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Affine {
+    pub pivot: f32,
+    pub scale: f32,
+    pub shift: f32,
+}
+
+/// `y = ((x - pivot) - mean) * inv_std * gamma[i] + beta[i]` over a row.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RowNormalize<'a> {
+    pub pivot: f32,
+    pub mean: f32,
+    pub inv_std: f32,
+    pub gamma: Option<&'a [f32]>,
+    pub beta: Option<&'a [f32]>,
+}
+
+/// `rows` runs of `width` values, `stride` apart.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ColumnGeometry {
+    pub rows: usize,
+    pub width: usize,
+    pub stride: usize,
+}
+
+impl ColumnGeometry {
+    /// Values spanned from the first to the last one touched.
+    fn span(self) -> usize {
+        match self.rows {
+            0 => 0,
+            rows => (rows - 1) * self.stride + self.width,
+        }
+    }
+}
+
+/// Per-column `y = (x - pivot[j]) * scale[j] + shift[j]`, then per row
+/// `y = y * row_scale[r] + row_shift[r]` (absent: 1 and 0).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ColumnAffine<'a> {
+    pub pivot: &'a [f32],
+    pub scale: &'a [f32],
+    pub shift: &'a [f32],
+    pub row_scale: Option<&'a [f32]>,
+    pub row_shift: Option<&'a [f32]>,
+}
+
+/// One instruction set's kernels. Each is `unsafe`: the set must be available on this CPU and
+/// the pointers valid; [`Kernels`] guarantees both.
+pub(crate) struct KernelSet {
+    moments: unsafe fn(&[f32], f32) -> Moments,
+    affine: unsafe fn(*const f32, *mut f32, usize, Affine),
+    normalize_row: unsafe fn(*const f32, *mut f32, usize, &RowNormalize<'_>),
+    column_moments: unsafe fn(*const f32, ColumnGeometry, &[f32], &mut [f32], &mut [f32]),
+    column_affine: unsafe fn(*const f32, *mut f32, ColumnGeometry, &ColumnAffine<'_>),
+}
+
+/// Instantiates the generic kernels for one vector type, inside `#[target_feature]` wrappers
+/// when the instruction set needs them.
+macro_rules! kernel_set {
+    ($name:ident, $vector:ty $(, $features:literal)?) => {
+        use $crate::kernels::{Affine, ColumnAffine, ColumnGeometry, KernelSet, RowNormalize};
+        use $crate::moments::Moments;
+
+        $(#[target_feature(enable = $features)])?
+        unsafe fn moments(x: &[f32], pivot: f32) -> Moments {
+            unsafe { $crate::kernels::generic::moments::<$vector>(x, pivot) }
+        }
+        $(#[target_feature(enable = $features)])?
+        unsafe fn affine(src: *const f32, dst: *mut f32, len: usize, p: Affine) {
+            unsafe { $crate::kernels::generic::affine::<$vector>(src, dst, len, p) }
+        }
+        $(#[target_feature(enable = $features)])?
+        unsafe fn normalize_row(src: *const f32, dst: *mut f32, len: usize, p: &RowNormalize<'_>) {
+            unsafe { $crate::kernels::generic::normalize_row::<$vector>(src, dst, len, p) }
+        }
+        $(#[target_feature(enable = $features)])?
+        unsafe fn column_moments(
+            src: *const f32,
+            g: ColumnGeometry,
+            pivot: &[f32],
+            mean: &mut [f32],
+            var: &mut [f32],
+        ) {
+            unsafe { $crate::kernels::generic::column_moments::<$vector>(src, g, pivot, mean, var) }
+        }
+        $(#[target_feature(enable = $features)])?
+        unsafe fn column_affine(src: *const f32, dst: *mut f32, g: ColumnGeometry, p: &ColumnAffine<'_>) {
+            unsafe { $crate::kernels::generic::column_affine::<$vector>(src, dst, g, p) }
+        }
+
+        pub(crate) static $name: KernelSet =
+            KernelSet { moments, affine, normalize_row, column_moments, column_affine };
+    };
+}
+pub(crate) use kernel_set;
+
+/// A handle on one instruction set's kernels: every operator is a method on it.
+///
+/// [`Kernels::detect`] picks the fastest set this CPU has (cached after the first call);
+/// [`Kernels::new`] forces one, so tests, fuzzers and benchmarks can run every path.
+#[derive(Clone, Copy)]
+pub struct Kernels {
+    isa: Isa,
+    set: &'static KernelSet,
+}
+
+impl Kernels {
+    /// The fastest instruction set available.
+    pub fn detect() -> Kernels {
+        let isa = Isa::best();
+        Kernels {
+            isa,
+            set: isa.kernel_set(),
+        }
+    }
+
+    /// A specific instruction set, or [`NormError::IsaUnavailable`] if this CPU lacks it.
+    pub fn new(isa: Isa) -> Result<Kernels, NormError> {
+        if isa.is_available() {
+            Ok(Kernels {
+                isa,
+                set: isa.kernel_set(),
+            })
+        } else {
+            Err(NormError::IsaUnavailable(isa))
+        }
+    }
+
+    /// The instruction set these kernels run on.
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// One-pass moments of `x`, pivoted on its first value.
+    pub fn moments(&self, x: &[f32]) -> Moments {
+        match x.first() {
+            Some(&pivot) => self.moments_around(x, pivot),
+            None => Moments::new(),
+        }
+    }
+
+    pub(crate) fn moments_around(&self, x: &[f32], pivot: f32) -> Moments {
+        // SAFETY: the set is available (checked when `self` was built); `x` is a valid slice.
+        unsafe { (self.set.moments)(x, pivot) }
+    }
+
+    pub(crate) fn affine(&self, io: &mut InOut<'_>, start: usize, len: usize, p: Affine) {
+        let (src, dst) = io.ptrs(start, len);
+        // SAFETY: `ptrs` checked that `start..start + len` lies inside both buffers.
+        unsafe { (self.set.affine)(src, dst, len, p) }
+    }
+
+    pub(crate) fn normalize_row(
+        &self,
+        io: &mut InOut<'_>,
+        start: usize,
+        len: usize,
+        p: &RowNormalize<'_>,
+    ) {
+        assert!(p.gamma.is_none_or(|g| g.len() == len) && p.beta.is_none_or(|b| b.len() == len));
+        let (src, dst) = io.ptrs(start, len);
+        // SAFETY: the row and its parameters hold `len` values (checked above).
+        unsafe { (self.set.normalize_row)(src, dst, len, p) }
+    }
+
+    pub(crate) fn column_moments(
+        &self,
+        io: &InOut<'_>,
+        start: usize,
+        g: ColumnGeometry,
+        pivot: &[f32],
+        mean: &mut [f32],
+        var: &mut [f32],
+    ) {
+        let padded = g.width.next_multiple_of(MAX_LANES);
+        assert!(g.width <= g.stride || g.rows <= 1);
+        assert!(pivot.len() >= padded && mean.len() >= padded && var.len() >= padded);
+        let src = io.input_ptr(start, g.span());
+        // SAFETY: the span and the padded column arrays were checked above.
+        unsafe { (self.set.column_moments)(src, g, pivot, mean, var) }
+    }
+
+    pub(crate) fn column_affine(
+        &self,
+        io: &mut InOut<'_>,
+        start: usize,
+        g: ColumnGeometry,
+        p: &ColumnAffine<'_>,
+    ) {
+        let padded = g.width.next_multiple_of(MAX_LANES);
+        assert!(g.width <= g.stride || g.rows <= 1);
+        assert!(p.pivot.len() >= padded && p.scale.len() >= padded && p.shift.len() >= padded);
+        assert!(p.row_scale.is_none_or(|s| s.len() >= g.rows));
+        assert!(p.row_shift.is_none_or(|b| b.len() >= g.rows));
+        let (src, dst) = io.ptrs(start, g.span());
+        // SAFETY: the span, the padded column arrays and the row arrays were checked above.
+        unsafe { (self.set.column_affine)(src, dst, g, p) }
+    }
+}
+
+impl Default for Kernels {
+    fn default() -> Self {
+        Kernels::detect()
+    }
+}
+
+impl fmt::Debug for Kernels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Kernels").field("isa", &self.isa).finish()
+    }
+}

@@ -1,0 +1,44 @@
+//! The portable path: `wide::f32x8`, whose backend is fixed when the crate is compiled
+//! (NEON on aarch64, simd128 on wasm, SSE2 on a default x86_64 build, plain arrays elsewhere).
+
+use super::vector::Vector;
+use wide::f32x8;
+
+impl Vector for f32x8 {
+    const LANES: usize = 8;
+
+    #[inline(always)]
+    unsafe fn splat(value: f32) -> Self {
+        f32x8::splat(value)
+    }
+    #[inline(always)]
+    unsafe fn load(src: *const f32) -> Self {
+        f32x8::new(unsafe { src.cast::<[f32; 8]>().read_unaligned() })
+    }
+    #[inline(always)]
+    unsafe fn store(self, dst: *mut f32) {
+        unsafe { dst.cast::<[f32; 8]>().write_unaligned(self.to_array()) }
+    }
+    #[inline(always)]
+    unsafe fn add(self, rhs: Self) -> Self {
+        self + rhs
+    }
+    #[inline(always)]
+    unsafe fn sub(self, rhs: Self) -> Self {
+        self - rhs
+    }
+    #[inline(always)]
+    unsafe fn mul(self, rhs: Self) -> Self {
+        self * rhs
+    }
+    #[inline(always)]
+    unsafe fn mul_add(self, a: Self, b: Self) -> Self {
+        f32x8::mul_add(self, a, b)
+    }
+    #[inline(always)]
+    unsafe fn mul_sub(self, a: Self, b: Self) -> Self {
+        f32x8::mul_sub(self, a, b)
+    }
+}
+
+super::kernel_set!(PORTABLE, f32x8);

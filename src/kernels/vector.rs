@@ -1,0 +1,69 @@
+//! The few lane-wise operations the generic kernels are written against.
+//!
+//! Each instruction set implements [`Vector`] for its register type; the algorithms in
+//! [`super::generic`] are written once over the trait and instantiated per instruction set
+//! inside a `#[target_feature]` function, so every call here inlines into native code.
+
+/// A register of `LANES` f32 values.
+///
+/// # Safety
+/// Every method is `unsafe` because the x86 implementations are only valid on a CPU that has
+/// their instruction set; callers guarantee that, and that pointers are valid for `LANES` values.
+pub(crate) trait Vector: Copy {
+    const LANES: usize;
+
+    unsafe fn splat(value: f32) -> Self;
+    /// Unaligned load of `LANES` values.
+    unsafe fn load(src: *const f32) -> Self;
+    /// Unaligned store of `LANES` values.
+    unsafe fn store(self, dst: *mut f32);
+    unsafe fn add(self, rhs: Self) -> Self;
+    unsafe fn sub(self, rhs: Self) -> Self;
+    unsafe fn mul(self, rhs: Self) -> Self;
+    /// `self * a + b`, fused where the instruction set has FMA.
+    unsafe fn mul_add(self, a: Self, b: Self) -> Self;
+    /// `self * a - b`, fused where the instruction set has FMA.
+    unsafe fn mul_sub(self, a: Self, b: Self) -> Self;
+}
+
+/// The widest register any implementation uses, in lanes (AVX-512).
+pub(crate) const MAX_LANES: usize = 16;
+
+/// Plain `f32`: the scalar reference path.
+impl Vector for f32 {
+    const LANES: usize = 1;
+
+    #[inline(always)]
+    unsafe fn splat(value: f32) -> Self {
+        value
+    }
+    #[inline(always)]
+    unsafe fn load(src: *const f32) -> Self {
+        unsafe { src.read() }
+    }
+    #[inline(always)]
+    unsafe fn store(self, dst: *mut f32) {
+        unsafe { dst.write(self) }
+    }
+    #[inline(always)]
+    unsafe fn add(self, rhs: Self) -> Self {
+        self + rhs
+    }
+    #[inline(always)]
+    unsafe fn sub(self, rhs: Self) -> Self {
+        self - rhs
+    }
+    #[inline(always)]
+    unsafe fn mul(self, rhs: Self) -> Self {
+        self * rhs
+    }
+    // Unfused on purpose: a software `fmaf` on targets without FMA costs tens of cycles.
+    #[inline(always)]
+    unsafe fn mul_add(self, a: Self, b: Self) -> Self {
+        self * a + b
+    }
+    #[inline(always)]
+    unsafe fn mul_sub(self, a: Self, b: Self) -> Self {
+        self * a - b
+    }
+}

@@ -1,0 +1,46 @@
+//! AVX-512F: 16 lanes, fused multiply-add.
+
+use crate::kernels::vector::Vector;
+use core::arch::x86_64::*;
+
+#[derive(Clone, Copy)]
+pub(crate) struct F32x16(__m512);
+
+impl Vector for F32x16 {
+    const LANES: usize = 16;
+
+    #[inline(always)]
+    unsafe fn splat(value: f32) -> Self {
+        F32x16(unsafe { _mm512_set1_ps(value) })
+    }
+    #[inline(always)]
+    unsafe fn load(src: *const f32) -> Self {
+        F32x16(unsafe { _mm512_loadu_ps(src) })
+    }
+    #[inline(always)]
+    unsafe fn store(self, dst: *mut f32) {
+        unsafe { _mm512_storeu_ps(dst, self.0) }
+    }
+    #[inline(always)]
+    unsafe fn add(self, rhs: Self) -> Self {
+        F32x16(unsafe { _mm512_add_ps(self.0, rhs.0) })
+    }
+    #[inline(always)]
+    unsafe fn sub(self, rhs: Self) -> Self {
+        F32x16(unsafe { _mm512_sub_ps(self.0, rhs.0) })
+    }
+    #[inline(always)]
+    unsafe fn mul(self, rhs: Self) -> Self {
+        F32x16(unsafe { _mm512_mul_ps(self.0, rhs.0) })
+    }
+    #[inline(always)]
+    unsafe fn mul_add(self, a: Self, b: Self) -> Self {
+        F32x16(unsafe { _mm512_fmadd_ps(self.0, a.0, b.0) })
+    }
+    #[inline(always)]
+    unsafe fn mul_sub(self, a: Self, b: Self) -> Self {
+        F32x16(unsafe { _mm512_fmsub_ps(self.0, a.0, b.0) })
+    }
+}
+
+crate::kernels::kernel_set!(AVX512, F32x16, "avx512f");

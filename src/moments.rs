@@ -1,0 +1,148 @@
+//! A mergeable accumulator of count, mean and second moment.
+
+use crate::kernels::Kernels;
+
+/// Count, mean and variance of a stream of values, kept around a pivot.
+///
+/// Values are accumulated as offsets from a pivot (the first value seen), so a large common
+/// offset (mean 1e5, std 1) costs no digits: `x - pivot` is exact for nearby values, and the
+/// mean is held as `pivot + offset`. The variance is kept as `M2 / count`, which cannot overflow
+/// for |x| up to about 1e19, where `M2` itself would.
+///
+/// Accumulators merge with Chan's formula, in any order and any split: this is how a channel's
+/// reduction can be split across threads or devices (synchronized BatchNorm) and joined exactly.
+///
+/// ```
+/// use normkern::Moments;
+/// let data = [1.0e5f32, 1.0e5 + 1.0, 1.0e5 + 2.0, 1.0e5 + 3.0];
+/// let mut left = Moments::of_slice(&data[..1]);
+/// left.merge(&Moments::of_slice(&data[1..]));
+/// assert_eq!(left.count(), 4);
+/// assert_eq!(left.variance(), Some(1.25));
+/// assert_eq!(left.sample_variance(), Some(5.0 / 3.0));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Moments {
+    count: u64,
+    pivot: f32,
+    /// Mean of `x - pivot`.
+    offset: f32,
+    /// `M2 / count`: the biased variance.
+    var: f32,
+}
+
+impl Default for Moments {
+    fn default() -> Self {
+        Moments::new()
+    }
+}
+
+impl Moments {
+    /// No values yet.
+    pub const fn new() -> Moments {
+        Moments {
+            count: 0,
+            pivot: 0.0,
+            offset: 0.0,
+            var: 0.0,
+        }
+    }
+
+    pub(crate) const fn with_pivot(pivot: f32) -> Moments {
+        Moments {
+            count: 0,
+            pivot,
+            offset: 0.0,
+            var: 0.0,
+        }
+    }
+
+    pub(crate) const fn from_parts(count: u64, pivot: f32, offset: f32, var: f32) -> Moments {
+        Moments {
+            count,
+            pivot,
+            offset,
+            var,
+        }
+    }
+
+    /// Moments of a slice, in one pass with the fastest kernels available.
+    pub fn of_slice(x: &[f32]) -> Moments {
+        Kernels::detect().moments(x)
+    }
+
+    /// Adds one value (a scalar Welford update).
+    pub fn push(&mut self, x: f32) {
+        if self.count == 0 {
+            self.pivot = x;
+        }
+        self.count += 1;
+        let rn = 1.0 / self.count as f32;
+        let z = x - self.pivot;
+        let d = z - self.offset;
+        self.offset += d * rn;
+        let e = z - self.offset;
+        self.var += (d * e - self.var) * rn;
+    }
+
+    /// Adds a slice (one vectorized pass, then a merge).
+    pub fn push_slice(&mut self, x: &[f32]) {
+        self.merge(&Moments::of_slice(x));
+    }
+
+    /// Adds everything `other` has seen (Chan's parallel formula).
+    pub fn merge(&mut self, other: &Moments) {
+        if other.count == 0 {
+            return;
+        }
+        if self.count == 0 {
+            *self = *other;
+            return;
+        }
+        let count = self.count.saturating_add(other.count);
+        let wa = self.count as f32 / count as f32;
+        let wb = other.count as f32 / count as f32;
+        // Other's mean as an offset from our pivot: exact when the pivots are close.
+        let delta = ((other.pivot - self.pivot) + other.offset) - self.offset;
+        self.offset += delta * wb;
+        // wa·va + wb·vb + wa·wb·δ², with δ² split so it cannot overflow before the weights apply.
+        self.var = wa * self.var + wb * other.var + (delta * wa) * (delta * wb);
+        self.count = count;
+    }
+
+    /// How many values were accumulated.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// The mean, or `None` before any value.
+    pub fn mean(&self) -> Option<f32> {
+        (self.count > 0).then(|| self.pivot + self.offset)
+    }
+
+    /// The biased (population) variance `M2 / n`, or `None` before any value.
+    pub fn variance(&self) -> Option<f32> {
+        (self.count > 0).then_some(self.var)
+    }
+
+    /// The unbiased (sample) variance `M2 / (n - 1)`, or `None` with fewer than two values.
+    pub fn sample_variance(&self) -> Option<f32> {
+        (self.count > 1).then(|| self.var * (self.count as f32 / (self.count - 1) as f32))
+    }
+
+    /// The value offsets are taken from; with [`Moments::mean_offset`] it gives the mean without
+    /// rounding it to one `f32`, for normalizing as `(x - pivot) - mean_offset`.
+    pub fn pivot(&self) -> f32 {
+        self.pivot
+    }
+
+    /// The mean minus the pivot.
+    pub fn mean_offset(&self) -> f32 {
+        self.offset
+    }
+
+    /// `M2 / n` with no check of the count (0 when empty).
+    pub(crate) fn var_raw(&self) -> f32 {
+        self.var
+    }
+}

@@ -1,0 +1,271 @@
+//! BatchNorm: each channel over the batch and all positions. Inference applies the running
+//! statistics as a per-channel scale and shift; training computes the batch statistics, reports
+//! them and updates the running statistics (PyTorch or ONNX convention).
+
+use super::affine::ChannelAffine;
+use super::check;
+use super::columns::WINDOW;
+use super::grouped::Reduce;
+use super::saved::SavedStats;
+use super::spread::{deviation_scale, inv_std};
+use crate::error::NormError;
+use crate::io::InOut;
+use crate::kernels::{Affine, ColumnAffine, ColumnGeometry, Kernels};
+use crate::shape::{Layout, Shape};
+
+/// BatchNorm with fixed (running) statistics: inference, and folding into a preceding layer.
+/// `y = (x - mean[c]) * gamma[c] / sqrt(var[c] + eps) + beta[c]`.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchNorm<'a> {
+    /// Running mean, one per channel.
+    pub mean: &'a [f32],
+    /// Running variance, one per channel.
+    pub var: &'a [f32],
+    pub gamma: Option<&'a [f32]>,
+    pub beta: Option<&'a [f32]>,
+    pub eps: f32,
+}
+
+impl<'a> BatchNorm<'a> {
+    /// Running statistics, eps 1e-5, no affine.
+    pub const fn new(mean: &'a [f32], var: &'a [f32]) -> Self {
+        BatchNorm {
+            mean,
+            var,
+            gamma: None,
+            beta: None,
+            eps: check::DEFAULT_EPS,
+        }
+    }
+    pub const fn eps(self, eps: f32) -> Self {
+        BatchNorm { eps, ..self }
+    }
+    pub const fn gamma(self, gamma: &'a [f32]) -> Self {
+        BatchNorm {
+            gamma: Some(gamma),
+            ..self
+        }
+    }
+    pub const fn beta(self, beta: &'a [f32]) -> Self {
+        BatchNorm {
+            beta: Some(beta),
+            ..self
+        }
+    }
+
+    /// Number of channels (the length of `mean`).
+    pub fn channels(&self) -> usize {
+        self.mean.len()
+    }
+
+    /// Validates every parameter; returns the channel count.
+    pub(crate) fn check(&self) -> Result<usize, NormError> {
+        let c = self.mean.len();
+        check::len("var", self.var.len(), c)?;
+        check::optional("gamma", self.gamma, c)?;
+        check::optional("beta", self.beta, c)?;
+        check::eps(self.eps)?;
+        Ok(c)
+    }
+
+    /// `(pivot, scale, shift)` of channel `c`: `y = (x - pivot) * scale + shift`.
+    pub(crate) fn channel_affine(&self, c: usize) -> Affine {
+        let affine = ChannelAffine {
+            gamma: self.gamma,
+            beta: self.beta,
+        };
+        Affine {
+            pivot: self.mean[c],
+            scale: affine.gamma(c) * inv_std(self.var[c], self.eps),
+            shift: affine.beta(c),
+        }
+    }
+}
+
+/// BatchNorm in training mode: batch statistics over N and all positions, per channel.
+#[derive(Clone, Copy, Debug)]
+pub struct BatchNormTraining<'a> {
+    pub shape: Shape,
+    pub eps: f32,
+    pub gamma: Option<&'a [f32]>,
+    pub beta: Option<&'a [f32]>,
+}
+
+impl<'a> BatchNormTraining<'a> {
+    /// eps 1e-5, no affine.
+    pub const fn new(shape: Shape) -> Self {
+        BatchNormTraining {
+            shape,
+            eps: check::DEFAULT_EPS,
+            gamma: None,
+            beta: None,
+        }
+    }
+    pub const fn eps(self, eps: f32) -> Self {
+        BatchNormTraining { eps, ..self }
+    }
+    pub const fn gamma(self, gamma: &'a [f32]) -> Self {
+        BatchNormTraining {
+            gamma: Some(gamma),
+            ..self
+        }
+    }
+    pub const fn beta(self, beta: &'a [f32]) -> Self {
+        BatchNormTraining {
+            beta: Some(beta),
+            ..self
+        }
+    }
+}
+
+/// How running statistics follow the batch statistics.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Momentum {
+    /// PyTorch `momentum` (default 0.1, the weight of the new batch):
+    /// `running = (1 - m) * running + m * batch`; `running_var` takes the unbiased variance.
+    PyTorch(f32),
+    /// PyTorch `momentum=None`: a cumulative average, with weight `1 / batches` for this batch
+    /// (`batches` is `num_batches_tracked` after counting this batch). Unbiased variance.
+    CumulativeAverage { batches: u64 },
+    /// ONNX `momentum` (default 0.9, the weight of the old value):
+    /// `running = m * running + (1 - m) * batch`; `running_var` takes the biased variance.
+    Onnx(f32),
+}
+
+impl Momentum {
+    /// PyTorch's default, 0.1.
+    pub const PYTORCH_DEFAULT: Momentum = Momentum::PyTorch(0.1);
+    /// ONNX's default, 0.9.
+    pub const ONNX_DEFAULT: Momentum = Momentum::Onnx(0.9);
+
+    fn check(self) -> Result<(), NormError> {
+        match self {
+            Momentum::PyTorch(m) | Momentum::Onnx(m)
+                if m.is_finite() && (0.0..=1.0).contains(&m) =>
+            {
+                Ok(())
+            }
+            Momentum::PyTorch(m) | Momentum::Onnx(m) => Err(NormError::Momentum(m)),
+            Momentum::CumulativeAverage { batches: 0 } => Err(NormError::Momentum(0.0)),
+            Momentum::CumulativeAverage { .. } => Ok(()),
+        }
+    }
+
+    /// `(weight of the batch, use the unbiased variance)`.
+    fn batch_weight(self) -> (f32, bool) {
+        match self {
+            Momentum::PyTorch(m) => (m, true),
+            Momentum::CumulativeAverage { batches } => (1.0 / batches as f32, true),
+            Momentum::Onnx(m) => (1.0 - m, false),
+        }
+    }
+}
+
+/// Running statistics updated in place by a training step.
+#[derive(Debug)]
+pub struct RunningStats<'a> {
+    pub mean: &'a mut [f32],
+    pub var: &'a mut [f32],
+    pub momentum: Momentum,
+}
+
+impl Kernels {
+    /// BatchNorm inference: one streaming pass, `y = (x - mean[c]) * scale[c] + beta[c]` with
+    /// `scale = gamma / sqrt(var + eps)` computed once per channel.
+    pub fn batch_norm_inference(
+        &self,
+        bn: &BatchNorm<'_>,
+        shape: Shape,
+        mut io: InOut<'_>,
+    ) -> Result<(), NormError> {
+        check::tensor(&shape, io.input_len(), Some(io.output_len()))?;
+        check::len("mean", bn.check()?, shape.c)?;
+        let Shape { n, c, spatial, .. } = shape;
+        match shape.layout {
+            Layout::ChannelsFirst => {
+                for sample in 0..n {
+                    for channel in 0..c {
+                        let start = (sample * c + channel) * spatial;
+                        self.affine(&mut io, start, spatial, bn.channel_affine(channel));
+                    }
+                }
+            }
+            Layout::ChannelsLast => {
+                let mut pivot = [0.0f32; WINDOW];
+                let mut scale = [0.0f32; WINDOW];
+                let mut shift = [0.0f32; WINDOW];
+                for w0 in (0..c).step_by(WINDOW) {
+                    let width = WINDOW.min(c - w0);
+                    for j in 0..width {
+                        let a = bn.channel_affine(w0 + j);
+                        (pivot[j], scale[j], shift[j]) = (a.pivot, a.scale, a.shift);
+                    }
+                    let p = ColumnAffine {
+                        pivot: &pivot,
+                        scale: &scale,
+                        shift: &shift,
+                        row_scale: None,
+                        row_shift: None,
+                    };
+                    let g = ColumnGeometry {
+                        rows: n * spatial,
+                        width,
+                        stride: c,
+                    };
+                    self.column_affine(&mut io, w0, g, &p);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// BatchNorm training forward: normalizes with the batch mean and biased variance of each
+    /// channel, reports them in `saved` (mean and inverse std, one per channel) and updates
+    /// `running` by its momentum convention. Needs more than one value per channel.
+    pub fn batch_norm_training(
+        &self,
+        p: &BatchNormTraining<'_>,
+        mut io: InOut<'_>,
+        mut running: Option<RunningStats<'_>>,
+        mut saved: Option<SavedStats<'_>>,
+    ) -> Result<(), NormError> {
+        let shape = p.shape;
+        check::tensor(&shape, io.input_len(), Some(io.output_len()))?;
+        check::eps(p.eps)?;
+        check::optional("gamma", p.gamma, shape.c)?;
+        check::optional("beta", p.beta, shape.c)?;
+        SavedStats::check(&saved, shape.c)?;
+        if let Some(r) = &running {
+            check::len("running_mean", r.mean.len(), shape.c)?;
+            check::len("running_var", r.var.len(), shape.c)?;
+            r.momentum.check()?;
+        }
+        let per_channel = shape.n * shape.spatial;
+        if per_channel <= 1 {
+            return Err(NormError::TooFewValues { per_channel });
+        }
+
+        let affine = ChannelAffine {
+            gamma: p.gamma,
+            beta: p.beta,
+        };
+        self.normalize_groups(shape, Reduce::Channel, affine, &mut io, &mut |c, m| {
+            let mean = m.mean().unwrap_or(f32::NAN);
+            let var = m.var_raw();
+            let inv = inv_std(var, p.eps);
+            SavedStats::record(&mut saved, c, mean, inv);
+            if let Some(r) = &mut running {
+                let (w, unbiased) = r.momentum.batch_weight();
+                let batch_var = if unbiased {
+                    m.sample_variance().unwrap_or(f32::NAN)
+                } else {
+                    var
+                };
+                r.mean[c] = (1.0 - w) * r.mean[c] + w * mean;
+                r.var[c] = (1.0 - w) * r.var[c] + w * batch_var;
+            }
+            deviation_scale(inv)
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,83 @@
+//! GroupNorm: each (sample, group of adjacent channels) over its channels and positions, with a
+//! per-channel affine (ONNX GroupNormalization opset 21, PyTorch `nn.GroupNorm`).
+
+use super::affine::ChannelAffine;
+use super::check;
+use super::saved::SavedStats;
+use crate::error::NormError;
+use crate::io::InOut;
+use crate::kernels::Kernels;
+use crate::shape::Shape;
+
+/// GroupNorm parameters: `groups` must divide the channel count.
+#[derive(Clone, Copy, Debug)]
+pub struct GroupNorm<'a> {
+    pub shape: Shape,
+    pub groups: usize,
+    pub eps: f32,
+    /// Per-channel scale.
+    pub gamma: Option<&'a [f32]>,
+    /// Per-channel shift.
+    pub beta: Option<&'a [f32]>,
+}
+
+impl<'a> GroupNorm<'a> {
+    /// eps 1e-5, no affine.
+    pub const fn new(shape: Shape, groups: usize) -> Self {
+        GroupNorm {
+            shape,
+            groups,
+            eps: check::DEFAULT_EPS,
+            gamma: None,
+            beta: None,
+        }
+    }
+    pub const fn eps(self, eps: f32) -> Self {
+        GroupNorm { eps, ..self }
+    }
+    pub const fn gamma(self, gamma: &'a [f32]) -> Self {
+        GroupNorm {
+            gamma: Some(gamma),
+            ..self
+        }
+    }
+    pub const fn beta(self, beta: &'a [f32]) -> Self {
+        GroupNorm {
+            beta: Some(beta),
+            ..self
+        }
+    }
+}
+
+impl Kernels {
+    /// Normalizes each (n, group). `saved` receives N·groups means and inverse stds, in
+    /// (n, group) order.
+    pub fn group_norm(
+        &self,
+        p: &GroupNorm<'_>,
+        mut io: InOut<'_>,
+        saved: Option<SavedStats<'_>>,
+    ) -> Result<(), NormError> {
+        let shape = p.shape;
+        check::tensor(&shape, io.input_len(), Some(io.output_len()))?;
+        if p.groups == 0 {
+            return Err(NormError::ZeroDimension("groups"));
+        }
+        if shape.c % p.groups != 0 || shape.c == 0 {
+            return Err(NormError::Groups {
+                channels: shape.c,
+                groups: p.groups,
+            });
+        }
+        check::eps(p.eps)?;
+        check::optional("gamma", p.gamma, shape.c)?;
+        check::optional("beta", p.beta, shape.c)?;
+        SavedStats::check(&saved, shape.n * p.groups)?;
+        let affine = ChannelAffine {
+            gamma: p.gamma,
+            beta: p.beta,
+        };
+        self.sample_groups(shape, shape.c / p.groups, p.eps, affine, &mut io, saved);
+        Ok(())
+    }
+}

@@ -1,0 +1,101 @@
+//! The statistics-then-normalize driver shared by BatchNorm (training), InstanceNorm,
+//! GroupNorm and MeanVarianceNormalization: which values form a group, on either layout.
+
+use super::affine::ChannelAffine;
+use super::columns::Columns;
+use super::planes::Planes;
+use crate::io::InOut;
+use crate::kernels::Kernels;
+use crate::moments::Moments;
+use crate::shape::{Layout, Shape};
+
+/// Which values are normalized together.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Reduce {
+    /// Each channel over the batch and all positions (BatchNorm, ONNX MVN's default axes).
+    /// Group index: the channel.
+    Channel,
+    /// Each run of `group_size` adjacent channels of one sample over its positions (GroupNorm;
+    /// InstanceNorm is `group_size = 1`). Group index: `n * groups + g`.
+    SampleGroup { group_size: usize },
+}
+
+impl Kernels {
+    /// Normalizes every group of `shape`: moments in one pass, then `finish(group, &moments)`
+    /// returns the factor deviations are multiplied by (recording whatever the operator
+    /// reports), then one pass writes `y = (x - mean) * factor * gamma[c] + beta[c]`.
+    /// Shapes and buffers were validated by the caller.
+    pub(crate) fn normalize_groups(
+        &self,
+        shape: Shape,
+        reduce: Reduce,
+        affine: ChannelAffine<'_>,
+        io: &mut InOut<'_>,
+        finish: &mut dyn FnMut(usize, &Moments) -> f32,
+    ) {
+        let Shape { n, c, spatial, .. } = shape;
+        match (shape.layout, reduce) {
+            (Layout::ChannelsFirst, Reduce::Channel) => {
+                for channel in 0..c {
+                    let set = Planes {
+                        first: channel * spatial,
+                        count: n,
+                        stride: c * spatial,
+                        len: spatial,
+                        channel,
+                        channel_step: 0,
+                    };
+                    let m = self.planes_moments(io, &set);
+                    let scale = finish(channel, &m);
+                    self.planes_apply(io, &set, &m, scale, affine);
+                }
+            }
+            (Layout::ChannelsFirst, Reduce::SampleGroup { group_size }) => {
+                let groups = c / group_size;
+                for sample in 0..n {
+                    for g in 0..groups {
+                        let channel = g * group_size;
+                        let set = Planes {
+                            first: (sample * c + channel) * spatial,
+                            count: group_size,
+                            stride: spatial,
+                            len: spatial,
+                            channel,
+                            channel_step: 1,
+                        };
+                        let m = self.planes_moments(io, &set);
+                        let scale = finish(sample * groups + g, &m);
+                        self.planes_apply(io, &set, &m, scale, affine);
+                    }
+                }
+            }
+            (Layout::ChannelsLast, Reduce::Channel) => {
+                let set = Columns {
+                    start: 0,
+                    rows: n * spatial,
+                    cols: c,
+                    group_size: 1,
+                    center: true,
+                    column_affine: affine,
+                    row_affine: ChannelAffine::default(),
+                };
+                self.columns_normalize(io, &set, finish);
+            }
+            (Layout::ChannelsLast, Reduce::SampleGroup { group_size }) => {
+                let groups = c / group_size;
+                for sample in 0..n {
+                    let set = Columns {
+                        start: sample * spatial * c,
+                        rows: spatial,
+                        cols: c,
+                        group_size,
+                        center: true,
+                        column_affine: affine,
+                        row_affine: ChannelAffine::default(),
+                    };
+                    self.columns_normalize(io, &set, &mut |g, m| finish(sample * groups + g, m));
+                }
+            }
+        }
+    }
+}

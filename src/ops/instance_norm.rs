@@ -1,0 +1,99 @@
+//! InstanceNorm: each (sample, channel) over its positions, optional per-channel affine.
+
+use super::affine::ChannelAffine;
+use super::check;
+use super::grouped::Reduce;
+use super::saved::SavedStats;
+use super::spread::{deviation_scale, inv_std};
+use crate::error::NormError;
+use crate::io::InOut;
+use crate::kernels::Kernels;
+use crate::shape::Shape;
+
+/// InstanceNorm parameters (ONNX InstanceNormalization, PyTorch `InstanceNorm{1,2,3}d`).
+#[derive(Clone, Copy, Debug)]
+pub struct InstanceNorm<'a> {
+    pub shape: Shape,
+    pub eps: f32,
+    /// Per-channel scale.
+    pub gamma: Option<&'a [f32]>,
+    /// Per-channel shift.
+    pub beta: Option<&'a [f32]>,
+}
+
+impl<'a> InstanceNorm<'a> {
+    /// eps 1e-5, no affine.
+    pub const fn new(shape: Shape) -> Self {
+        InstanceNorm {
+            shape,
+            eps: check::DEFAULT_EPS,
+            gamma: None,
+            beta: None,
+        }
+    }
+    pub const fn eps(self, eps: f32) -> Self {
+        InstanceNorm { eps, ..self }
+    }
+    pub const fn gamma(self, gamma: &'a [f32]) -> Self {
+        InstanceNorm {
+            gamma: Some(gamma),
+            ..self
+        }
+    }
+    pub const fn beta(self, beta: &'a [f32]) -> Self {
+        InstanceNorm {
+            beta: Some(beta),
+            ..self
+        }
+    }
+}
+
+impl Kernels {
+    /// Normalizes each (n, c) over its positions. `saved` receives N·C means and inverse stds,
+    /// in (n, c) order.
+    pub fn instance_norm(
+        &self,
+        p: &InstanceNorm<'_>,
+        mut io: InOut<'_>,
+        saved: Option<SavedStats<'_>>,
+    ) -> Result<(), NormError> {
+        let shape = p.shape;
+        check::tensor(&shape, io.input_len(), Some(io.output_len()))?;
+        check::eps(p.eps)?;
+        check::optional("gamma", p.gamma, shape.c)?;
+        check::optional("beta", p.beta, shape.c)?;
+        SavedStats::check(&saved, shape.n * shape.c)?;
+        let affine = ChannelAffine {
+            gamma: p.gamma,
+            beta: p.beta,
+        };
+        self.sample_groups(shape, 1, p.eps, affine, &mut io, saved);
+        Ok(())
+    }
+
+    /// Shared by InstanceNorm and GroupNorm: per (n, group of `group_size` channels).
+    pub(crate) fn sample_groups(
+        &self,
+        shape: Shape,
+        group_size: usize,
+        eps: f32,
+        affine: ChannelAffine<'_>,
+        io: &mut InOut<'_>,
+        mut saved: Option<SavedStats<'_>>,
+    ) {
+        if shape.spatial == 0 {
+            return; // nothing to normalize, no statistics defined
+        }
+        self.normalize_groups(
+            shape,
+            Reduce::SampleGroup { group_size },
+            affine,
+            io,
+            &mut |g, m| {
+                let inv = inv_std(m.var_raw(), eps);
+                SavedStats::record(&mut saved, g, m.mean().unwrap_or(f32::NAN), inv);
+                deviation_scale(inv)
+            },
+        );
+    }
+}

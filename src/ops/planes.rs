@@ -1,0 +1,67 @@
+//! Channels-first engine: groups of contiguous planes (NCHW, NCL).
+//!
+//! A group is `count` planes of `len` values, `stride` apart: one plane for InstanceNorm, the
+//! N planes of a channel for BatchNorm, the contiguous planes of a group's channels for
+//! GroupNorm. Statistics stream over each plane once; the normalize pass then revisits only
+//! this group's planes, which are usually still in cache.
+
+use super::affine::ChannelAffine;
+use crate::io::InOut;
+use crate::kernels::{Affine, Kernels};
+use crate::moments::Moments;
+
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Planes {
+    pub first: usize,
+    pub count: usize,
+    pub stride: usize,
+    pub len: usize,
+    /// Channel of the first plane, and how the channel advances from plane to plane.
+    pub channel: usize,
+    pub channel_step: usize,
+}
+
+impl Planes {
+    fn start(&self, i: usize) -> usize {
+        self.first + i * self.stride
+    }
+}
+
+impl Kernels {
+    pub(crate) fn planes_moments(&self, io: &InOut<'_>, p: &Planes) -> Moments {
+        if p.stride == p.len || p.count == 1 {
+            return self.moments(io.input(p.first, p.count * p.len));
+        }
+        let mut total = Moments::new();
+        for i in 0..p.count {
+            total.merge(&self.moments(io.input(p.start(i), p.len)));
+        }
+        total
+    }
+
+    /// `y = ((x - mean) * scale) * gamma[c] + beta[c]` over every plane of the group.
+    pub(crate) fn planes_apply(
+        &self,
+        io: &mut InOut<'_>,
+        p: &Planes,
+        m: &Moments,
+        scale: f32,
+        affine: ChannelAffine<'_>,
+    ) {
+        for i in 0..p.count {
+            let c = p.channel + i * p.channel_step;
+            let s = scale * affine.gamma(c);
+            let shift = affine.beta(c) - m.mean_offset() * s;
+            self.affine(
+                io,
+                p.start(i),
+                p.len,
+                Affine {
+                    pivot: m.pivot(),
+                    scale: s,
+                    shift,
+                },
+            );
+        }
+    }
+}
