@@ -6,7 +6,7 @@ use crate::error::NormError;
 fn bytes_error(len: usize) -> NormError {
     NormError::Bytes {
         len,
-        misaligned: len % 4 == 0,
+        misaligned: len.is_multiple_of(4),
     }
 }
 

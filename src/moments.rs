@@ -117,7 +117,7 @@ impl Moments {
 
     /// The mean, or `None` before any value.
     pub fn mean(&self) -> Option<f32> {
-        (self.count > 0).then(|| self.pivot + self.offset)
+        (self.count > 0).then_some(self.pivot + self.offset)
     }
 
     /// The biased (population) variance `M2 / n`, or `None` before any value.

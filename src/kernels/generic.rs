@@ -6,7 +6,7 @@
 //! that before calling.
 
 use super::vector::{MAX_LANES, Vector};
-use super::{Affine, ColumnAffine, ColumnGeometry, RowNormalize};
+use super::{Affine, ColumnAffine, ColumnGeometry, RowMoments, RowNormalize, Scaled};
 use crate::moments::Moments;
 use core::ptr;
 
@@ -107,10 +107,158 @@ unsafe fn block_moments<V: Vector>(x: &[f32], pivot: f32) -> Moments {
     }
 }
 
+/// A power of two `s` that brings `max_abs * s` into [1, 2) when `max_abs` lies outside
+/// [2^-40, 2^40], else 1: squares of scaled deviations then neither overflow (|x| up to 1e18
+/// and beyond) nor sink into subnormals (|x| down to 1e-20 and below).
+#[inline(always)]
+fn square_scale(max_abs: f32) -> f32 {
+    const LOW: f32 = 1.0 / 1_099_511_627_776.0; // 2^-40
+    const HIGH: f32 = 1_099_511_627_776.0; // 2^40
+    if !max_abs.is_finite() || max_abs == 0.0 || (LOW..=HIGH).contains(&max_abs) {
+        return 1.0;
+    }
+    let exponent = ((max_abs.to_bits() >> 23) & 0xff) as i32 - 127;
+    f32::from_bits(((127 - exponent).clamp(1, 254) as u32) << 23)
+}
+
+/// Sum and largest magnitude of `x - pivot`, one pass.
+#[inline(always)]
+unsafe fn sum_and_max_abs<V: Vector>(x: &[f32], pivot: f32) -> (f32, f32) {
+    unsafe {
+        let (k, zero) = (V::splat(pivot), V::splat(0.0));
+        let width = V::LANES * UNROLL;
+        let src = x.as_ptr();
+        let (mut sum, mut max) = ([zero; UNROLL], [zero; UNROLL]);
+        let mut i = 0;
+        while i + width <= x.len() {
+            for u in 0..UNROLL {
+                let z = V::load(src.add(i + u * V::LANES)).sub(k);
+                sum[u] = sum[u].add(z);
+                max[u] = max[u].max(z.abs());
+            }
+            i += width;
+        }
+        let (mut sum, mut max) = (
+            sum[0].add(sum[1]).add(sum[2].add(sum[3])),
+            max[0].max(max[1]).max(max[2].max(max[3])),
+        );
+        while i < x.len() {
+            // The last partial vector is padded with the pivot, whose offset is exactly 0.
+            let n = (x.len() - i).min(V::LANES);
+            let z = V::load(padded_with(src.add(i), n, pivot).as_ptr()).sub(k);
+            sum = sum.add(z);
+            max = max.max(z.abs());
+            i += n;
+        }
+        (sum.reduce_add(), max.reduce_max())
+    }
+}
+
+/// `sum(((x - pivot) - offset) * scale)²`, or `sum((x * scale)²)` when not centering.
+#[inline(always)]
+unsafe fn sum_squares<V: Vector, const CENTER: bool, const SCALED: bool>(
+    x: &[f32],
+    pivot: f32,
+    offset: f32,
+    scale: f32,
+) -> f32 {
+    unsafe {
+        let (k, r, s, zero) = (
+            V::splat(pivot),
+            V::splat(offset),
+            V::splat(scale),
+            V::splat(0.0),
+        );
+        let deviation = |v: V| {
+            let d = if CENTER { v.sub(k).sub(r) } else { v };
+            if SCALED { d.mul(s) } else { d }
+        };
+        let width = V::LANES * UNROLL;
+        let src = x.as_ptr();
+        let mut acc = [zero; UNROLL];
+        let mut i = 0;
+        while i + width <= x.len() {
+            for (u, a) in acc.iter_mut().enumerate() {
+                let d = deviation(V::load(src.add(i + u * V::LANES)));
+                *a = d.mul_add(d, *a);
+            }
+            i += width;
+        }
+        let mut acc = acc[0].add(acc[1]).add(acc[2].add(acc[3]));
+        while i < x.len() {
+            let n = (x.len() - i).min(V::LANES);
+            let mask = V::load(padded(ONES.as_ptr(), n).as_ptr());
+            let d = deviation(V::load(padded(src.add(i), n).as_ptr())).mul(mask);
+            acc = d.mul_add(d, acc);
+            i += n;
+        }
+        acc.reduce_add()
+    }
+}
+
+const ONES: [f32; MAX_LANES] = [1.0; MAX_LANES];
+
+/// Exact two-pass moments of a row that fits in L1: the mean of `x - pivot`, then the mean
+/// squared deviation from it over the (now cached) row. Memory is still read once; compared
+/// with Welford this has no dependent chain and one horizontal reduction per pass, which is
+/// what short rows (LayerNorm over 64..8192 features) are bound by.
+#[inline(always)]
+pub(crate) unsafe fn row_moments<V: Vector>(x: &[f32], pivot: f32) -> RowMoments {
+    if x.is_empty() {
+        return RowMoments::unscaled(Moments::with_pivot(pivot));
+    }
+    unsafe {
+        let n = x.len() as f32;
+        let (sum, max_abs) = sum_and_max_abs::<V>(x, pivot);
+        let offset = sum / n;
+        // |deviation| <= 2 * max |x - pivot|, so the scale keeps every square in range.
+        let s = square_scale(max_abs);
+        let squares = if s == 1.0 {
+            sum_squares::<V, true, false>(x, pivot, offset, s)
+        } else {
+            sum_squares::<V, true, true>(x, pivot, offset, s)
+        };
+        let scaled_var = squares / n;
+        let moments = Moments::from_parts(x.len() as u64, pivot, offset, scaled_var / s / s);
+        RowMoments {
+            moments,
+            var: Scaled {
+                value: scaled_var,
+                scale: s,
+            },
+        }
+    }
+}
+
+/// Mean of `x²` (RMSNorm), two passes over a cached row: the largest magnitude picks the
+/// power-of-two scale, then the scaled squares are summed.
+#[inline(always)]
+pub(crate) unsafe fn mean_square<V: Vector>(x: &[f32]) -> Scaled {
+    unsafe {
+        let (_, max_abs) = sum_and_max_abs::<V>(x, 0.0);
+        let s = square_scale(max_abs);
+        let squares = if s == 1.0 {
+            sum_squares::<V, false, false>(x, 0.0, 0.0, s)
+        } else {
+            sum_squares::<V, false, true>(x, 0.0, 0.0, s)
+        };
+        Scaled {
+            value: squares / x.len() as f32,
+            scale: s,
+        }
+    }
+}
+
 /// Copies `n < LANES` values into a zero-padded, register-sized buffer.
 #[inline(always)]
 unsafe fn padded(src: *const f32, n: usize) -> [f32; MAX_LANES] {
-    let mut buffer = [0.0f32; MAX_LANES];
+    unsafe { padded_with(src, n, 0.0) }
+}
+
+/// Copies `n < LANES` values into a register-sized buffer padded with `fill`.
+#[inline(always)]
+unsafe fn padded_with(src: *const f32, n: usize, fill: f32) -> [f32; MAX_LANES] {
+    let mut buffer = [fill; MAX_LANES];
     unsafe { ptr::copy_nonoverlapping(src, buffer.as_mut_ptr(), n) };
     buffer
 }

@@ -16,6 +16,10 @@ use core::sync::atomic::{AtomicU8, Ordering};
 
 pub(crate) use vector::MAX_LANES;
 
+/// Longest row (in values) given two-pass statistics: 16 KiB, half of a typical L1 data cache,
+/// so the row is still cached for the second pass and the normalize pass.
+const L1_ROW: usize = 4096;
+
 /// An instruction set the kernels can run on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Isa {
@@ -112,6 +116,46 @@ fn has_avx512f() -> bool {
     cfg!(all(target_arch = "x86_64", target_feature = "avx512f"))
 }
 
+/// A non-negative statistic held as `value / scale²` for a power of two `scale`, so that it
+/// keeps full precision where it would be subnormal (|x| around 1e-20).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Scaled {
+    pub value: f32,
+    pub scale: f32,
+}
+
+impl Scaled {
+    /// `1 / sqrt(value / scale² + eps)`, through f64 only when a scale is in play (rare data).
+    pub(crate) fn inv_sqrt_plus(self, eps: f32) -> f32 {
+        if self.scale == 1.0 {
+            1.0 / libm::sqrtf(self.value + eps)
+        } else {
+            let scale = f64::from(self.scale);
+            let unscaled = f64::from(self.value) / (scale * scale);
+            (1.0 / libm::sqrt(unscaled + f64::from(eps))) as f32
+        }
+    }
+}
+
+/// Moments of one row, with the variance also kept scaled (see [`Scaled`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RowMoments {
+    pub moments: Moments,
+    pub var: Scaled,
+}
+
+impl RowMoments {
+    pub(crate) fn unscaled(moments: Moments) -> Self {
+        RowMoments {
+            moments,
+            var: Scaled {
+                value: moments.var_raw(),
+                scale: 1.0,
+            },
+        }
+    }
+}
+
 /// `y = (x - pivot) * scale + shift` over a run of values.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Affine {
@@ -163,6 +207,8 @@ pub(crate) struct ColumnAffine<'a> {
 /// the pointers valid; [`Kernels`] guarantees both.
 pub(crate) struct KernelSet {
     moments: unsafe fn(&[f32], f32) -> Moments,
+    row_moments: unsafe fn(&[f32], f32) -> RowMoments,
+    mean_square: unsafe fn(&[f32]) -> Scaled,
     affine: unsafe fn(*const f32, *mut f32, usize, Affine),
     normalize_row: unsafe fn(*const f32, *mut f32, usize, &RowNormalize<'_>),
     column_moments: unsafe fn(*const f32, ColumnGeometry, &[f32], &mut [f32], &mut [f32]),
@@ -179,6 +225,14 @@ macro_rules! kernel_set {
         $(#[target_feature(enable = $features)])?
         unsafe fn moments(x: &[f32], pivot: f32) -> Moments {
             unsafe { $crate::kernels::generic::moments::<$vector>(x, pivot) }
+        }
+        $(#[target_feature(enable = $features)])?
+        unsafe fn row_moments(x: &[f32], pivot: f32) -> $crate::kernels::RowMoments {
+            unsafe { $crate::kernels::generic::row_moments::<$vector>(x, pivot) }
+        }
+        $(#[target_feature(enable = $features)])?
+        unsafe fn mean_square(x: &[f32]) -> $crate::kernels::Scaled {
+            unsafe { $crate::kernels::generic::mean_square::<$vector>(x) }
         }
         $(#[target_feature(enable = $features)])?
         unsafe fn affine(src: *const f32, dst: *mut f32, len: usize, p: Affine) {
@@ -203,8 +257,15 @@ macro_rules! kernel_set {
             unsafe { $crate::kernels::generic::column_affine::<$vector>(src, dst, g, p) }
         }
 
-        pub(crate) static $name: KernelSet =
-            KernelSet { moments, affine, normalize_row, column_moments, column_affine };
+        pub(crate) static $name: KernelSet = KernelSet {
+            moments,
+            row_moments,
+            mean_square,
+            affine,
+            normalize_row,
+            column_moments,
+            column_affine,
+        };
     };
 }
 pub(crate) use kernel_set;
@@ -257,6 +318,32 @@ impl Kernels {
     pub(crate) fn moments_around(&self, x: &[f32], pivot: f32) -> Moments {
         // SAFETY: the set is available (checked when `self` was built); `x` is a valid slice.
         unsafe { (self.set.moments)(x, pivot) }
+    }
+
+    /// Moments of a row that is normalized right after: exact two-pass while the row fits in L1
+    /// (the second pass reads cache, not memory), one-pass Welford beyond.
+    pub(crate) fn row_moments(&self, x: &[f32], pivot: f32) -> RowMoments {
+        if x.len() <= L1_ROW {
+            // SAFETY: as in `moments_around`.
+            unsafe { (self.set.row_moments)(x, pivot) }
+        } else {
+            RowMoments::unscaled(self.moments_around(x, pivot))
+        }
+    }
+
+    /// Mean of `x²`; two passes while `x` fits in L1, Welford around 0 beyond.
+    pub(crate) fn mean_square(&self, x: &[f32]) -> Scaled {
+        if x.len() <= L1_ROW {
+            // SAFETY: as in `moments_around`.
+            unsafe { (self.set.mean_square)(x) }
+        } else {
+            let m = self.moments_around(x, 0.0);
+            let mean = m.mean_offset();
+            Scaled {
+                value: m.var_raw() + mean * mean,
+                scale: 1.0,
+            }
+        }
     }
 
     pub(crate) fn affine(&self, io: &mut InOut<'_>, start: usize, len: usize, p: Affine) {

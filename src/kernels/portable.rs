@@ -39,6 +39,24 @@ impl Vector for f32x8 {
     unsafe fn mul_sub(self, a: Self, b: Self) -> Self {
         f32x8::mul_sub(self, a, b)
     }
+    #[inline(always)]
+    unsafe fn abs(self) -> Self {
+        f32x8::abs(self)
+    }
+    #[inline(always)]
+    unsafe fn max(self, rhs: Self) -> Self {
+        f32x8::fast_max(self, rhs)
+    }
+    #[inline(always)]
+    unsafe fn reduce_add(self) -> f32 {
+        f32x8::reduce_add(self)
+    }
+    #[inline(always)]
+    unsafe fn reduce_max(self) -> f32 {
+        self.to_array()
+            .into_iter()
+            .fold(f32::NEG_INFINITY, f32::max)
+    }
 }
 
 super::kernel_set!(PORTABLE, f32x8);

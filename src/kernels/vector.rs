@@ -24,6 +24,13 @@ pub(crate) trait Vector: Copy {
     unsafe fn mul_add(self, a: Self, b: Self) -> Self;
     /// `self * a - b`, fused where the instruction set has FMA.
     unsafe fn mul_sub(self, a: Self, b: Self) -> Self;
+    unsafe fn abs(self) -> Self;
+    /// Lane-wise maximum (which operand wins on NaN is unspecified).
+    unsafe fn max(self, rhs: Self) -> Self;
+    /// Sum of the lanes.
+    unsafe fn reduce_add(self) -> f32;
+    /// Largest lane.
+    unsafe fn reduce_max(self) -> f32;
 }
 
 /// The widest register any implementation uses, in lanes (AVX-512).
@@ -65,5 +72,21 @@ impl Vector for f32 {
     #[inline(always)]
     unsafe fn mul_sub(self, a: Self, b: Self) -> Self {
         self * a - b
+    }
+    #[inline(always)]
+    unsafe fn abs(self) -> Self {
+        f32::abs(self)
+    }
+    #[inline(always)]
+    unsafe fn max(self, rhs: Self) -> Self {
+        f32::max(self, rhs)
+    }
+    #[inline(always)]
+    unsafe fn reduce_add(self) -> f32 {
+        self
+    }
+    #[inline(always)]
+    unsafe fn reduce_max(self) -> f32 {
+        self
     }
 }

@@ -47,7 +47,7 @@ pub(crate) fn rows(cols: usize, x: usize, y: Option<usize>) -> Result<usize, Nor
     if cols == 0 {
         return Err(NormError::ZeroDimension("cols"));
     }
-    if x % cols != 0 {
+    if !x.is_multiple_of(cols) {
         return Err(NormError::NotWholeRows {
             buffer: "x",
             len: x,

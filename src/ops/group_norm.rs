@@ -63,7 +63,7 @@ impl Kernels {
         if p.groups == 0 {
             return Err(NormError::ZeroDimension("groups"));
         }
-        if shape.c % p.groups != 0 || shape.c == 0 {
+        if !shape.c.is_multiple_of(p.groups) || shape.c == 0 {
             return Err(NormError::Groups {
                 channels: shape.c,
                 groups: p.groups,

@@ -50,12 +50,11 @@ impl Kernels {
         p.check()?;
         for r in 0..rows {
             let start = r * p.cols;
-            // Around pivot 0 the moments give mean(x²) as var + mean², never cancelling.
-            let m = self.moments_around(io.input(start, p.cols), 0.0);
+            let ms = self.mean_square(io.input(start, p.cols));
             let params = RowNormalize {
                 pivot: 0.0,
                 mean: 0.0,
-                inv_std: deviation_scale(inv_std(mean_square(&m), p.eps)),
+                inv_std: deviation_scale(ms.inv_sqrt_plus(p.eps)),
                 gamma: p.gamma,
                 beta: None,
             };

@@ -41,6 +41,36 @@ impl Vector for F32x8 {
     unsafe fn mul_sub(self, a: Self, b: Self) -> Self {
         F32x8(unsafe { _mm256_fmsub_ps(self.0, a.0, b.0) })
     }
+    #[inline(always)]
+    unsafe fn abs(self) -> Self {
+        F32x8(unsafe { _mm256_andnot_ps(_mm256_set1_ps(-0.0), self.0) })
+    }
+    #[inline(always)]
+    unsafe fn max(self, rhs: Self) -> Self {
+        F32x8(unsafe { _mm256_max_ps(self.0, rhs.0) })
+    }
+    #[inline(always)]
+    unsafe fn reduce_add(self) -> f32 {
+        unsafe {
+            let s = _mm_add_ps(
+                _mm256_castps256_ps128(self.0),
+                _mm256_extractf128_ps(self.0, 1),
+            );
+            let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+            _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
+        }
+    }
+    #[inline(always)]
+    unsafe fn reduce_max(self) -> f32 {
+        unsafe {
+            let s = _mm_max_ps(
+                _mm256_castps256_ps128(self.0),
+                _mm256_extractf128_ps(self.0, 1),
+            );
+            let s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+            _mm_cvtss_f32(_mm_max_ss(s, _mm_movehdup_ps(s)))
+        }
+    }
 }
 
 crate::kernels::kernel_set!(AVX2, F32x8, "avx2,fma");

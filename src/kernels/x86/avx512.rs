@@ -41,6 +41,22 @@ impl Vector for F32x16 {
     unsafe fn mul_sub(self, a: Self, b: Self) -> Self {
         F32x16(unsafe { _mm512_fmsub_ps(self.0, a.0, b.0) })
     }
+    #[inline(always)]
+    unsafe fn abs(self) -> Self {
+        F32x16(unsafe { _mm512_abs_ps(self.0) })
+    }
+    #[inline(always)]
+    unsafe fn max(self, rhs: Self) -> Self {
+        F32x16(unsafe { _mm512_max_ps(self.0, rhs.0) })
+    }
+    #[inline(always)]
+    unsafe fn reduce_add(self) -> f32 {
+        unsafe { _mm512_reduce_add_ps(self.0) }
+    }
+    #[inline(always)]
+    unsafe fn reduce_max(self) -> f32 {
+        unsafe { _mm512_reduce_max_ps(self.0) }
+    }
 }
 
 crate::kernels::kernel_set!(AVX512, F32x16, "avx512f");
