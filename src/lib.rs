@@ -53,3 +53,8 @@ pub use ops::mvn::{MeanVarianceNorm, MvnAxes};
 pub use ops::rms_norm::RmsNorm;
 pub use ops::saved::SavedStats;
 pub use shape::{Layout, Shape};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

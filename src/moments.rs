@@ -127,7 +127,8 @@ impl Moments {
 
     /// The unbiased (sample) variance `M2 / (n - 1)`, or `None` with fewer than two values.
     pub fn sample_variance(&self) -> Option<f32> {
-        (self.count > 1).then(|| self.var * (self.count as f32 / (self.count - 1) as f32))
+        // var / ((n - 1) / n): the same as var * n / (n - 1) without overflowing var * n.
+        (self.count > 1).then(|| self.var / ((self.count - 1) as f32 / self.count as f32))
     }
 
     /// The value offsets are taken from; with [`Moments::mean_offset`] it gives the mean without
