@@ -31,6 +31,12 @@ pub struct Moments {
     var: f32,
 }
 
+/// The pivot a group takes from one of its values: the value itself, or 0 when it is not finite
+/// (an infinite pivot would turn the group's infinite mean into `inf - inf = NaN`).
+pub(crate) fn pivot_from(x: f32) -> f32 {
+    if x.is_finite() { x } else { 0.0 }
+}
+
 impl Default for Moments {
     fn default() -> Self {
         Moments::new()
@@ -74,7 +80,7 @@ impl Moments {
     /// Adds one value (a scalar Welford update).
     pub fn push(&mut self, x: f32) {
         if self.count == 0 {
-            self.pivot = x;
+            self.pivot = pivot_from(x);
         }
         self.count += 1;
         let rn = 1.0 / self.count as f32;

@@ -10,7 +10,7 @@ mod x86;
 
 use crate::error::NormError;
 use crate::io::InOut;
-use crate::moments::Moments;
+use crate::moments::{Moments, pivot_from};
 use core::fmt;
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -310,7 +310,7 @@ impl Kernels {
     /// One-pass moments of `x`, pivoted on its first value.
     pub fn moments(&self, x: &[f32]) -> Moments {
         match x.first() {
-            Some(&pivot) => self.moments_around(x, pivot),
+            Some(&first) => self.moments_around(x, pivot_from(first)),
             None => Moments::new(),
         }
     }

@@ -9,7 +9,7 @@
 use super::affine::ChannelAffine;
 use crate::io::InOut;
 use crate::kernels::{ColumnAffine, ColumnGeometry, Kernels};
-use crate::moments::Moments;
+use crate::moments::{Moments, pivot_from};
 
 /// Columns per window: the size of the stack arrays (a multiple of the widest vector).
 ///
@@ -76,7 +76,9 @@ impl Kernels {
                     let rows = ROW_BLOCK.min(set.rows - r0);
                     let at = set.start + r0 * set.cols + w0;
                     if set.center {
-                        pivot[..width].copy_from_slice(io.input(at, width));
+                        for (k, &x) in pivot.iter_mut().zip(io.input(at, width)) {
+                            *k = pivot_from(x);
+                        }
                     }
                     let g = ColumnGeometry {
                         rows,

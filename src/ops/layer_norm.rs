@@ -9,6 +9,7 @@ use super::spread::{deviation_scale, inv_std};
 use crate::error::NormError;
 use crate::io::InOut;
 use crate::kernels::{Kernels, RowMoments, RowNormalize};
+use crate::moments::pivot_from;
 use crate::shape::Shape;
 
 /// LayerNorm parameters: rows of `cols` values, `y = (x - mean) / sqrt(var + eps) * gamma + beta`.
@@ -71,7 +72,7 @@ impl Kernels {
         for r in 0..rows {
             let start = r * p.cols;
             let row = io.input(start, p.cols);
-            let RowMoments { moments: m, var } = self.row_moments(row, row[0]);
+            let RowMoments { moments: m, var } = self.row_moments(row, pivot_from(row[0]));
             let inv = var.inv_sqrt_plus(p.eps);
             SavedStats::record(&mut stats, r, m.mean().unwrap_or(0.0), inv);
             let params = RowNormalize {
