@@ -6,7 +6,7 @@
 //! that before calling.
 
 use super::vector::{MAX_LANES, Vector};
-use super::{Affine, ColumnAffine, ColumnGeometry, RowMoments, RowNormalize, Scaled};
+use super::{Affine, ColumnAffine, ColumnGeometry, GroupStats, RowNormalize, Runs, Scaled};
 use crate::moments::Moments;
 use core::ptr;
 
@@ -121,129 +121,194 @@ fn square_scale(max_abs: f32) -> f32 {
     f32::from_bits(((127 - exponent).clamp(1, 254) as u32) << 23)
 }
 
-/// Sum and largest magnitude of `x - pivot`, one pass.
+/// Vectors summed per lane before the partial sums are folded into an f64 total: bounds the
+/// f32 rounding error of long sums to that of 256-term sums.
+const FOLD_VECTORS: usize = 256;
+
 #[inline(always)]
-unsafe fn sum_and_max_abs<V: Vector>(x: &[f32], pivot: f32) -> (f32, f32) {
+unsafe fn fold<V: Vector>(acc: &mut [V; UNROLL]) -> f64 {
     unsafe {
-        let (k, zero) = (V::splat(pivot), V::splat(0.0));
-        let width = V::LANES * UNROLL;
-        let src = x.as_ptr();
-        let (mut sum, mut max) = ([zero; UNROLL], [zero; UNROLL]);
-        let mut i = 0;
-        while i + width <= x.len() {
-            for u in 0..UNROLL {
-                let z = V::load(src.add(i + u * V::LANES)).sub(k);
-                sum[u] = sum[u].add(z);
-                max[u] = max[u].max(z.abs());
-            }
-            i += width;
-        }
-        let (mut sum, mut max) = (
-            sum[0].add(sum[1]).add(sum[2].add(sum[3])),
-            max[0].max(max[1]).max(max[2].max(max[3])),
-        );
-        while i < x.len() {
-            // The last partial vector is padded with the pivot, whose offset is exactly 0.
-            let n = (x.len() - i).min(V::LANES);
-            let z = V::load(padded_with(src.add(i), n, pivot).as_ptr()).sub(k);
-            sum = sum.add(z);
-            max = max.max(z.abs());
-            i += n;
-        }
-        (sum.reduce_add(), max.reduce_max())
+        let sum = acc[0].add(acc[1]).add(acc[2].add(acc[3]));
+        *acc = [V::splat(0.0); UNROLL];
+        f64::from(sum.reduce_add())
     }
 }
 
-/// `sum(((x - pivot) - offset) * scale)²`, or `sum((x * scale)²)` when not centering.
+/// Sum and largest magnitude of `x - pivot` over every run, one pass over memory. Each run's
+/// last partial vector is padded with the pivot, whose offset is exactly 0.
 #[inline(always)]
-unsafe fn sum_squares<V: Vector, const CENTER: bool, const SCALED: bool>(
-    x: &[f32],
+unsafe fn runs_sum_max<V: Vector>(src: *const f32, runs: Runs, pivot: f32) -> (f64, f32) {
+    unsafe {
+        let k = V::splat(pivot);
+        let width = V::LANES * UNROLL;
+        let (mut total, mut pending) = (0.0f64, 0);
+        let mut sum = [V::splat(0.0); UNROLL];
+        let mut max = [V::splat(0.0); UNROLL];
+        for r in 0..runs.count {
+            let run = src.add(r * runs.stride);
+            let mut i = 0;
+            while i + width <= runs.len {
+                for u in 0..UNROLL {
+                    let z = V::load(run.add(i + u * V::LANES)).sub(k);
+                    sum[u] = sum[u].add(z);
+                    max[u] = max[u].max(z.abs());
+                }
+                i += width;
+                pending += UNROLL;
+            }
+            while i < runs.len {
+                let n = (runs.len - i).min(V::LANES);
+                let v = if n == V::LANES {
+                    V::load(run.add(i))
+                } else {
+                    V::load(padded_with(run.add(i), n, pivot).as_ptr())
+                };
+                let z = v.sub(k);
+                sum[0] = sum[0].add(z);
+                max[0] = max[0].max(z.abs());
+                i += n;
+                pending += 1;
+            }
+            if pending >= FOLD_VECTORS {
+                total += fold(&mut sum);
+                pending = 0;
+            }
+        }
+        total += fold(&mut sum);
+        (
+            total,
+            max[0].max(max[1]).max(max[2].max(max[3])).reduce_max(),
+        )
+    }
+}
+
+/// `sum(d)` and `sum(d²)` of `d = ((x - pivot) - offset) * scale` over every run (`d = x * scale`
+/// and no `sum(d)` when not centering): the second pass, reading what the first left in cache.
+/// `sum(d)` is the rounding error of the first pass's mean, to correct it with.
+#[inline(always)]
+unsafe fn runs_sum_squares<V: Vector, const CENTER: bool, const SCALED: bool>(
+    src: *const f32,
+    runs: Runs,
     pivot: f32,
     offset: f32,
     scale: f32,
-) -> f32 {
+) -> (f64, f64) {
     unsafe {
-        let (k, r, s, zero) = (
-            V::splat(pivot),
-            V::splat(offset),
-            V::splat(scale),
-            V::splat(0.0),
-        );
+        let (k, r, s) = (V::splat(pivot), V::splat(offset), V::splat(scale));
         let deviation = |v: V| {
             let d = if CENTER { v.sub(k).sub(r) } else { v };
             if SCALED { d.mul(s) } else { d }
         };
         let width = V::LANES * UNROLL;
-        let src = x.as_ptr();
-        let mut acc = [zero; UNROLL];
-        let mut i = 0;
-        while i + width <= x.len() {
-            for (u, a) in acc.iter_mut().enumerate() {
-                let d = deviation(V::load(src.add(i + u * V::LANES)));
-                *a = d.mul_add(d, *a);
+        let (mut total, mut total_d, mut pending) = (0.0f64, 0.0f64, 0);
+        let mut acc = [V::splat(0.0); UNROLL];
+        let mut acc_d = [V::splat(0.0); UNROLL];
+        for run_index in 0..runs.count {
+            let run = src.add(run_index * runs.stride);
+            let mut i = 0;
+            while i + width <= runs.len {
+                for u in 0..UNROLL {
+                    let d = deviation(V::load(run.add(i + u * V::LANES)));
+                    acc[u] = d.mul_add(d, acc[u]);
+                    if CENTER {
+                        acc_d[u] = acc_d[u].add(d);
+                    }
+                }
+                i += width;
+                pending += UNROLL;
             }
-            i += width;
+            while i < runs.len {
+                let n = (runs.len - i).min(V::LANES);
+                let d = if n == V::LANES {
+                    deviation(V::load(run.add(i)))
+                } else {
+                    let mask = V::load(padded(ONES.as_ptr(), n).as_ptr());
+                    deviation(V::load(padded(run.add(i), n).as_ptr())).mul(mask)
+                };
+                acc[0] = d.mul_add(d, acc[0]);
+                if CENTER {
+                    acc_d[0] = acc_d[0].add(d);
+                }
+                i += n;
+                pending += 1;
+            }
+            if pending >= FOLD_VECTORS {
+                total += fold(&mut acc);
+                total_d += fold(&mut acc_d);
+                pending = 0;
+            }
         }
-        let mut acc = acc[0].add(acc[1]).add(acc[2].add(acc[3]));
-        while i < x.len() {
-            let n = (x.len() - i).min(V::LANES);
-            let mask = V::load(padded(ONES.as_ptr(), n).as_ptr());
-            let d = deviation(V::load(padded(src.add(i), n).as_ptr())).mul(mask);
-            acc = d.mul_add(d, acc);
-            i += n;
-        }
-        acc.reduce_add()
+        (total_d + fold(&mut acc_d), total + fold(&mut acc))
     }
 }
 
 const ONES: [f32; MAX_LANES] = [1.0; MAX_LANES];
 
-/// Exact two-pass moments of a row that fits in L1: the mean of `x - pivot`, then the mean
-/// squared deviation from it over the (now cached) row. Memory is still read once; compared
-/// with Welford this has no dependent chain and one horizontal reduction per pass, which is
-/// what short rows (LayerNorm over 64..8192 features) are bound by.
+/// Exact two-pass statistics of a group that fits in cache: the mean of `x - pivot`, then the
+/// mean squared deviation from it (with the corrected two-pass refinement of mean and
+/// variance), scaled by a power of two so no square overflows or goes subnormal. Memory is read once (the second pass hits cache), and there is no dependent
+/// chain: each run adds to the same vector accumulators, with one horizontal reduction per
+/// pass, which is what short rows and small planes are bound by.
 #[inline(always)]
-pub(crate) unsafe fn row_moments<V: Vector>(x: &[f32], pivot: f32) -> RowMoments {
-    if x.is_empty() {
-        return RowMoments::unscaled(Moments::with_pivot(pivot));
+pub(crate) unsafe fn runs_moments<V: Vector>(
+    src: *const f32,
+    runs: Runs,
+    pivot: f32,
+) -> GroupStats {
+    let count = runs.count * runs.len;
+    if count == 0 {
+        return GroupStats::unscaled(Moments::with_pivot(pivot));
     }
     unsafe {
-        let n = x.len() as f32;
-        let (sum, max_abs) = sum_and_max_abs::<V>(x, pivot);
-        let offset = sum / n;
+        let n = count as f64;
+        let (sum, max_abs) = runs_sum_max::<V>(src, runs, pivot);
+        let offset = (sum / n) as f32;
         // |deviation| <= 2 * max |x - pivot|, so the scale keeps every square in range.
         let s = square_scale(max_abs);
-        let squares = if s == 1.0 {
-            sum_squares::<V, true, false>(x, pivot, offset, s)
+        let (deviations, squares) = if s == 1.0 {
+            runs_sum_squares::<V, true, false>(src, runs, pivot, offset, s)
         } else {
-            sum_squares::<V, true, true>(x, pivot, offset, s)
+            runs_sum_squares::<V, true, true>(src, runs, pivot, offset, s)
         };
-        let scaled_var = squares / n;
-        let moments = Moments::from_parts(x.len() as u64, pivot, offset, scaled_var / s / s);
-        RowMoments {
+        let s64 = f64::from(s);
+        // The first pass's mean was off by mean(d); its square inflated the variance. (No
+        // correction where the mean is already infinite or NaN; a NaN variance stays NaN.)
+        let correction = if offset.is_finite() {
+            deviations / n
+        } else {
+            0.0
+        };
+        let scaled_var = squares / n - correction * correction;
+        let scaled_var = if scaled_var < 0.0 { 0.0 } else { scaled_var };
+        let offset64 = f64::from(offset) + correction / s64;
+        let unscaled_var = scaled_var / (s64 * s64);
+        let moments =
+            Moments::from_parts(count as u64, pivot, offset64 as f32, unscaled_var as f32);
+        GroupStats {
             moments,
             var: Scaled {
-                value: scaled_var,
+                value: scaled_var as f32,
                 scale: s,
             },
+            mean: (f64::from(pivot) + offset64) as f32,
         }
     }
 }
 
-/// Mean of `x²` (RMSNorm), two passes over a cached row: the largest magnitude picks the
+/// Mean of `x²` over every run (RMSNorm), two passes: the largest magnitude picks the
 /// power-of-two scale, then the scaled squares are summed.
 #[inline(always)]
-pub(crate) unsafe fn mean_square<V: Vector>(x: &[f32]) -> Scaled {
+pub(crate) unsafe fn runs_mean_square<V: Vector>(src: *const f32, runs: Runs) -> Scaled {
     unsafe {
-        let (_, max_abs) = sum_and_max_abs::<V>(x, 0.0);
+        let (_, max_abs) = runs_sum_max::<V>(src, runs, 0.0);
         let s = square_scale(max_abs);
-        let squares = if s == 1.0 {
-            sum_squares::<V, false, false>(x, 0.0, 0.0, s)
+        let (_, squares) = if s == 1.0 {
+            runs_sum_squares::<V, false, false>(src, runs, 0.0, 0.0, s)
         } else {
-            sum_squares::<V, false, true>(x, 0.0, 0.0, s)
+            runs_sum_squares::<V, false, true>(src, runs, 0.0, 0.0, s)
         };
         Scaled {
-            value: squares / x.len() as f32,
+            value: (squares / (runs.count * runs.len) as f64) as f32,
             scale: s,
         }
     }

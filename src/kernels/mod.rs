@@ -16,9 +16,10 @@ use core::sync::atomic::{AtomicU8, Ordering};
 
 pub(crate) use vector::MAX_LANES;
 
-/// Longest row (in values) given two-pass statistics: 16 KiB, half of a typical L1 data cache,
-/// so the row is still cached for the second pass and the normalize pass.
-const L1_ROW: usize = 4096;
+/// Largest group (in values) given two-pass statistics: 256 KiB, which stays in a typical L2
+/// cache for the second statistics pass and the normalize pass. Larger groups are read once,
+/// with Welford, since a second pass would go to memory.
+const CACHED_GROUP: usize = 64 * 1024;
 
 /// An instruction set the kernels can run on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -125,6 +126,12 @@ pub(crate) struct Scaled {
 }
 
 impl Scaled {
+    /// `sqrt(value) / scale`: the standard deviation, representable even where the variance
+    /// is not.
+    pub(crate) fn sqrt(self) -> f32 {
+        libm::sqrtf(self.value) / self.scale
+    }
+
     /// `1 / sqrt(value / scale² + eps)`, through f64 only when a scale is in play (rare data).
     pub(crate) fn inv_sqrt_plus(self, eps: f32) -> f32 {
         if self.scale == 1.0 {
@@ -137,21 +144,54 @@ impl Scaled {
     }
 }
 
-/// Moments of one row, with the variance also kept scaled (see [`Scaled`]).
+/// Statistics of one normalized group, with the variance also kept scaled (see [`Scaled`]).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct RowMoments {
+pub(crate) struct GroupStats {
+    /// Pivot, offset and variance, for normalizing as `((x - pivot) - offset) * ...`.
     pub moments: Moments,
     pub var: Scaled,
+    /// The mean, rounded once from `pivot + offset` formed in f64 (what an operator reports).
+    pub mean: f32,
 }
 
-impl RowMoments {
+impl GroupStats {
     pub(crate) fn unscaled(moments: Moments) -> Self {
-        RowMoments {
+        let var = Scaled {
+            value: moments.var_raw(),
+            scale: 1.0,
+        };
+        let mean = f64::from(moments.pivot()) + f64::from(moments.mean_offset());
+        GroupStats {
             moments,
-            var: Scaled {
-                value: moments.var_raw(),
-                scale: 1.0,
-            },
+            var,
+            mean: mean as f32,
+        }
+    }
+}
+
+/// `count` runs of `len` values, `stride` apart: a row (`count` 1), the planes of a channel
+/// across the batch, or a group's contiguous planes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Runs {
+    pub count: usize,
+    pub len: usize,
+    pub stride: usize,
+}
+
+impl Runs {
+    pub(crate) fn row(len: usize) -> Runs {
+        Runs {
+            count: 1,
+            len,
+            stride: len,
+        }
+    }
+
+    /// Values spanned from the first to the last one.
+    fn span(self) -> usize {
+        match self.count {
+            0 => 0,
+            count => (count - 1) * self.stride + self.len,
         }
     }
 }
@@ -207,8 +247,8 @@ pub(crate) struct ColumnAffine<'a> {
 /// the pointers valid; [`Kernels`] guarantees both.
 pub(crate) struct KernelSet {
     moments: unsafe fn(&[f32], f32) -> Moments,
-    row_moments: unsafe fn(&[f32], f32) -> RowMoments,
-    mean_square: unsafe fn(&[f32]) -> Scaled,
+    runs_moments: unsafe fn(*const f32, Runs, f32) -> GroupStats,
+    runs_mean_square: unsafe fn(*const f32, Runs) -> Scaled,
     affine: unsafe fn(*const f32, *mut f32, usize, Affine),
     normalize_row: unsafe fn(*const f32, *mut f32, usize, &RowNormalize<'_>),
     column_moments: unsafe fn(*const f32, ColumnGeometry, &[f32], &mut [f32], &mut [f32]),
@@ -227,12 +267,19 @@ macro_rules! kernel_set {
             unsafe { $crate::kernels::generic::moments::<$vector>(x, pivot) }
         }
         $(#[target_feature(enable = $features)])?
-        unsafe fn row_moments(x: &[f32], pivot: f32) -> $crate::kernels::RowMoments {
-            unsafe { $crate::kernels::generic::row_moments::<$vector>(x, pivot) }
+        unsafe fn runs_moments(
+            src: *const f32,
+            runs: $crate::kernels::Runs,
+            pivot: f32,
+        ) -> $crate::kernels::GroupStats {
+            unsafe { $crate::kernels::generic::runs_moments::<$vector>(src, runs, pivot) }
         }
         $(#[target_feature(enable = $features)])?
-        unsafe fn mean_square(x: &[f32]) -> $crate::kernels::Scaled {
-            unsafe { $crate::kernels::generic::mean_square::<$vector>(x) }
+        unsafe fn runs_mean_square(
+            src: *const f32,
+            runs: $crate::kernels::Runs,
+        ) -> $crate::kernels::Scaled {
+            unsafe { $crate::kernels::generic::runs_mean_square::<$vector>(src, runs) }
         }
         $(#[target_feature(enable = $features)])?
         unsafe fn affine(src: *const f32, dst: *mut f32, len: usize, p: Affine) {
@@ -259,8 +306,8 @@ macro_rules! kernel_set {
 
         pub(crate) static $name: KernelSet = KernelSet {
             moments,
-            row_moments,
-            mean_square,
+            runs_moments,
+            runs_mean_square,
             affine,
             normalize_row,
             column_moments,
@@ -320,29 +367,42 @@ impl Kernels {
         unsafe { (self.set.moments)(x, pivot) }
     }
 
-    /// Moments of a row that is normalized right after: exact two-pass while the row fits in L1
-    /// (the second pass reads cache, not memory), one-pass Welford beyond.
-    pub(crate) fn row_moments(&self, x: &[f32], pivot: f32) -> RowMoments {
-        if x.len() <= L1_ROW {
-            // SAFETY: as in `moments_around`.
-            unsafe { (self.set.row_moments)(x, pivot) }
-        } else {
-            RowMoments::unscaled(self.moments_around(x, pivot))
+    /// Statistics of a group of runs that is normalized right after: exact two-pass while the
+    /// group fits in cache (the second pass and the normalize pass read cache, not memory),
+    /// one-pass Welford per run, merged, beyond.
+    pub(crate) fn runs_moments(&self, io: &InOut<'_>, start: usize, runs: Runs) -> GroupStats {
+        let src = io.input_ptr(start, runs.span());
+        let pivot = match runs.count * runs.len {
+            0 => 0.0,
+            // SAFETY: the group holds at least one value, at `src` (checked above).
+            _ => pivot_from(unsafe { src.read() }),
+        };
+        if runs.count * runs.len <= CACHED_GROUP {
+            // SAFETY: the set is available; every run lies inside the input (span checked).
+            return unsafe { (self.set.runs_moments)(src, runs, pivot) };
         }
+        let mut total = Moments::new();
+        for r in 0..runs.count {
+            total.merge(&self.moments_around(io.input(start + r * runs.stride, runs.len), pivot));
+        }
+        GroupStats::unscaled(total)
     }
 
-    /// Mean of `x²`; two passes while `x` fits in L1, Welford around 0 beyond.
-    pub(crate) fn mean_square(&self, x: &[f32]) -> Scaled {
-        if x.len() <= L1_ROW {
-            // SAFETY: as in `moments_around`.
-            unsafe { (self.set.mean_square)(x) }
-        } else {
-            let m = self.moments_around(x, 0.0);
-            let mean = m.mean_offset();
-            Scaled {
-                value: m.var_raw() + mean * mean,
-                scale: 1.0,
-            }
+    /// Mean of `x²` over a group of runs; two passes while it fits in cache, Welford beyond.
+    pub(crate) fn runs_mean_square(&self, io: &InOut<'_>, start: usize, runs: Runs) -> Scaled {
+        let src = io.input_ptr(start, runs.span());
+        if runs.count * runs.len <= CACHED_GROUP {
+            // SAFETY: as in `runs_moments`.
+            return unsafe { (self.set.runs_mean_square)(src, runs) };
+        }
+        let mut total = Moments::new();
+        for r in 0..runs.count {
+            total.merge(&self.moments_around(io.input(start + r * runs.stride, runs.len), 0.0));
+        }
+        let mean = total.mean_offset();
+        Scaled {
+            value: total.var_raw() + mean * mean,
+            scale: 1.0,
         }
     }
 

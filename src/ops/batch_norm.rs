@@ -249,10 +249,11 @@ impl Kernels {
             gamma: p.gamma,
             beta: p.beta,
         };
-        self.normalize_groups(shape, Reduce::Channel, affine, &mut io, &mut |c, m| {
-            let mean = m.mean().unwrap_or(f32::NAN);
+        self.normalize_groups(shape, Reduce::Channel, affine, &mut io, &mut |c, stats| {
+            let m = &stats.moments;
+            let mean = stats.mean;
             let var = m.var_raw();
-            let inv = inv_std(var, p.eps);
+            let inv = stats.var.inv_sqrt_plus(p.eps);
             SavedStats::record(&mut saved, c, mean, inv);
             if let Some(r) = &mut running {
                 let (w, unbiased) = r.momentum.batch_weight();

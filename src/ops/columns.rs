@@ -8,7 +8,7 @@
 
 use super::affine::ChannelAffine;
 use crate::io::InOut;
-use crate::kernels::{ColumnAffine, ColumnGeometry, Kernels};
+use crate::kernels::{ColumnAffine, ColumnGeometry, GroupStats, Kernels};
 use crate::moments::{Moments, pivot_from};
 
 /// Columns per window: the size of the stack arrays (a multiple of the widest vector).
@@ -50,7 +50,7 @@ impl Kernels {
         &self,
         io: &mut InOut<'_>,
         set: &Columns<'_>,
-        finish: &mut dyn FnMut(usize, &Moments) -> f32,
+        finish: &mut dyn FnMut(usize, &GroupStats) -> f32,
     ) {
         if set.rows == 0 {
             return;
@@ -93,7 +93,7 @@ impl Kernels {
                 }
             }
             for (g, m) in group_moments[..run].iter().enumerate() {
-                group_scale[g] = finish(first_group + g, m);
+                group_scale[g] = finish(first_group + g, &GroupStats::unscaled(*m));
             }
 
             for w0 in (c0..c1).step_by(WINDOW) {

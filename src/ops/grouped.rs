@@ -5,8 +5,7 @@ use super::affine::ChannelAffine;
 use super::columns::Columns;
 use super::planes::Planes;
 use crate::io::InOut;
-use crate::kernels::Kernels;
-use crate::moments::Moments;
+use crate::kernels::{GroupStats, Kernels};
 use crate::shape::{Layout, Shape};
 
 /// Which values are normalized together.
@@ -31,7 +30,7 @@ impl Kernels {
         reduce: Reduce,
         affine: ChannelAffine<'_>,
         io: &mut InOut<'_>,
-        finish: &mut dyn FnMut(usize, &Moments) -> f32,
+        finish: &mut dyn FnMut(usize, &GroupStats) -> f32,
     ) {
         let Shape { n, c, spatial, .. } = shape;
         match (shape.layout, reduce) {
@@ -45,9 +44,9 @@ impl Kernels {
                         channel,
                         channel_step: 0,
                     };
-                    let m = self.planes_moments(io, &set);
-                    let scale = finish(channel, &m);
-                    self.planes_apply(io, &set, &m, scale, affine);
+                    let stats = self.planes_moments(io, &set);
+                    let scale = finish(channel, &stats);
+                    self.planes_apply(io, &set, &stats.moments, scale, affine);
                 }
             }
             (Layout::ChannelsFirst, Reduce::SampleGroup { group_size }) => {
@@ -63,9 +62,9 @@ impl Kernels {
                             channel,
                             channel_step: 1,
                         };
-                        let m = self.planes_moments(io, &set);
-                        let scale = finish(sample * groups + g, &m);
-                        self.planes_apply(io, &set, &m, scale, affine);
+                        let stats = self.planes_moments(io, &set);
+                        let scale = finish(sample * groups + g, &stats);
+                        self.planes_apply(io, &set, &stats.moments, scale, affine);
                     }
                 }
             }

@@ -4,7 +4,7 @@ use super::affine::ChannelAffine;
 use super::check;
 use super::grouped::Reduce;
 use super::saved::SavedStats;
-use super::spread::{deviation_scale, inv_std};
+use super::spread::deviation_scale;
 use crate::error::NormError;
 use crate::io::InOut;
 use crate::kernels::Kernels;
@@ -89,9 +89,9 @@ impl Kernels {
             Reduce::SampleGroup { group_size },
             affine,
             io,
-            &mut |g, m| {
-                let inv = inv_std(m.var_raw(), eps);
-                SavedStats::record(&mut saved, g, m.mean().unwrap_or(f32::NAN), inv);
+            &mut |g, stats| {
+                let inv = stats.var.inv_sqrt_plus(eps);
+                SavedStats::record(&mut saved, g, stats.mean, inv);
                 deviation_scale(inv)
             },
         );

@@ -5,11 +5,10 @@ use super::affine::ChannelAffine;
 use super::check;
 use super::columns::Columns;
 use super::saved::SavedStats;
-use super::spread::{deviation_scale, inv_std};
+use super::spread::deviation_scale;
 use crate::error::NormError;
 use crate::io::InOut;
-use crate::kernels::{Kernels, RowMoments, RowNormalize};
-use crate::moments::pivot_from;
+use crate::kernels::{GroupStats, Kernels, RowNormalize, Runs};
 use crate::shape::Shape;
 
 /// LayerNorm parameters: rows of `cols` values, `y = (x - mean) / sqrt(var + eps) * gamma + beta`.
@@ -71,10 +70,13 @@ impl Kernels {
         SavedStats::check(&stats, rows)?;
         for r in 0..rows {
             let start = r * p.cols;
-            let row = io.input(start, p.cols);
-            let RowMoments { moments: m, var } = self.row_moments(row, pivot_from(row[0]));
+            let GroupStats {
+                moments: m,
+                var,
+                mean,
+            } = self.runs_moments(&io, start, Runs::row(p.cols));
             let inv = var.inv_sqrt_plus(p.eps);
-            SavedStats::record(&mut stats, r, m.mean().unwrap_or(0.0), inv);
+            SavedStats::record(&mut stats, r, mean, inv);
             let params = RowNormalize {
                 pivot: m.pivot(),
                 mean: m.mean_offset(),
@@ -122,9 +124,9 @@ impl Kernels {
                 column_affine: ChannelAffine::default(),
                 row_affine: rows,
             };
-            self.columns_normalize(&mut io, &set, &mut |pos, m| {
-                let inv = inv_std(m.var_raw(), p.eps);
-                let mean = m.mean().unwrap_or(0.0);
+            self.columns_normalize(&mut io, &set, &mut |pos, stats_of| {
+                let inv = stats_of.var.inv_sqrt_plus(p.eps);
+                let mean = stats_of.mean;
                 SavedStats::record(&mut stats, n * shape.spatial + pos, mean, inv);
                 deviation_scale(inv)
             });

@@ -5,8 +5,7 @@ use super::check;
 use super::grouped::Reduce;
 use crate::error::NormError;
 use crate::io::InOut;
-use crate::kernels::Kernels;
-use crate::moments::Moments;
+use crate::kernels::{GroupStats, Kernels};
 use crate::shape::Shape;
 
 /// Which axes of `[N, C, spatial]` are reduced together.
@@ -59,7 +58,7 @@ impl Kernels {
                 group_size: shape.c.max(1),
             },
         };
-        let mut finish = |_: usize, m: &Moments| 1.0 / (libm::sqrtf(m.var_raw()) + STD_EPS);
+        let mut finish = |_: usize, stats: &GroupStats| 1.0 / (stats.var.sqrt() + STD_EPS);
         self.normalize_groups(
             shape,
             reduce,

@@ -7,7 +7,7 @@
 
 use super::affine::ChannelAffine;
 use crate::io::InOut;
-use crate::kernels::{Affine, Kernels};
+use crate::kernels::{Affine, GroupStats, Kernels, Runs};
 use crate::moments::Moments;
 
 #[derive(Clone, Copy, Debug)]
@@ -28,15 +28,17 @@ impl Planes {
 }
 
 impl Kernels {
-    pub(crate) fn planes_moments(&self, io: &InOut<'_>, p: &Planes) -> Moments {
-        if p.stride == p.len || p.count == 1 {
-            return self.moments(io.input(p.first, p.count * p.len));
-        }
-        let mut total = Moments::new();
-        for i in 0..p.count {
-            total.merge(&self.moments(io.input(p.start(i), p.len)));
-        }
-        total
+    pub(crate) fn planes_moments(&self, io: &InOut<'_>, p: &Planes) -> GroupStats {
+        let runs = if p.stride == p.len {
+            Runs::row(p.count * p.len)
+        } else {
+            Runs {
+                count: p.count,
+                len: p.len,
+                stride: p.stride,
+            }
+        };
+        self.runs_moments(io, p.first, runs)
     }
 
     /// `y = ((x - mean) * scale) * gamma[c] + beta[c]` over every plane of the group.

@@ -6,7 +6,7 @@ use super::columns::Columns;
 use super::spread::{deviation_scale, inv_std, mean_square};
 use crate::error::NormError;
 use crate::io::InOut;
-use crate::kernels::{Kernels, RowNormalize};
+use crate::kernels::{Kernels, RowNormalize, Runs};
 use crate::shape::{Layout, Shape};
 
 /// RMSNorm parameters: rows of `cols` values (ONNX RMSNormalization, PyTorch `nn.RMSNorm`).
@@ -50,7 +50,7 @@ impl Kernels {
         p.check()?;
         for r in 0..rows {
             let start = r * p.cols;
-            let ms = self.mean_square(io.input(start, p.cols));
+            let ms = self.runs_mean_square(&io, start, Runs::row(p.cols));
             let params = RowNormalize {
                 pivot: 0.0,
                 mean: 0.0,
@@ -93,8 +93,8 @@ impl Kernels {
                     beta: None,
                 },
             };
-            self.columns_normalize(&mut io, &set, &mut |_, m| {
-                deviation_scale(inv_std(mean_square(m), p.eps))
+            self.columns_normalize(&mut io, &set, &mut |_, stats| {
+                deviation_scale(inv_std(mean_square(&stats.moments), p.eps))
             });
         }
         Ok(())
