@@ -6,8 +6,12 @@
 //! that before calling.
 
 use super::vector::{MAX_LANES, Vector};
-use super::{Affine, ColumnAffine, ColumnGeometry, GroupStats, RowNormalize, Runs, Scaled};
+use super::{
+    Affine, CACHED_GROUP, ColumnAffine, ColumnGeometry, GroupStats, RowNormalize, Rows, Runs,
+    Scaled, StatsOut, deviation_scale,
+};
 use crate::moments::Moments;
+use crate::moments::pivot_from;
 use core::ptr;
 
 /// Independent accumulators per step: hides the latency of Welford's dependent chain.
@@ -135,7 +139,7 @@ unsafe fn fold<V: Vector>(acc: &mut [V; UNROLL]) -> f64 {
 }
 
 /// Sum and largest magnitude of `x - pivot` over every run, one pass over memory. Each run's
-/// last partial vector is padded with the pivot, whose offset is exactly 0.
+/// last partial vector is masked to 0 past its end.
 #[inline(always)]
 unsafe fn runs_sum_max<V: Vector>(src: *const f32, runs: Runs, pivot: f32) -> (f64, f32) {
     unsafe {
@@ -158,12 +162,11 @@ unsafe fn runs_sum_max<V: Vector>(src: *const f32, runs: Runs, pivot: f32) -> (f
             }
             while i < runs.len {
                 let n = (runs.len - i).min(V::LANES);
-                let v = if n == V::LANES {
-                    V::load(run.add(i))
+                let z = if n == V::LANES {
+                    V::load(run.add(i)).sub(k)
                 } else {
-                    V::load(padded_with(run.add(i), n, pivot).as_ptr())
+                    V::load_partial(run.add(i), n).sub(k).mul(V::mask(n))
                 };
-                let z = v.sub(k);
                 sum[0] = sum[0].add(z);
                 max[0] = max[0].max(z.abs());
                 i += n;
@@ -222,8 +225,7 @@ unsafe fn runs_sum_squares<V: Vector, const CENTER: bool, const SCALED: bool>(
                 let d = if n == V::LANES {
                     deviation(V::load(run.add(i)))
                 } else {
-                    let mask = V::load(padded(ONES.as_ptr(), n).as_ptr());
-                    deviation(V::load(padded(run.add(i), n).as_ptr())).mul(mask)
+                    deviation(V::load_partial(run.add(i), n)).mul(V::mask(n))
                 };
                 acc[0] = d.mul_add(d, acc[0]);
                 if CENTER {
@@ -241,8 +243,6 @@ unsafe fn runs_sum_squares<V: Vector, const CENTER: bool, const SCALED: bool>(
         (total_d + fold(&mut acc_d), total + fold(&mut acc))
     }
 }
-
-const ONES: [f32; MAX_LANES] = [1.0; MAX_LANES];
 
 /// Exact two-pass statistics of a group that fits in cache: the mean of `x - pivot`, then the
 /// mean squared deviation from it (with the corrected two-pass refinement of mean and
@@ -314,31 +314,85 @@ pub(crate) unsafe fn runs_mean_square<V: Vector>(src: *const f32, runs: Runs) ->
     }
 }
 
-/// Copies `n < LANES` values into a zero-padded, register-sized buffer.
+/// Statistics of a group of runs that is normalized right after: exact two-pass while the
+/// group fits in cache (the second pass and the normalize pass then read cache, not memory),
+/// one-pass Welford per run, merged, beyond.
 #[inline(always)]
-unsafe fn padded(src: *const f32, n: usize) -> [f32; MAX_LANES] {
-    unsafe { padded_with(src, n, 0.0) }
-}
-
-/// Copies `n < LANES` values into a register-sized buffer padded with `fill`.
-#[inline(always)]
-unsafe fn padded_with(src: *const f32, n: usize, fill: f32) -> [f32; MAX_LANES] {
-    let mut buffer = [fill; MAX_LANES];
-    unsafe { ptr::copy_nonoverlapping(src, buffer.as_mut_ptr(), n) };
-    buffer
-}
-
-/// Stores the first `n` lanes of `v` to `dst`.
-#[inline(always)]
-unsafe fn store_partial<V: Vector>(v: V, dst: *mut f32, n: usize) {
-    let mut buffer = [0.0f32; MAX_LANES];
+pub(crate) unsafe fn group_stats<V: Vector>(src: *const f32, runs: Runs, pivot: f32) -> GroupStats {
     unsafe {
-        v.store(buffer.as_mut_ptr());
-        ptr::copy_nonoverlapping(buffer.as_ptr(), dst, n);
+        if runs.count * runs.len <= CACHED_GROUP {
+            return runs_moments::<V>(src, runs, pivot);
+        }
+        let mut total = Moments::new();
+        for r in 0..runs.count {
+            let run = core::slice::from_raw_parts(src.add(r * runs.stride), runs.len);
+            total.merge(&moments::<V>(run, pivot));
+        }
+        GroupStats::unscaled(total)
     }
 }
 
-/// Runs `op(values, offset)` over `len` values, the tail through a padded buffer so the last
+/// Mean of `x²` over a group of runs; two passes while it fits in cache, Welford beyond.
+#[inline(always)]
+pub(crate) unsafe fn group_mean_square<V: Vector>(src: *const f32, runs: Runs) -> Scaled {
+    unsafe {
+        if runs.count * runs.len <= CACHED_GROUP {
+            return runs_mean_square::<V>(src, runs);
+        }
+        let mut total = Moments::new();
+        for r in 0..runs.count {
+            let run = core::slice::from_raw_parts(src.add(r * runs.stride), runs.len);
+            total.merge(&moments::<V>(run, 0.0));
+        }
+        let mean = total.mean_offset();
+        Scaled {
+            value: total.var_raw() + mean * mean,
+            scale: 1.0,
+        }
+    }
+}
+
+/// LayerNorm (`center`) or RMSNorm of every row, statistics and normalize fused in one call so
+/// short rows pay no per-row dispatch. `mean` and `inv_std`, when given, receive each row's.
+#[inline(always)]
+pub(crate) unsafe fn normalize_rows<V: Vector>(
+    src: *const f32,
+    dst: *mut f32,
+    p: &Rows<'_>,
+    mut stats: StatsOut<'_>,
+) {
+    unsafe {
+        let runs = Runs::row(p.cols);
+        for r in 0..p.rows {
+            let (row, out) = (src.add(r * p.cols), dst.add(r * p.cols));
+            let (pivot, offset, inv, mean) = if p.center {
+                let st = group_stats::<V>(row, runs, pivot_from(row.read()));
+                let inv = st.var.inv_sqrt_plus(p.eps);
+                (st.moments.pivot(), st.moments.mean_offset(), inv, st.mean)
+            } else {
+                (
+                    0.0,
+                    0.0,
+                    group_mean_square::<V>(row, runs).inv_sqrt_plus(p.eps),
+                    0.0,
+                )
+            };
+            if let Some((means, inv_stds)) = &mut stats {
+                (means[r], inv_stds[r]) = (mean, inv);
+            }
+            let params = RowNormalize {
+                pivot,
+                mean: offset,
+                inv_std: deviation_scale(inv),
+                gamma: p.gamma,
+                beta: p.beta,
+            };
+            normalize_row::<V>(row, out, p.cols, &params);
+        }
+    }
+}
+
+/// Runs `op(values, offset)` over `len` values, the tail as a partial vector so the last
 /// values are rounded exactly like the others. `src` may equal `dst` (in place).
 #[inline(always)]
 unsafe fn map<V: Vector>(src: *const f32, dst: *mut f32, len: usize, op: impl Fn(V, usize) -> V) {
@@ -357,8 +411,7 @@ unsafe fn map<V: Vector>(src: *const f32, dst: *mut f32, len: usize, op: impl Fn
             i += V::LANES;
         }
         if i < len {
-            let tail = padded(src.add(i), len - i);
-            store_partial(op(V::load(tail.as_ptr()), i), dst.add(i), len - i);
+            op(V::load_partial(src.add(i), len - i), i).store_partial(dst.add(i), len - i);
         }
     }
 }
@@ -370,7 +423,7 @@ unsafe fn load_param<V: Vector>(param: *const f32, offset: usize, len: usize) ->
         if offset + V::LANES <= len {
             V::load(param.add(offset))
         } else {
-            V::load(padded(param.add(offset), len - offset).as_ptr())
+            V::load_partial(param.add(offset), len - offset)
         }
     }
 }
@@ -453,7 +506,7 @@ pub(crate) unsafe fn column_moments<V: Vector>(
                 let x = if j < full {
                     V::load(row.add(j))
                 } else {
-                    V::load(padded(row.add(j), g.width - j).as_ptr())
+                    V::load_partial(row.add(j), g.width - j)
                 };
                 let (mut mj, mut vj) = (V::load(m.add(j)), V::load(v.add(j)));
                 welford(&mut mj, &mut vj, x.sub(V::load(k.add(j))), rn);

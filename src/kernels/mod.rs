@@ -19,7 +19,7 @@ pub(crate) use vector::MAX_LANES;
 /// Largest group (in values) given two-pass statistics: 256 KiB, which stays in a typical L2
 /// cache for the second statistics pass and the normalize pass. Larger groups are read once,
 /// with Welford, since a second pass would go to memory.
-const CACHED_GROUP: usize = 64 * 1024;
+pub(crate) const CACHED_GROUP: usize = 64 * 1024;
 
 /// An instruction set the kernels can run on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -169,6 +169,31 @@ impl GroupStats {
     }
 }
 
+/// LayerNorm (`center`) or RMSNorm over `rows` rows of `cols` values.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rows<'a> {
+    pub rows: usize,
+    pub cols: usize,
+    pub eps: f32,
+    pub center: bool,
+    pub gamma: Option<&'a [f32]>,
+    pub beta: Option<&'a [f32]>,
+}
+
+/// Where a row kernel writes each row's mean and inverse std, if anywhere.
+pub(crate) type StatsOut<'a> = Option<(&'a mut [f32], &'a mut [f32])>;
+
+/// The factor deviations are multiplied by: `inv_std`, except that an exactly constant group
+/// with eps = 0 (inv_std = inf, deviations exactly 0) gets 0, so its output is exactly beta
+/// rather than `0 * inf = NaN`.
+pub(crate) fn deviation_scale(inv_std: f32) -> f32 {
+    if inv_std == f32::INFINITY {
+        0.0
+    } else {
+        inv_std
+    }
+}
+
 /// `count` runs of `len` values, `stride` apart: a row (`count` 1), the planes of a channel
 /// across the batch, or a group's contiguous planes.
 #[derive(Clone, Copy, Debug)]
@@ -247,10 +272,9 @@ pub(crate) struct ColumnAffine<'a> {
 /// the pointers valid; [`Kernels`] guarantees both.
 pub(crate) struct KernelSet {
     moments: unsafe fn(&[f32], f32) -> Moments,
-    runs_moments: unsafe fn(*const f32, Runs, f32) -> GroupStats,
-    runs_mean_square: unsafe fn(*const f32, Runs) -> Scaled,
+    group_stats: unsafe fn(*const f32, Runs, f32) -> GroupStats,
+    normalize_rows: unsafe fn(*const f32, *mut f32, &Rows<'_>, StatsOut<'_>),
     affine: unsafe fn(*const f32, *mut f32, usize, Affine),
-    normalize_row: unsafe fn(*const f32, *mut f32, usize, &RowNormalize<'_>),
     column_moments: unsafe fn(*const f32, ColumnGeometry, &[f32], &mut [f32], &mut [f32]),
     column_affine: unsafe fn(*const f32, *mut f32, ColumnGeometry, &ColumnAffine<'_>),
 }
@@ -259,7 +283,7 @@ pub(crate) struct KernelSet {
 /// when the instruction set needs them.
 macro_rules! kernel_set {
     ($name:ident, $vector:ty $(, $features:literal)?) => {
-        use $crate::kernels::{Affine, ColumnAffine, ColumnGeometry, KernelSet, RowNormalize};
+        use $crate::kernels::{Affine, ColumnAffine, ColumnGeometry, KernelSet};
         use $crate::moments::Moments;
 
         $(#[target_feature(enable = $features)])?
@@ -267,27 +291,25 @@ macro_rules! kernel_set {
             unsafe { $crate::kernels::generic::moments::<$vector>(x, pivot) }
         }
         $(#[target_feature(enable = $features)])?
-        unsafe fn runs_moments(
+        unsafe fn group_stats(
             src: *const f32,
             runs: $crate::kernels::Runs,
             pivot: f32,
         ) -> $crate::kernels::GroupStats {
-            unsafe { $crate::kernels::generic::runs_moments::<$vector>(src, runs, pivot) }
+            unsafe { $crate::kernels::generic::group_stats::<$vector>(src, runs, pivot) }
         }
         $(#[target_feature(enable = $features)])?
-        unsafe fn runs_mean_square(
+        unsafe fn normalize_rows(
             src: *const f32,
-            runs: $crate::kernels::Runs,
-        ) -> $crate::kernels::Scaled {
-            unsafe { $crate::kernels::generic::runs_mean_square::<$vector>(src, runs) }
+            dst: *mut f32,
+            p: &$crate::kernels::Rows<'_>,
+            stats: $crate::kernels::StatsOut<'_>,
+        ) {
+            unsafe { $crate::kernels::generic::normalize_rows::<$vector>(src, dst, p, stats) }
         }
         $(#[target_feature(enable = $features)])?
         unsafe fn affine(src: *const f32, dst: *mut f32, len: usize, p: Affine) {
             unsafe { $crate::kernels::generic::affine::<$vector>(src, dst, len, p) }
-        }
-        $(#[target_feature(enable = $features)])?
-        unsafe fn normalize_row(src: *const f32, dst: *mut f32, len: usize, p: &RowNormalize<'_>) {
-            unsafe { $crate::kernels::generic::normalize_row::<$vector>(src, dst, len, p) }
         }
         $(#[target_feature(enable = $features)])?
         unsafe fn column_moments(
@@ -306,10 +328,9 @@ macro_rules! kernel_set {
 
         pub(crate) static $name: KernelSet = KernelSet {
             moments,
-            runs_moments,
-            runs_mean_square,
+            group_stats,
+            normalize_rows,
             affine,
-            normalize_row,
             column_moments,
             column_affine,
         };
@@ -367,62 +388,37 @@ impl Kernels {
         unsafe { (self.set.moments)(x, pivot) }
     }
 
-    /// Statistics of a group of runs that is normalized right after: exact two-pass while the
-    /// group fits in cache (the second pass and the normalize pass read cache, not memory),
-    /// one-pass Welford per run, merged, beyond.
-    pub(crate) fn runs_moments(&self, io: &InOut<'_>, start: usize, runs: Runs) -> GroupStats {
+    /// Statistics of a group of runs that is normalized right after (see `generic::group_stats`).
+    pub(crate) fn group_stats(&self, io: &InOut<'_>, start: usize, runs: Runs) -> GroupStats {
         let src = io.input_ptr(start, runs.span());
         let pivot = match runs.count * runs.len {
             0 => 0.0,
             // SAFETY: the group holds at least one value, at `src` (checked above).
             _ => pivot_from(unsafe { src.read() }),
         };
-        if runs.count * runs.len <= CACHED_GROUP {
-            // SAFETY: the set is available; every run lies inside the input (span checked).
-            return unsafe { (self.set.runs_moments)(src, runs, pivot) };
-        }
-        let mut total = Moments::new();
-        for r in 0..runs.count {
-            total.merge(&self.moments_around(io.input(start + r * runs.stride, runs.len), pivot));
-        }
-        GroupStats::unscaled(total)
+        // SAFETY: the set is available; every run lies inside the input (span checked).
+        unsafe { (self.set.group_stats)(src, runs, pivot) }
     }
 
-    /// Mean of `x²` over a group of runs; two passes while it fits in cache, Welford beyond.
-    pub(crate) fn runs_mean_square(&self, io: &InOut<'_>, start: usize, runs: Runs) -> Scaled {
-        let src = io.input_ptr(start, runs.span());
-        if runs.count * runs.len <= CACHED_GROUP {
-            // SAFETY: as in `runs_moments`.
-            return unsafe { (self.set.runs_mean_square)(src, runs) };
-        }
-        let mut total = Moments::new();
-        for r in 0..runs.count {
-            total.merge(&self.moments_around(io.input(start + r * runs.stride, runs.len), 0.0));
-        }
-        let mean = total.mean_offset();
-        Scaled {
-            value: total.var_raw() + mean * mean,
-            scale: 1.0,
-        }
+    /// LayerNorm or RMSNorm of every row of `io`, which holds exactly `rows * cols` values.
+    pub(crate) fn normalize_rows(&self, io: &mut InOut<'_>, p: &Rows<'_>, stats: StatsOut<'_>) {
+        let len = p.rows * p.cols;
+        assert!(p.gamma.is_none_or(|g| g.len() == p.cols));
+        assert!(p.beta.is_none_or(|b| b.len() == p.cols));
+        assert!(
+            stats
+                .as_ref()
+                .is_none_or(|(m, i)| m.len() >= p.rows && i.len() >= p.rows)
+        );
+        let (src, dst) = io.ptrs(0, len);
+        // SAFETY: every row, parameter and statistic lies in bounds (checked above).
+        unsafe { (self.set.normalize_rows)(src, dst, p, stats) }
     }
 
     pub(crate) fn affine(&self, io: &mut InOut<'_>, start: usize, len: usize, p: Affine) {
         let (src, dst) = io.ptrs(start, len);
         // SAFETY: `ptrs` checked that `start..start + len` lies inside both buffers.
         unsafe { (self.set.affine)(src, dst, len, p) }
-    }
-
-    pub(crate) fn normalize_row(
-        &self,
-        io: &mut InOut<'_>,
-        start: usize,
-        len: usize,
-        p: &RowNormalize<'_>,
-    ) {
-        assert!(p.gamma.is_none_or(|g| g.len() == len) && p.beta.is_none_or(|b| b.len() == len));
-        let (src, dst) = io.ptrs(start, len);
-        // SAFETY: the row and its parameters hold `len` values (checked above).
-        unsafe { (self.set.normalize_row)(src, dst, len, p) }
     }
 
     pub(crate) fn column_moments(

@@ -31,6 +31,34 @@ pub(crate) trait Vector: Copy {
     unsafe fn reduce_add(self) -> f32;
     /// Largest lane.
     unsafe fn reduce_max(self) -> f32;
+
+    /// Loads the first `n < LANES` values from `src` (reading nothing past them); the other
+    /// lanes are 0.
+    #[inline(always)]
+    unsafe fn load_partial(src: *const f32, n: usize) -> Self {
+        let mut buffer = [0.0f32; MAX_LANES];
+        unsafe {
+            core::ptr::copy_nonoverlapping(src, buffer.as_mut_ptr(), n);
+            Self::load(buffer.as_ptr())
+        }
+    }
+
+    /// Stores the first `n < LANES` lanes to `dst` (writing nothing past them).
+    #[inline(always)]
+    unsafe fn store_partial(self, dst: *mut f32, n: usize) {
+        let mut buffer = [0.0f32; MAX_LANES];
+        unsafe {
+            self.store(buffer.as_mut_ptr());
+            core::ptr::copy_nonoverlapping(buffer.as_ptr(), dst, n);
+        }
+    }
+
+    /// 1.0 in the first `n` lanes, 0.0 in the others.
+    #[inline(always)]
+    unsafe fn mask(n: usize) -> Self {
+        const ONES: [f32; MAX_LANES] = [1.0; MAX_LANES];
+        unsafe { Self::load_partial(ONES.as_ptr(), n) }
+    }
 }
 
 /// The widest register any implementation uses, in lanes (AVX-512).

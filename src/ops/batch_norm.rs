@@ -183,10 +183,10 @@ impl Kernels {
         let Shape { n, c, spatial, .. } = shape;
         match shape.layout {
             Layout::ChannelsFirst => {
-                for sample in 0..n {
-                    for channel in 0..c {
-                        let start = (sample * c + channel) * spatial;
-                        self.affine(&mut io, start, spatial, bn.channel_affine(channel));
+                for channel in 0..c {
+                    let affine = bn.channel_affine(channel);
+                    for sample in 0..n {
+                        self.affine(&mut io, (sample * c + channel) * spatial, spatial, affine);
                     }
                 }
             }

@@ -8,7 +8,7 @@ use super::saved::SavedStats;
 use super::spread::deviation_scale;
 use crate::error::NormError;
 use crate::io::InOut;
-use crate::kernels::{GroupStats, Kernels, RowNormalize, Runs};
+use crate::kernels::{Kernels, Rows};
 use crate::shape::Shape;
 
 /// LayerNorm parameters: rows of `cols` values, `y = (x - mean) / sqrt(var + eps) * gamma + beta`.
@@ -68,24 +68,19 @@ impl Kernels {
         let rows = check::rows(p.cols, io.input_len(), Some(io.output_len()))?;
         p.check()?;
         SavedStats::check(&stats, rows)?;
-        for r in 0..rows {
-            let start = r * p.cols;
-            let GroupStats {
-                moments: m,
-                var,
-                mean,
-            } = self.runs_moments(&io, start, Runs::row(p.cols));
-            let inv = var.inv_sqrt_plus(p.eps);
-            SavedStats::record(&mut stats, r, mean, inv);
-            let params = RowNormalize {
-                pivot: m.pivot(),
-                mean: m.mean_offset(),
-                inv_std: deviation_scale(inv),
-                gamma: p.gamma,
-                beta: p.beta,
-            };
-            self.normalize_row(&mut io, start, p.cols, &params);
-        }
+        let rows = Rows {
+            rows,
+            cols: p.cols,
+            eps: p.eps,
+            center: true,
+            gamma: p.gamma,
+            beta: p.beta,
+        };
+        self.normalize_rows(
+            &mut io,
+            &rows,
+            stats.as_mut().map(|s| (&mut *s.mean, &mut *s.inv_std)),
+        );
         Ok(())
     }
 

@@ -38,7 +38,7 @@ impl Kernels {
                 stride: p.stride,
             }
         };
-        self.runs_moments(io, p.first, runs)
+        self.group_stats(io, p.first, runs)
     }
 
     /// `y = ((x - mean) * scale) * gamma[c] + beta[c]` over every plane of the group.

@@ -6,7 +6,7 @@ use super::columns::Columns;
 use super::spread::{deviation_scale, inv_std, mean_square};
 use crate::error::NormError;
 use crate::io::InOut;
-use crate::kernels::{Kernels, RowNormalize, Runs};
+use crate::kernels::{Kernels, Rows};
 use crate::shape::{Layout, Shape};
 
 /// RMSNorm parameters: rows of `cols` values (ONNX RMSNormalization, PyTorch `nn.RMSNorm`).
@@ -48,18 +48,15 @@ impl Kernels {
     pub fn rms_norm(&self, p: &RmsNorm<'_>, mut io: InOut<'_>) -> Result<(), NormError> {
         let rows = check::rows(p.cols, io.input_len(), Some(io.output_len()))?;
         p.check()?;
-        for r in 0..rows {
-            let start = r * p.cols;
-            let ms = self.runs_mean_square(&io, start, Runs::row(p.cols));
-            let params = RowNormalize {
-                pivot: 0.0,
-                mean: 0.0,
-                inv_std: deviation_scale(ms.inv_sqrt_plus(p.eps)),
-                gamma: p.gamma,
-                beta: None,
-            };
-            self.normalize_row(&mut io, start, p.cols, &params);
-        }
+        let rows = Rows {
+            rows,
+            cols: p.cols,
+            eps: p.eps,
+            center: false,
+            gamma: p.gamma,
+            beta: None,
+        };
+        self.normalize_rows(&mut io, &rows, None);
         Ok(())
     }
 

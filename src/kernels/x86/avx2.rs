@@ -60,6 +60,15 @@ impl Vector for F32x8 {
             _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
         }
     }
+    // Masked moves: the masked-off lanes are neither read nor written (and cannot fault).
+    #[inline(always)]
+    unsafe fn load_partial(src: *const f32, n: usize) -> Self {
+        F32x8(unsafe { _mm256_maskload_ps(src, lanes(n)) })
+    }
+    #[inline(always)]
+    unsafe fn store_partial(self, dst: *mut f32, n: usize) {
+        unsafe { _mm256_maskstore_ps(dst, lanes(n), self.0) }
+    }
     #[inline(always)]
     unsafe fn reduce_max(self) -> f32 {
         unsafe {
@@ -71,6 +80,13 @@ impl Vector for F32x8 {
             _mm_cvtss_f32(_mm_max_ss(s, _mm_movehdup_ps(s)))
         }
     }
+}
+
+/// The mask of the first `n < 8` lanes: all-ones in each selected 32-bit lane.
+#[inline(always)]
+unsafe fn lanes(n: usize) -> __m256i {
+    const WINDOW: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
+    unsafe { _mm256_loadu_si256(WINDOW.as_ptr().add(8 - n).cast()) }
 }
 
 crate::kernels::kernel_set!(AVX2, F32x8, "avx2,fma");

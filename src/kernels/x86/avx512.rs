@@ -57,6 +57,21 @@ impl Vector for F32x16 {
     unsafe fn reduce_max(self) -> f32 {
         unsafe { _mm512_reduce_max_ps(self.0) }
     }
+    // Masked moves: the masked-off lanes are neither read nor written (and cannot fault).
+    #[inline(always)]
+    unsafe fn load_partial(src: *const f32, n: usize) -> Self {
+        F32x16(unsafe { _mm512_maskz_loadu_ps(lanes(n), src) })
+    }
+    #[inline(always)]
+    unsafe fn store_partial(self, dst: *mut f32, n: usize) {
+        unsafe { _mm512_mask_storeu_ps(dst, lanes(n), self.0) }
+    }
+}
+
+/// The mask of the first `n < 16` lanes.
+#[inline(always)]
+fn lanes(n: usize) -> __mmask16 {
+    ((1u32 << n) - 1) as __mmask16
 }
 
 crate::kernels::kernel_set!(AVX512, F32x16, "avx512f");
