@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""Markdown table of the `norms` benchmark: median time, GB/s and ratio to `copy` per group.
+
+Reads what criterion writes for each benchmark under CRITERION_DIR (default
+target/criterion): `<group>/<function>/new/benchmark.json` (ids and throughput) and
+`.../new/estimates.json` (the median's point estimate, in ns). Group directory names have `/`
+replaced by `_`, so the real group name is taken from benchmark.json.
+
+    python3 tools/bench_ratios.py [CRITERION_DIR] [--filter SUBSTRING]
+
+GB/s is input + output bytes (the group's Throughput::Bytes) / median, in 10^9 bytes per
+second. `x copy` is the median over the median of the group's `copy` function: 1.00 means as
+fast as copying the input into the output buffer.
+"""
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+# Function order inside a group; unknown names (other instruction sets) sort after these.
+ORDER = {"normkern": 0, "copy": 99, "scalar": 98}
+
+
+def load(criterion_dir):
+    """{group: {function: (median_ns, bytes or None)}} from every `new` directory."""
+    groups = {}
+    for bench_file in sorted(Path(criterion_dir).glob("**/new/benchmark.json")):
+        estimates_file = bench_file.with_name("estimates.json")
+        if not estimates_file.exists():
+            continue
+        bench = json.loads(bench_file.read_text())
+        estimates = json.loads(estimates_file.read_text())
+        group = bench.get("group_id")
+        function = bench.get("function_id") or ""
+        if bench.get("value_str"):
+            function = f"{function}/{bench['value_str']}" if function else bench["value_str"]
+        throughput = bench.get("throughput") or {}
+        nbytes = throughput.get("Bytes", throughput.get("BytesDecimal"))
+        median_ns = estimates["median"]["point_estimate"]
+        groups.setdefault(group, {})[function] = (median_ns, nbytes)
+    return groups
+
+
+def fmt_time(ns):
+    for unit, scale in (("s", 1e9), ("ms", 1e6), ("µs", 1e3)):
+        if ns >= scale:
+            return f"{ns / scale:.3g} {unit}" if ns / scale < 100 else f"{ns / scale:.0f} {unit}"
+    return f"{ns:.3g} ns"
+
+
+def natural_key(name):
+    """`layer_norm/512x768` before `layer_norm/4096x64`: digit runs compare as numbers."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def function_key(name):
+    if name in ORDER:
+        return (ORDER[name], name)
+    if name.startswith("normkern_"):
+        return (1, name)
+    return (50, name)
+
+
+def table(groups, name_filter=None):
+    lines = [
+        "| group | function | median | GB/s | x copy |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    for group in sorted(groups, key=natural_key):
+        if name_filter and name_filter not in group:
+            continue
+        functions = groups[group]
+        copy = functions.get("copy")
+        for function in sorted(functions, key=function_key):
+            median_ns, nbytes = functions[function]
+            gbs = f"{nbytes / median_ns:.1f}" if nbytes else "-"
+            ratio = f"{median_ns / copy[0]:.2f}" if copy else "-"
+            name = f"**{function}**" if function == "normkern" else function
+            lines.append(f"| {group} | {name} | {fmt_time(median_ns)} | {gbs} | {ratio} |")
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("criterion_dir", nargs="?", default="target/criterion")
+    parser.add_argument("--filter", help="only groups whose name contains this")
+    args = parser.parse_args()
+    groups = load(args.criterion_dir)
+    if not groups:
+        sys.exit(f"no criterion results under {args.criterion_dir}")
+    print(table(groups, args.filter))
+
+
+if __name__ == "__main__":
+    main()
