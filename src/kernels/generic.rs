@@ -129,65 +129,118 @@ fn square_scale(max_abs: f32) -> f32 {
 /// f32 rounding error of long sums to that of 256-term sums.
 const FOLD_VECTORS: usize = 256;
 
+/// Walks every value of the runs as vectors, `UNROLL` at a time into independent accumulator
+/// slots (hiding add latency): `step(slot, values, mask)` sees full vectors with `mask` None,
+/// and each run's last partial vector loaded as 0 past its end with `mask` 1.0 on its lanes.
+/// `flush` empties the slots into wider totals every `FOLD_VECTORS` vectors and at the end.
 #[inline(always)]
-unsafe fn fold<V: Vector>(acc: &mut [V; UNROLL]) -> f64 {
+unsafe fn walk_runs<V: Vector, A: Copy>(
+    src: *const f32,
+    runs: Runs,
+    empty: A,
+    step: impl Fn(&mut A, V, Option<V>),
+    mut flush: impl FnMut(&mut [A; UNROLL]),
+) {
     unsafe {
-        let sum = acc[0].add(acc[1]).add(acc[2].add(acc[3]));
-        *acc = [V::splat(0.0); UNROLL];
-        f64::from(sum.reduce_add())
-    }
-}
-
-/// Sum and largest magnitude of `x - pivot` over every run, one pass over memory. Each run's
-/// last partial vector is masked to 0 past its end.
-#[inline(always)]
-unsafe fn runs_sum_max<V: Vector>(src: *const f32, runs: Runs, pivot: f32) -> (f64, f32) {
-    unsafe {
-        let k = V::splat(pivot);
         let width = V::LANES * UNROLL;
-        let (mut total, mut pending) = (0.0f64, 0);
-        let mut sum = [V::splat(0.0); UNROLL];
-        let mut max = [V::splat(0.0); UNROLL];
+        let mut slots = [empty; UNROLL];
+        let mut pending = 0;
         for r in 0..runs.count {
             let run = src.add(r * runs.stride);
             let mut i = 0;
             while i + width <= runs.len {
-                for u in 0..UNROLL {
-                    let z = V::load(run.add(i + u * V::LANES)).sub(k);
-                    sum[u] = sum[u].add(z);
-                    max[u] = max[u].max(z.abs());
+                for (u, slot) in slots.iter_mut().enumerate() {
+                    step(slot, V::load(run.add(i + u * V::LANES)), None);
                 }
                 i += width;
                 pending += UNROLL;
             }
             while i < runs.len {
                 let n = (runs.len - i).min(V::LANES);
-                let z = if n == V::LANES {
-                    V::load(run.add(i)).sub(k)
+                if n == V::LANES {
+                    step(&mut slots[0], V::load(run.add(i)), None);
                 } else {
-                    V::load_partial(run.add(i), n).sub(k).mul(V::mask(n))
-                };
-                sum[0] = sum[0].add(z);
-                max[0] = max[0].max(z.abs());
+                    step(
+                        &mut slots[0],
+                        V::load_partial(run.add(i), n),
+                        Some(V::mask(n)),
+                    );
+                }
                 i += n;
                 pending += 1;
             }
             if pending >= FOLD_VECTORS {
-                total += fold(&mut sum);
+                flush(&mut slots);
+                slots = [empty; UNROLL];
                 pending = 0;
             }
         }
-        total += fold(&mut sum);
-        (
-            total,
-            max[0].max(max[1]).max(max[2].max(max[3])).reduce_max(),
+        flush(&mut slots);
+    }
+}
+
+/// Sum of the lanes of every slot, widened to f64.
+#[inline(always)]
+unsafe fn lane_sum<V: Vector>(slots: &[V; UNROLL]) -> f64 {
+    unsafe {
+        f64::from(
+            slots[0]
+                .add(slots[1])
+                .add(slots[2].add(slots[3]))
+                .reduce_add(),
         )
     }
 }
 
+/// `sum(x - pivot)` over every run: the first pass, the one that reads memory.
+#[inline(always)]
+unsafe fn runs_sum<V: Vector>(src: *const f32, runs: Runs, pivot: f32) -> f64 {
+    unsafe {
+        let k = V::splat(pivot);
+        let mut total = 0.0;
+        walk_runs::<V, V>(
+            src,
+            runs,
+            V::splat(0.0),
+            |acc, v, mask| {
+                let z = v.sub(k);
+                *acc = acc.add(mask.map_or(z, |m| z.mul(m)));
+            },
+            |slots| total += lane_sum(slots),
+        );
+        total
+    }
+}
+
+/// Largest `|x - pivot|` over every run (only needed to pick a scale for extreme data).
+#[inline(always)]
+unsafe fn runs_max_abs<V: Vector>(src: *const f32, runs: Runs, pivot: f32) -> f32 {
+    unsafe {
+        let k = V::splat(pivot);
+        let mut max = 0.0f32;
+        walk_runs::<V, V>(
+            src,
+            runs,
+            V::splat(0.0),
+            |acc, v, mask| {
+                let z = v.sub(k).abs();
+                *acc = acc.max(mask.map_or(z, |m| z.mul(m)));
+            },
+            |slots| {
+                let m = slots[0]
+                    .max(slots[1])
+                    .max(slots[2].max(slots[3]))
+                    .reduce_max();
+                max = max.max(m);
+            },
+        );
+        max
+    }
+}
+
 /// `sum(d)` and `sum(d²)` of `d = ((x - pivot) - offset) * scale` over every run (`d = x * scale`
-/// and no `sum(d)` when not centering): the second pass, reading what the first left in cache.
-/// `sum(d)` is the rounding error of the first pass's mean, to correct it with.
+/// and no `sum(d)` when not centering). `sum(d)` is the rounding error of the first pass's mean,
+/// to correct it with.
 #[inline(always)]
 unsafe fn runs_sum_squares<V: Vector, const CENTER: bool, const SCALED: bool>(
     src: *const f32,
@@ -197,57 +250,73 @@ unsafe fn runs_sum_squares<V: Vector, const CENTER: bool, const SCALED: bool>(
     scale: f32,
 ) -> (f64, f64) {
     unsafe {
-        let (k, r, s) = (V::splat(pivot), V::splat(offset), V::splat(scale));
-        let deviation = |v: V| {
-            let d = if CENTER { v.sub(k).sub(r) } else { v };
-            if SCALED { d.mul(s) } else { d }
-        };
-        let width = V::LANES * UNROLL;
-        let (mut total, mut total_d, mut pending) = (0.0f64, 0.0f64, 0);
-        let mut acc = [V::splat(0.0); UNROLL];
-        let mut acc_d = [V::splat(0.0); UNROLL];
-        for run_index in 0..runs.count {
-            let run = src.add(run_index * runs.stride);
-            let mut i = 0;
-            while i + width <= runs.len {
-                for u in 0..UNROLL {
-                    let d = deviation(V::load(run.add(i + u * V::LANES)));
-                    acc[u] = d.mul_add(d, acc[u]);
-                    if CENTER {
-                        acc_d[u] = acc_d[u].add(d);
-                    }
-                }
-                i += width;
-                pending += UNROLL;
-            }
-            while i < runs.len {
-                let n = (runs.len - i).min(V::LANES);
-                let d = if n == V::LANES {
-                    deviation(V::load(run.add(i)))
-                } else {
-                    deviation(V::load_partial(run.add(i), n)).mul(V::mask(n))
-                };
-                acc[0] = d.mul_add(d, acc[0]);
+        let (k, r, s, zero) = (
+            V::splat(pivot),
+            V::splat(offset),
+            V::splat(scale),
+            V::splat(0.0),
+        );
+        let (mut deviations, mut squares) = (0.0, 0.0);
+        walk_runs::<V, (V, V)>(
+            src,
+            runs,
+            (zero, zero),
+            |acc, v, mask| {
+                let d = if CENTER { v.sub(k).sub(r) } else { v };
+                let d = if SCALED { d.mul(s) } else { d };
+                let d = mask.map_or(d, |m| d.mul(m));
+                acc.1 = d.mul_add(d, acc.1);
                 if CENTER {
-                    acc_d[0] = acc_d[0].add(d);
+                    acc.0 = acc.0.add(d);
                 }
-                i += n;
-                pending += 1;
-            }
-            if pending >= FOLD_VECTORS {
-                total += fold(&mut acc);
-                total_d += fold(&mut acc_d);
-                pending = 0;
-            }
+            },
+            |slots| {
+                deviations += lane_sum(&slots.map(|a| a.0));
+                squares += lane_sum(&slots.map(|a| a.1));
+            },
+        );
+        (deviations, squares)
+    }
+}
+
+/// Smallest mean square taken without scaling: below it the squares of the smaller
+/// deviations would already be losing bits to f32 subnormals.
+const UNSCALED_MIN: f64 = 1.0 / (1u128 << 100) as f64;
+
+/// The second pass, `(sum(d), sum(d²), scale)`: unscaled first (the common case, with no
+/// dependence on a maximum); redone with a power-of-two scale from the largest magnitude when
+/// the mean square overflowed or fell where f32 squares lose precision (|x| beyond ~1e19 or
+/// below ~1e-30), so no square overflows or goes subnormal on any finite input.
+#[inline(always)]
+unsafe fn second_pass<V: Vector, const CENTER: bool>(
+    src: *const f32,
+    runs: Runs,
+    pivot: f32,
+    offset: f32,
+    inv_n: f64,
+) -> (f64, f64, f32) {
+    unsafe {
+        let (d, q) = runs_sum_squares::<V, CENTER, false>(src, runs, pivot, offset, 1.0);
+        if q.is_finite() && q * inv_n >= UNSCALED_MIN {
+            return (d, q, 1.0);
         }
-        (total_d + fold(&mut acc_d), total + fold(&mut acc))
+        let s = square_scale(runs_max_abs::<V>(
+            src,
+            runs,
+            if CENTER { pivot } else { 0.0 },
+        ));
+        if s == 1.0 {
+            return (d, q, 1.0);
+        }
+        let (d, q) = runs_sum_squares::<V, CENTER, true>(src, runs, pivot, offset, s);
+        (d, q, s)
     }
 }
 
 /// Exact two-pass statistics of a group that fits in cache: the mean of `x - pivot`, then the
 /// mean squared deviation from it (with the corrected two-pass refinement of mean and
-/// variance), scaled by a power of two so no square overflows or goes subnormal. Memory is read once (the second pass hits cache), and there is no dependent
-/// chain: each run adds to the same vector accumulators, with one horizontal reduction per
+/// variance). Memory is read once (the second pass hits cache), and there is no dependent
+/// chain: every run adds to the same vector accumulators, with one horizontal reduction per
 /// pass, which is what short rows and small planes are bound by.
 #[inline(always)]
 pub(crate) unsafe fn runs_moments<V: Vector>(
@@ -260,57 +329,43 @@ pub(crate) unsafe fn runs_moments<V: Vector>(
         return GroupStats::unscaled(Moments::with_pivot(pivot));
     }
     unsafe {
-        let n = count as f64;
-        let (sum, max_abs) = runs_sum_max::<V>(src, runs, pivot);
-        let offset = (sum / n) as f32;
-        // |deviation| <= 2 * max |x - pivot|, so the scale keeps every square in range.
-        let s = square_scale(max_abs);
-        let (deviations, squares) = if s == 1.0 {
-            runs_sum_squares::<V, true, false>(src, runs, pivot, offset, s)
-        } else {
-            runs_sum_squares::<V, true, true>(src, runs, pivot, offset, s)
-        };
-        let s64 = f64::from(s);
-        // The first pass's mean was off by mean(d); its square inflated the variance. (No
-        // correction where the mean is already infinite or NaN; a NaN variance stays NaN.)
-        let correction = if offset.is_finite() {
-            deviations / n
-        } else {
-            0.0
-        };
-        let scaled_var = squares / n - correction * correction;
-        let scaled_var = if scaled_var < 0.0 { 0.0 } else { scaled_var };
-        let offset64 = f64::from(offset) + correction / s64;
-        let unscaled_var = scaled_var / (s64 * s64);
-        let moments =
-            Moments::from_parts(count as u64, pivot, offset64 as f32, unscaled_var as f32);
-        GroupStats {
-            moments,
-            var: Scaled {
-                value: scaled_var as f32,
-                scale: s,
-            },
-            mean: (f64::from(pivot) + offset64) as f32,
-        }
+        let inv_n = 1.0 / count as f64;
+        let offset = (runs_sum::<V>(src, runs, pivot) * inv_n) as f32;
+        let second = second_pass::<V, true>(src, runs, pivot, offset, inv_n);
+        two_pass_stats(count, inv_n, pivot, offset, second)
     }
 }
 
-/// Mean of `x²` over every run (RMSNorm), two passes: the largest magnitude picks the
-/// power-of-two scale, then the scaled squares are summed.
+/// Assembles a group's statistics from the first pass's `offset` and the second pass's
+/// `(sum(d), sum(d²), scale)`.
 #[inline(always)]
-pub(crate) unsafe fn runs_mean_square<V: Vector>(src: *const f32, runs: Runs) -> Scaled {
-    unsafe {
-        let (_, max_abs) = runs_sum_max::<V>(src, runs, 0.0);
-        let s = square_scale(max_abs);
-        let (_, squares) = if s == 1.0 {
-            runs_sum_squares::<V, false, false>(src, runs, 0.0, 0.0, s)
-        } else {
-            runs_sum_squares::<V, false, true>(src, runs, 0.0, 0.0, s)
-        };
-        Scaled {
-            value: (squares / (runs.count * runs.len) as f64) as f32,
+fn two_pass_stats(
+    count: usize,
+    inv_n: f64,
+    pivot: f32,
+    offset: f32,
+    (deviations, squares, s): (f64, f64, f32),
+) -> GroupStats {
+    let s64 = f64::from(s);
+    // The first pass's mean was off by mean(d); its square inflated the variance. (No
+    // correction where the mean is already infinite or NaN; a NaN variance stays NaN.)
+    let correction = if offset.is_finite() {
+        deviations * inv_n
+    } else {
+        0.0
+    };
+    let scaled_var = squares * inv_n - correction * correction;
+    let scaled_var = if scaled_var < 0.0 { 0.0 } else { scaled_var };
+    let offset64 = f64::from(offset) + correction / s64;
+    let unscaled_var = scaled_var / (s64 * s64);
+    let moments = Moments::from_parts(count as u64, pivot, offset64 as f32, unscaled_var as f32);
+    GroupStats {
+        moments,
+        var: Scaled {
+            value: scaled_var as f32,
             scale: s,
-        }
+        },
+        mean: (f64::from(pivot) + offset64) as f32,
     }
 }
 
@@ -332,25 +387,13 @@ pub(crate) unsafe fn group_stats<V: Vector>(src: *const f32, runs: Runs, pivot: 
     }
 }
 
-/// Mean of `x²` over a group of runs; two passes while it fits in cache, Welford beyond.
-#[inline(always)]
-pub(crate) unsafe fn group_mean_square<V: Vector>(src: *const f32, runs: Runs) -> Scaled {
-    unsafe {
-        if runs.count * runs.len <= CACHED_GROUP {
-            return runs_mean_square::<V>(src, runs);
-        }
-        let mut total = Moments::new();
-        for r in 0..runs.count {
-            let run = core::slice::from_raw_parts(src.add(r * runs.stride), runs.len);
-            total.merge(&moments::<V>(run, 0.0));
-        }
-        let mean = total.mean_offset();
-        Scaled {
-            value: total.var_raw() + mean * mean,
-            scale: 1.0,
-        }
-    }
-}
+/// Rows processed side by side: each row's statistics are one dependent chain (reduce,
+/// scale, reduce, sqrt, divide) of ~200 cycles, so short rows are latency-bound unless several
+/// chains run at once.
+const ROW_BATCH: usize = 4;
+
+/// Rows up to this long are batched (four of them still fit in L1 for the second pass).
+const BATCHED_ROW: usize = 1024;
 
 /// LayerNorm (`center`) or RMSNorm of every row, statistics and normalize fused in one call so
 /// short rows pay no per-row dispatch. `mean` and `inv_std`, when given, receive each row's.
@@ -363,67 +406,123 @@ pub(crate) unsafe fn normalize_rows<V: Vector>(
 ) {
     unsafe {
         let runs = Runs::row(p.cols);
-        for r in 0..p.rows {
-            let (row, out) = (src.add(r * p.cols), dst.add(r * p.cols));
-            let (pivot, offset, inv, mean) = if p.center {
-                let st = group_stats::<V>(row, runs, pivot_from(row.read()));
-                let inv = st.var.inv_sqrt_plus(p.eps);
-                (st.moments.pivot(), st.moments.mean_offset(), inv, st.mean)
-            } else {
-                (
-                    0.0,
-                    0.0,
-                    group_mean_square::<V>(row, runs).inv_sqrt_plus(p.eps),
-                    0.0,
-                )
-            };
-            if let Some((means, inv_stds)) = &mut stats {
-                (means[r], inv_stds[r]) = (mean, inv);
+        let batch = if p.cols <= BATCHED_ROW { ROW_BATCH } else { 1 };
+        let inv_n = 1.0 / p.cols as f64;
+        let mut first = 0;
+        while first < p.rows {
+            let b = batch.min(p.rows - first);
+            let row = |i: usize| src.add((first + i) * p.cols);
+            // Stage by stage across the batch, so the rows' chains overlap.
+            let mut pivot = [0.0f32; ROW_BATCH];
+            let mut offset = [0.0f32; ROW_BATCH];
+            let mut second = [(0.0f64, 0.0f64, 1.0f32); ROW_BATCH];
+            if p.center && p.cols <= CACHED_GROUP {
+                for i in 0..b {
+                    pivot[i] = pivot_from(row(i).read());
+                    offset[i] = (runs_sum::<V>(row(i), runs, pivot[i]) * inv_n) as f32;
+                }
+                for i in 0..b {
+                    second[i] = second_pass::<V, true>(row(i), runs, pivot[i], offset[i], inv_n);
+                }
+            } else if !p.center && p.cols <= CACHED_GROUP {
+                for (i, second) in second.iter_mut().enumerate().take(b) {
+                    *second = second_pass::<V, false>(row(i), runs, 0.0, 0.0, inv_n);
+                }
             }
-            let params = RowNormalize {
-                pivot,
-                mean: offset,
-                inv_std: deviation_scale(inv),
-                gamma: p.gamma,
-                beta: p.beta,
-            };
-            normalize_row::<V>(row, out, p.cols, &params);
+            for i in 0..b {
+                let (k, r, inv, mean) = if p.cols > CACHED_GROUP {
+                    // Too long to read twice from cache: one Welford pass.
+                    let pivot = if p.center {
+                        pivot_from(row(i).read())
+                    } else {
+                        0.0
+                    };
+                    let st = group_stats::<V>(row(i), runs, pivot);
+                    if p.center {
+                        let inv = st.var.inv_sqrt_plus(p.eps);
+                        (st.moments.pivot(), st.moments.mean_offset(), inv, st.mean)
+                    } else {
+                        let m = &st.moments;
+                        let ms = m.var_raw() + m.mean_offset() * m.mean_offset();
+                        (
+                            0.0,
+                            0.0,
+                            Scaled {
+                                value: ms,
+                                scale: 1.0,
+                            }
+                            .inv_sqrt_plus(p.eps),
+                            0.0,
+                        )
+                    }
+                } else if p.center {
+                    let st = two_pass_stats(p.cols, inv_n, pivot[i], offset[i], second[i]);
+                    let inv = st.var.inv_sqrt_plus(p.eps);
+                    (st.moments.pivot(), st.moments.mean_offset(), inv, st.mean)
+                } else {
+                    let (_, squares, s) = second[i];
+                    let ms = Scaled {
+                        value: (squares * inv_n) as f32,
+                        scale: s,
+                    };
+                    (0.0, 0.0, ms.inv_sqrt_plus(p.eps), 0.0)
+                };
+                if let Some((means, inv_stds)) = &mut stats {
+                    (means[first + i], inv_stds[first + i]) = (mean, inv);
+                }
+                let params = RowNormalize {
+                    pivot: k,
+                    mean: r,
+                    inv_std: deviation_scale(inv),
+                    gamma: p.gamma,
+                    beta: p.beta,
+                };
+                normalize_row::<V>(row(i), dst.add((first + i) * p.cols), p.cols, &params);
+            }
+            first += b;
         }
     }
 }
 
-/// Runs `op(values, offset)` over `len` values, the tail as a partial vector so the last
-/// values are rounded exactly like the others. `src` may equal `dst` (in place).
+/// Runs `op(values, offset, lanes)` over `len` values: whole vectors with `lanes = LANES` (a
+/// constant the op's branches fold away), then the tail as a partial vector of `lanes` values,
+/// rounded exactly like the others. `src` may equal `dst` (in place).
 #[inline(always)]
-unsafe fn map<V: Vector>(src: *const f32, dst: *mut f32, len: usize, op: impl Fn(V, usize) -> V) {
+unsafe fn map<V: Vector>(
+    src: *const f32,
+    dst: *mut f32,
+    len: usize,
+    op: impl Fn(V, usize, usize) -> V,
+) {
     unsafe {
         const PAIR: usize = 2;
         let mut i = 0;
         while i + PAIR * V::LANES <= len {
             let a = V::load(src.add(i));
             let b = V::load(src.add(i + V::LANES));
-            op(a, i).store(dst.add(i));
-            op(b, i + V::LANES).store(dst.add(i + V::LANES));
+            op(a, i, V::LANES).store(dst.add(i));
+            op(b, i + V::LANES, V::LANES).store(dst.add(i + V::LANES));
             i += PAIR * V::LANES;
         }
         while i + V::LANES <= len {
-            op(V::load(src.add(i)), i).store(dst.add(i));
+            op(V::load(src.add(i)), i, V::LANES).store(dst.add(i));
             i += V::LANES;
         }
         if i < len {
-            op(V::load_partial(src.add(i), len - i), i).store_partial(dst.add(i), len - i);
+            let n = len - i;
+            op(V::load_partial(src.add(i), n), i, n).store_partial(dst.add(i), n);
         }
     }
 }
 
-/// Loads `LANES` values of a per-element parameter at `offset`, padding past `len`.
+/// Loads the `lanes` values of a per-element parameter at `offset` (0 past them).
 #[inline(always)]
-unsafe fn load_param<V: Vector>(param: *const f32, offset: usize, len: usize) -> V {
+unsafe fn load_param<V: Vector>(param: *const f32, offset: usize, lanes: usize) -> V {
     unsafe {
-        if offset + V::LANES <= len {
+        if lanes == V::LANES {
             V::load(param.add(offset))
         } else {
-            V::load_partial(param.add(offset), len - offset)
+            V::load_partial(param.add(offset), lanes)
         }
     }
 }
@@ -433,7 +532,7 @@ unsafe fn load_param<V: Vector>(param: *const f32, offset: usize, len: usize) ->
 pub(crate) unsafe fn affine<V: Vector>(src: *const f32, dst: *mut f32, len: usize, p: Affine) {
     unsafe {
         let (k, s, b) = (V::splat(p.pivot), V::splat(p.scale), V::splat(p.shift));
-        map::<V>(src, dst, len, |x, _| x.sub(k).mul_add(s, b));
+        map::<V>(src, dst, len, |x, _, _| x.sub(k).mul_add(s, b));
     }
 }
 
@@ -466,15 +565,15 @@ unsafe fn row<V: Vector, const GAMMA: bool, const BETA: bool>(
 ) {
     unsafe {
         let (k, r, inv) = (V::splat(p.pivot), V::splat(p.mean), V::splat(p.inv_std));
-        map::<V>(src, dst, len, |x, i| {
+        map::<V>(src, dst, len, |x, i, lanes| {
             let u = x.sub(k).sub(r);
             let scale = if GAMMA {
-                inv.mul(load_param::<V>(gamma, i, len))
+                inv.mul(load_param::<V>(gamma, i, lanes))
             } else {
                 inv
             };
             if BETA {
-                u.mul_add(scale, load_param::<V>(beta, i, len))
+                u.mul_add(scale, load_param::<V>(beta, i, lanes))
             } else {
                 u.mul(scale)
             }
@@ -529,7 +628,7 @@ pub(crate) unsafe fn column_affine<V: Vector>(
 ) {
     unsafe {
         let (k, s, b) = (p.pivot.as_ptr(), p.scale.as_ptr(), p.shift.as_ptr());
-        let column = |x: V, j: usize| {
+        let column = |x: V, j: usize, _: usize| {
             x.sub(V::load(k.add(j)))
                 .mul_add(V::load(s.add(j)), V::load(b.add(j)))
         };
@@ -540,8 +639,8 @@ pub(crate) unsafe fn column_affine<V: Vector>(
             } else {
                 let rs = V::splat(p.row_scale.map_or(1.0, |v| v[r]));
                 let rb = V::splat(p.row_shift.map_or(0.0, |v| v[r]));
-                map::<V>(src_row, dst_row, g.width, |x, j| {
-                    column(x, j).mul_add(rs, rb)
+                map::<V>(src_row, dst_row, g.width, |x, j, n| {
+                    column(x, j, n).mul_add(rs, rb)
                 });
             }
         }
