@@ -29,6 +29,21 @@ pub struct Moments {
     offset: f32,
     /// `M2 / count`: the biased variance.
     var: f32,
+    /// What `push` rounded off `offset` and `var` and has yet to add back (compensated
+    /// summation: a long stream's updates fall below half an ulp, and would otherwise be lost
+    /// unevenly and bias the variance). Zero outside `push`; every reader adds it in.
+    carry: [f32; 2],
+}
+
+/// `a + b` rounded, and its exact rounding error (Knuth's TwoSum); no error term once the sum
+/// is not finite (it would be NaN).
+fn two_sum(a: f32, b: f32) -> (f32, f32) {
+    let sum = a + b;
+    if !sum.is_finite() {
+        return (sum, 0.0);
+    }
+    let b_part = sum - a;
+    (sum, (a - (sum - b_part)) + (b - b_part))
 }
 
 /// The pivot a group takes from one of its values: the value itself, or 0 when it is not finite
@@ -51,6 +66,7 @@ impl Moments {
             pivot: 0.0,
             offset: 0.0,
             var: 0.0,
+            carry: [0.0; 2],
         }
     }
 
@@ -60,6 +76,7 @@ impl Moments {
             pivot,
             offset: 0.0,
             var: 0.0,
+            carry: [0.0; 2],
         }
     }
 
@@ -69,6 +86,7 @@ impl Moments {
             pivot,
             offset,
             var,
+            carry: [0.0; 2],
         }
     }
 
@@ -77,7 +95,7 @@ impl Moments {
         Kernels::detect().moments(x)
     }
 
-    /// Adds one value (a scalar Welford update).
+    /// Adds one value (a scalar Welford update, compensated so long streams do not drift).
     pub fn push(&mut self, x: f32) {
         if self.count == 0 {
             self.pivot = pivot_from(x);
@@ -85,10 +103,16 @@ impl Moments {
         self.count += 1;
         let rn = 1.0 / self.count as f32;
         let z = x - self.pivot;
-        let d = z - self.offset;
-        self.offset += d * rn;
-        let e = z - self.offset;
-        self.var += (d * e - self.var) * rn;
+        let d = z - self.mean_offset();
+        (self.offset, self.carry[0]) = two_sum(self.offset, d * rn + self.carry[0]);
+        let e = z - self.mean_offset();
+        let step = (d * e - self.var_raw()) * rn;
+        (self.var, self.carry[1]) = two_sum(self.var, step + self.carry[1]);
+    }
+
+    /// The same moments with the carries of `push` added in.
+    fn settled(&self) -> Moments {
+        Moments::from_parts(self.count, self.pivot, self.mean_offset(), self.var_raw())
     }
 
     /// Adds a slice (one vectorized pass, then a merge).
@@ -105,6 +129,8 @@ impl Moments {
             *self = *other;
             return;
         }
+        let other = other.settled();
+        *self = self.settled();
         let count = self.count.saturating_add(other.count);
         let wa = self.count as f32 / count as f32;
         let wb = other.count as f32 / count as f32;
@@ -123,18 +149,18 @@ impl Moments {
 
     /// The mean, or `None` before any value.
     pub fn mean(&self) -> Option<f32> {
-        (self.count > 0).then_some(self.pivot + self.offset)
+        (self.count > 0).then_some(self.pivot + self.mean_offset())
     }
 
     /// The biased (population) variance `M2 / n`, or `None` before any value.
     pub fn variance(&self) -> Option<f32> {
-        (self.count > 0).then_some(self.var)
+        (self.count > 0).then_some(self.var_raw())
     }
 
     /// The unbiased (sample) variance `M2 / (n - 1)`, or `None` with fewer than two values.
     pub fn sample_variance(&self) -> Option<f32> {
         // var / ((n - 1) / n): the same as var * n / (n - 1) without overflowing var * n.
-        (self.count > 1).then(|| self.var / ((self.count - 1) as f32 / self.count as f32))
+        (self.count > 1).then(|| self.var_raw() / ((self.count - 1) as f32 / self.count as f32))
     }
 
     /// The value offsets are taken from; with [`Moments::mean_offset`] it gives the mean without
@@ -145,11 +171,62 @@ impl Moments {
 
     /// The mean minus the pivot.
     pub fn mean_offset(&self) -> f32 {
-        self.offset
+        self.offset + self.carry[0]
     }
 
     /// `M2 / n` with no check of the count (0 when empty).
     pub(crate) fn var_raw(&self) -> f32 {
-        self.var
+        self.var + self.carry[1]
+    }
+}
+
+/// Count, mean and M2 in f64, for merging many partial results (the blocks and columns of a
+/// channels-last group): f64 keeps the merges exact and holds variances beyond f32's range.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct WideMoments {
+    count: f64,
+    mean: f64,
+    m2: f64,
+}
+
+impl WideMoments {
+    pub(crate) const EMPTY: WideMoments = WideMoments {
+        count: 0.0,
+        mean: 0.0,
+        m2: 0.0,
+    };
+
+    /// Chan's merge of `count` values with this `mean` and `m2`.
+    pub(crate) fn merge(&mut self, count: f64, mean: f64, m2: f64) {
+        if count == 0.0 {
+            return;
+        }
+        if self.count == 0.0 {
+            *self = WideMoments { count, mean, m2 };
+            return;
+        }
+        let total = self.count + count;
+        if !(self.mean.is_finite() && mean.is_finite()) {
+            // inf + finite stays inf, inf - inf is NaN: as the mean of the values would be.
+            *self = WideMoments {
+                count: total,
+                mean: self.mean + mean,
+                m2: f64::NAN,
+            };
+            return;
+        }
+        let delta = mean - self.mean;
+        self.mean += delta * (count / total);
+        self.m2 += m2 + delta * delta * (self.count * count / total);
+        self.count = total;
+    }
+
+    pub(crate) fn stats(&self) -> crate::kernels::GroupStats {
+        let var = if self.count > 0.0 {
+            self.m2 / self.count
+        } else {
+            0.0
+        };
+        crate::kernels::GroupStats::from_wide(self.count as u64, self.mean, var)
     }
 }

@@ -7,8 +7,8 @@
 
 use super::vector::{MAX_LANES, Vector};
 use super::{
-    Affine, CACHED_GROUP, ColumnAffine, ColumnGeometry, GroupStats, RowNormalize, Rows, Runs,
-    Scaled, StatsOut, deviation_scale,
+    Affine, CACHED_GROUP, ColumnAffine, ColumnGeometry, ColumnStats, GroupStats, RowNormalize,
+    Rows, Runs, Scaled, StatsOut, corrected, deviation_scale,
 };
 use crate::moments::Moments;
 use crate::moments::pivot_from;
@@ -154,6 +154,11 @@ unsafe fn walk_runs<V: Vector, A: Copy>(
                 }
                 i += width;
                 pending += UNROLL;
+                if pending >= FOLD_VECTORS {
+                    flush(&mut slots);
+                    slots = [empty; UNROLL];
+                    pending = 0;
+                }
             }
             while i < runs.len {
                 let n = (runs.len - i).min(V::LANES);
@@ -238,31 +243,25 @@ unsafe fn runs_max_abs<V: Vector>(src: *const f32, runs: Runs, pivot: f32) -> f3
     }
 }
 
-/// `sum(d)` and `sum(d²)` of `d = ((x - pivot) - offset) * scale` over every run (`d = x * scale`
-/// and no `sum(d)` when not centering). `sum(d)` is the rounding error of the first pass's mean,
-/// to correct it with.
+/// `sum(d)` and `sum(d²)` of `d = (x - center) * scale` over every run (`d = x * scale` and no
+/// `sum(d)` when not centering), where `center` is the first pass's mean rounded to f32: `x -
+/// center` is exact near the mean, and `sum(d)` is what corrects that mean.
 #[inline(always)]
 unsafe fn runs_sum_squares<V: Vector, const CENTER: bool, const SCALED: bool>(
     src: *const f32,
     runs: Runs,
-    pivot: f32,
-    offset: f32,
+    center: f32,
     scale: f32,
 ) -> (f64, f64) {
     unsafe {
-        let (k, r, s, zero) = (
-            V::splat(pivot),
-            V::splat(offset),
-            V::splat(scale),
-            V::splat(0.0),
-        );
+        let (c, s, zero) = (V::splat(center), V::splat(scale), V::splat(0.0));
         let (mut deviations, mut squares) = (0.0, 0.0);
         walk_runs::<V, (V, V)>(
             src,
             runs,
             (zero, zero),
             |acc, v, mask| {
-                let d = if CENTER { v.sub(k).sub(r) } else { v };
+                let d = if CENTER { v.sub(c) } else { v };
                 let d = if SCALED { d.mul(s) } else { d };
                 let d = mask.map_or(d, |m| d.mul(m));
                 acc.1 = d.mul_add(d, acc.1);
@@ -282,6 +281,7 @@ unsafe fn runs_sum_squares<V: Vector, const CENTER: bool, const SCALED: bool>(
 /// Smallest mean square taken without scaling: below it the squares of the smaller
 /// deviations would already be losing bits to f32 subnormals.
 const UNSCALED_MIN: f64 = 1.0 / (1u128 << 100) as f64;
+const UNSCALED_MIN_F32: f32 = UNSCALED_MIN as f32;
 
 /// The second pass, `(sum(d), sum(d²), scale)`: unscaled first (the common case, with no
 /// dependence on a maximum); redone with a power-of-two scale from the largest magnitude when
@@ -291,24 +291,23 @@ const UNSCALED_MIN: f64 = 1.0 / (1u128 << 100) as f64;
 unsafe fn second_pass<V: Vector, const CENTER: bool>(
     src: *const f32,
     runs: Runs,
-    pivot: f32,
-    offset: f32,
+    center: f32,
     inv_n: f64,
 ) -> (f64, f64, f32) {
     unsafe {
-        let (d, q) = runs_sum_squares::<V, CENTER, false>(src, runs, pivot, offset, 1.0);
+        let (d, q) = runs_sum_squares::<V, CENTER, false>(src, runs, center, 1.0);
         if q.is_finite() && q * inv_n >= UNSCALED_MIN {
             return (d, q, 1.0);
         }
         let s = square_scale(runs_max_abs::<V>(
             src,
             runs,
-            if CENTER { pivot } else { 0.0 },
+            if CENTER { center } else { 0.0 },
         ));
         if s == 1.0 {
             return (d, q, 1.0);
         }
-        let (d, q) = runs_sum_squares::<V, CENTER, true>(src, runs, pivot, offset, s);
+        let (d, q) = runs_sum_squares::<V, CENTER, true>(src, runs, center, s);
         (d, q, s)
     }
 }
@@ -330,34 +329,25 @@ pub(crate) unsafe fn runs_moments<V: Vector>(
     }
     unsafe {
         let inv_n = 1.0 / count as f64;
-        let offset = (runs_sum::<V>(src, runs, pivot) * inv_n) as f32;
-        let second = second_pass::<V, true>(src, runs, pivot, offset, inv_n);
-        two_pass_stats(count, inv_n, pivot, offset, second)
+        let center = first_pass_mean(runs_sum::<V>(src, runs, pivot), inv_n, pivot);
+        let second = second_pass::<V, true>(src, runs, center, inv_n);
+        two_pass_stats(count, inv_n, center, second)
     }
 }
 
-/// Assembles a group's statistics from the first pass's `offset` and the second pass's
-/// `(sum(d), sum(d²), scale)`.
+/// The first pass's mean rounded to f32, to center the second pass on (0 where it is not
+/// finite: the second pass then carries the inf or NaN through).
 #[inline(always)]
-fn two_pass_stats(
-    count: usize,
-    inv_n: f64,
-    pivot: f32,
-    offset: f32,
-    (deviations, squares, s): (f64, f64, f32),
-) -> GroupStats {
-    let s64 = f64::from(s);
-    // The first pass's mean was off by mean(d); its square inflated the variance. (No
-    // correction where the mean is already infinite or NaN; a NaN variance stays NaN.)
-    let correction = if offset.is_finite() {
-        deviations * inv_n
-    } else {
-        0.0
-    };
-    let scaled_var = squares * inv_n - correction * correction;
-    let scaled_var = if scaled_var < 0.0 { 0.0 } else { scaled_var };
-    let offset64 = f64::from(offset) + correction / s64;
-    let unscaled_var = scaled_var / (s64 * s64);
+fn first_pass_mean(sum: f64, inv_n: f64, pivot: f32) -> f32 {
+    pivot_from((f64::from(pivot) + sum * inv_n) as f32)
+}
+
+/// Assembles a group's statistics from the second pass around `pivot`.
+#[inline(always)]
+fn two_pass_stats(count: usize, inv_n: f64, pivot: f32, second: (f64, f64, f32)) -> GroupStats {
+    let s = second.2;
+    let (offset64, scaled_var) = corrected(inv_n, 0.0, second);
+    let unscaled_var = scaled_var / (f64::from(s) * f64::from(s));
     let moments = Moments::from_parts(count as u64, pivot, offset64 as f32, unscaled_var as f32);
     GroupStats {
         moments,
@@ -413,20 +403,19 @@ pub(crate) unsafe fn normalize_rows<V: Vector>(
             let b = batch.min(p.rows - first);
             let row = |i: usize| src.add((first + i) * p.cols);
             // Stage by stage across the batch, so the rows' chains overlap.
-            let mut pivot = [0.0f32; ROW_BATCH];
-            let mut offset = [0.0f32; ROW_BATCH];
+            let mut center = [0.0f32; ROW_BATCH];
             let mut second = [(0.0f64, 0.0f64, 1.0f32); ROW_BATCH];
             if p.center && p.cols <= CACHED_GROUP {
-                for i in 0..b {
-                    pivot[i] = pivot_from(row(i).read());
-                    offset[i] = (runs_sum::<V>(row(i), runs, pivot[i]) * inv_n) as f32;
+                for (i, c) in center.iter_mut().enumerate().take(b) {
+                    let pivot = pivot_from(row(i).read());
+                    *c = first_pass_mean(runs_sum::<V>(row(i), runs, pivot), inv_n, pivot);
                 }
                 for i in 0..b {
-                    second[i] = second_pass::<V, true>(row(i), runs, pivot[i], offset[i], inv_n);
+                    second[i] = second_pass::<V, true>(row(i), runs, center[i], inv_n);
                 }
             } else if !p.center && p.cols <= CACHED_GROUP {
                 for (i, second) in second.iter_mut().enumerate().take(b) {
-                    *second = second_pass::<V, false>(row(i), runs, 0.0, 0.0, inv_n);
+                    *second = second_pass::<V, false>(row(i), runs, 0.0, inv_n);
                 }
             }
             for i in 0..b {
@@ -456,7 +445,7 @@ pub(crate) unsafe fn normalize_rows<V: Vector>(
                         )
                     }
                 } else if p.center {
-                    let st = two_pass_stats(p.cols, inv_n, pivot[i], offset[i], second[i]);
+                    let st = two_pass_stats(p.cols, inv_n, center[i], second[i]);
                     let inv = st.var.inv_sqrt_plus(p.eps);
                     (st.moments.pivot(), st.moments.mean_offset(), inv, st.mean)
                 } else {
@@ -581,39 +570,114 @@ unsafe fn row<V: Vector, const GAMMA: bool, const BETA: bool>(
     }
 }
 
-/// Column-wise Welford over `g.rows` rows: column `j` is accumulated around `pivot[j]` into
-/// `mean[j]` (offset from the pivot) and `var[j]` (M2 / rows). The three arrays hold at least
-/// `g.width` rounded up to `MAX_LANES` values.
+/// Walks every row's `g.width` columns as vectors: `step(values, column, lanes)`, the last
+/// vector of a row partial (0 past the row's end; the column arrays are padded, so the padding
+/// lanes compute harmless values into padding slots).
 #[inline(always)]
-pub(crate) unsafe fn column_moments<V: Vector>(
+unsafe fn walk_columns<V: Vector>(
     src: *const f32,
     g: ColumnGeometry,
-    pivot: &[f32],
-    mean: &mut [f32],
-    var: &mut [f32],
+    mut step: impl FnMut(V, usize),
 ) {
     unsafe {
-        let full = g.width / V::LANES * V::LANES;
-        let (k, m, v) = (pivot.as_ptr(), mean.as_mut_ptr(), var.as_mut_ptr());
-        ptr::write_bytes(m, 0, g.width);
-        ptr::write_bytes(v, 0, g.width);
         for r in 0..g.rows {
-            let rn = V::splat(1.0 / (r + 1) as f32);
             let row = src.add(r * g.stride);
             let mut j = 0;
-            while j < g.width {
-                let x = if j < full {
-                    V::load(row.add(j))
-                } else {
-                    V::load_partial(row.add(j), g.width - j)
-                };
-                let (mut mj, mut vj) = (V::load(m.add(j)), V::load(v.add(j)));
-                welford(&mut mj, &mut vj, x.sub(V::load(k.add(j))), rn);
-                mj.store(m.add(j));
-                vj.store(v.add(j));
+            while j + V::LANES <= g.width {
+                step(V::load(row.add(j)), j);
                 j += V::LANES;
             }
+            if j < g.width {
+                step(V::load_partial(row.add(j), g.width - j), j);
+            }
         }
+    }
+}
+
+/// `acc[j] += f(x[r][j], j)` down every column.
+#[inline(always)]
+unsafe fn column_accumulate<V: Vector>(
+    src: *const f32,
+    g: ColumnGeometry,
+    acc: *mut f32,
+    f: impl Fn(V, V, usize) -> V,
+) {
+    unsafe {
+        walk_columns::<V>(src, g, |x, j| {
+            f(x, V::load(acc.add(j)), j).store(acc.add(j))
+        });
+    }
+}
+
+/// Corrected two-pass statistics down each column of a block that fits in cache (the
+/// channels-last counterpart of `runs_moments`): pass 1 sums `x - pivot[j]` while reading
+/// memory; pass 2 sums the deviations `d` from that mean and `d²` from cache, unscaled, and is
+/// redone with per-column power-of-two scales only where a column's result overflowed or fell
+/// where f32 squares lose precision. Without `center` the pivots and offsets are 0 and `sq`
+/// holds the sum of squares. All arrays hold `g.width` rounded up to `MAX_LANES`.
+#[inline(always)]
+pub(crate) unsafe fn column_stats<V: Vector>(
+    src: *const f32,
+    g: ColumnGeometry,
+    center: bool,
+    a: &mut ColumnStats<'_>,
+) {
+    unsafe {
+        let width = g.width.next_multiple_of(MAX_LANES);
+        let (k, off) = (a.pivot.as_mut_ptr(), a.offset.as_mut_ptr());
+        let (dev, sq, scale) = (a.dev.as_mut_ptr(), a.sq.as_mut_ptr(), a.scale.as_mut_ptr());
+        for j in 0..width {
+            (*off.add(j), *dev.add(j), *sq.add(j), *scale.add(j)) = (0.0, 0.0, 0.0, 1.0);
+        }
+        let inv_rows = 1.0 / g.rows as f32;
+        if center {
+            column_accumulate::<V>(src, g, off, |x, acc, j| acc.add(x.sub(V::load(k.add(j)))));
+            // Pass 2 centers on the first pass's mean, rounded: x - mean is exact near it.
+            for j in 0..width {
+                *k.add(j) = pivot_from(*k.add(j) + *off.add(j) * inv_rows);
+                *off.add(j) = 0.0;
+            }
+        }
+        column_squares::<V, false>(src, g, center, a);
+        let in_range = |q: f32| q.is_finite() && q * inv_rows >= UNSCALED_MIN_F32;
+        if a.sq[..g.width].iter().all(|&q| in_range(q)) {
+            return;
+        }
+        // Rare: extreme magnitudes. Scales from each column's largest |x - pivot|.
+        for j in 0..width {
+            *scale.add(j) = 0.0;
+        }
+        column_accumulate::<V>(src, g, scale, |x, acc, j| {
+            let z = if center { x.sub(V::load(k.add(j))) } else { x };
+            acc.max(z.abs())
+        });
+        for j in 0..width {
+            *scale.add(j) = square_scale(*scale.add(j));
+            (*dev.add(j), *sq.add(j)) = (0.0, 0.0);
+        }
+        column_squares::<V, true>(src, g, center, a);
+    }
+}
+
+/// Pass 2 of `column_stats`: `dev[j] += d`, `sq[j] += d²` for `d = (x - pivot[j]) * scale[j]`.
+#[inline(always)]
+unsafe fn column_squares<V: Vector, const SCALED: bool>(
+    src: *const f32,
+    g: ColumnGeometry,
+    center: bool,
+    a: &mut ColumnStats<'_>,
+) {
+    unsafe {
+        let (k, s) = (a.pivot.as_ptr(), a.scale.as_ptr());
+        let (dev, sq) = (a.dev.as_mut_ptr(), a.sq.as_mut_ptr());
+        walk_columns::<V>(src, g, |x, j| {
+            let d = if center { x.sub(V::load(k.add(j))) } else { x };
+            let d = if SCALED { d.mul(V::load(s.add(j))) } else { d };
+            d.mul_add(d, V::load(sq.add(j))).store(sq.add(j));
+            if center {
+                V::load(dev.add(j)).add(d).store(dev.add(j));
+            }
+        });
     }
 }
 

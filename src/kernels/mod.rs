@@ -155,6 +155,24 @@ pub(crate) struct GroupStats {
 }
 
 impl GroupStats {
+    /// From an f64 mean and variance: the pivot is the mean rounded to f32 and the offset the
+    /// rest, and a variance outside f32's comfortable range is kept scaled.
+    pub(crate) fn from_wide(count: u64, mean: f64, var: f64) -> Self {
+        let pivot = pivot_from(mean as f32);
+        let offset = (mean - f64::from(pivot)) as f32;
+        let scale = variance_scale(var);
+        let scaled = var * f64::from(scale) * f64::from(scale);
+        let moments = Moments::from_parts(count, pivot, offset, var as f32);
+        GroupStats {
+            moments,
+            var: Scaled {
+                value: scaled as f32,
+                scale,
+            },
+            mean: mean as f32,
+        }
+    }
+
     pub(crate) fn unscaled(moments: Moments) -> Self {
         let var = Scaled {
             value: moments.var_raw(),
@@ -192,6 +210,39 @@ pub(crate) fn deviation_scale(inv_std: f32) -> f32 {
     } else {
         inv_std
     }
+}
+
+/// The corrected two-pass result: the offset of the mean from the pivot (first-pass `offset`
+/// plus the mean of the second pass's deviations) and the scaled variance, from the second
+/// pass's `(sum(d), sum(d²), scale)` over `n` values (`inv_n = 1 / n`).
+#[inline(always)]
+pub(crate) fn corrected(
+    inv_n: f64,
+    offset: f32,
+    (deviations, squares, s): (f64, f64, f32),
+) -> (f64, f64) {
+    // The first pass's mean was off by mean(d); its square inflated the variance. (No
+    // correction where the mean is already infinite or NaN; a NaN variance stays NaN.)
+    let correction = if offset.is_finite() {
+        deviations * inv_n
+    } else {
+        0.0
+    };
+    let scaled_var = squares * inv_n - correction * correction;
+    let scaled_var = if scaled_var < 0.0 { 0.0 } else { scaled_var };
+    (f64::from(offset) + correction / f64::from(s), scaled_var)
+}
+
+/// A power of two `s` that brings `var * s²` near 1 when `var` lies outside [2^-100, 2^100]
+/// (where f32 holds it only imprecisely, or not at all), else 1.
+fn variance_scale(var: f64) -> f32 {
+    const LOW: f64 = 1.0 / (1u128 << 100) as f64;
+    const HIGH: f64 = (1u128 << 100) as f64;
+    if !var.is_finite() || var == 0.0 || (LOW..=HIGH).contains(&var) {
+        return 1.0;
+    }
+    let exponent = ((var.to_bits() >> 52) & 0x7ff) as i32 - 1023;
+    f32::from_bits(((127 - exponent / 2).clamp(1, 254) as u32) << 23)
 }
 
 /// `count` runs of `len` values, `stride` apart: a row (`count` 1), the planes of a channel
@@ -257,6 +308,17 @@ impl ColumnGeometry {
     }
 }
 
+/// Per-column state of `column_stats`: pivots in, then the first pass's mean offsets and the
+/// second pass's sums of deviations and of squares, with each column's scale.
+#[derive(Debug)]
+pub(crate) struct ColumnStats<'a> {
+    pub pivot: &'a mut [f32],
+    pub offset: &'a mut [f32],
+    pub dev: &'a mut [f32],
+    pub sq: &'a mut [f32],
+    pub scale: &'a mut [f32],
+}
+
 /// Per-column `y = (x - pivot[j]) * scale[j] + shift[j]`, then per row
 /// `y = y * row_scale[r] + row_shift[r]` (absent: 1 and 0).
 #[derive(Clone, Copy, Debug)]
@@ -275,7 +337,7 @@ pub(crate) struct KernelSet {
     group_stats: unsafe fn(*const f32, Runs, f32) -> GroupStats,
     normalize_rows: unsafe fn(*const f32, *mut f32, &Rows<'_>, StatsOut<'_>),
     affine: unsafe fn(*const f32, *mut f32, usize, Affine),
-    column_moments: unsafe fn(*const f32, ColumnGeometry, &[f32], &mut [f32], &mut [f32]),
+    column_stats: unsafe fn(*const f32, ColumnGeometry, bool, &mut ColumnStats<'_>),
     column_affine: unsafe fn(*const f32, *mut f32, ColumnGeometry, &ColumnAffine<'_>),
 }
 
@@ -312,14 +374,13 @@ macro_rules! kernel_set {
             unsafe { $crate::kernels::generic::affine::<$vector>(src, dst, len, p) }
         }
         $(#[target_feature(enable = $features)])?
-        unsafe fn column_moments(
+        unsafe fn column_stats(
             src: *const f32,
             g: ColumnGeometry,
-            pivot: &[f32],
-            mean: &mut [f32],
-            var: &mut [f32],
+            center: bool,
+            a: &mut $crate::kernels::ColumnStats<'_>,
         ) {
-            unsafe { $crate::kernels::generic::column_moments::<$vector>(src, g, pivot, mean, var) }
+            unsafe { $crate::kernels::generic::column_stats::<$vector>(src, g, center, a) }
         }
         $(#[target_feature(enable = $features)])?
         unsafe fn column_affine(src: *const f32, dst: *mut f32, g: ColumnGeometry, p: &ColumnAffine<'_>) {
@@ -331,7 +392,7 @@ macro_rules! kernel_set {
             group_stats,
             normalize_rows,
             affine,
-            column_moments,
+            column_stats,
             column_affine,
         };
     };
@@ -421,21 +482,21 @@ impl Kernels {
         unsafe { (self.set.affine)(src, dst, len, p) }
     }
 
-    pub(crate) fn column_moments(
+    pub(crate) fn column_stats(
         &self,
         io: &InOut<'_>,
         start: usize,
         g: ColumnGeometry,
-        pivot: &[f32],
-        mean: &mut [f32],
-        var: &mut [f32],
+        center: bool,
+        a: &mut ColumnStats<'_>,
     ) {
         let padded = g.width.next_multiple_of(MAX_LANES);
         assert!(g.width <= g.stride || g.rows <= 1);
-        assert!(pivot.len() >= padded && mean.len() >= padded && var.len() >= padded);
+        assert!(a.pivot.len() >= padded && a.offset.len() >= padded && a.dev.len() >= padded);
+        assert!(a.sq.len() >= padded && a.scale.len() >= padded);
         let src = io.input_ptr(start, g.span());
         // SAFETY: the span and the padded column arrays were checked above.
-        unsafe { (self.set.column_moments)(src, g, pivot, mean, var) }
+        unsafe { (self.set.column_stats)(src, g, center, a) }
     }
 
     pub(crate) fn column_affine(

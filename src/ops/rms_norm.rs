@@ -3,7 +3,7 @@
 use super::affine::ChannelAffine;
 use super::check;
 use super::columns::Columns;
-use super::spread::{deviation_scale, inv_std, mean_square};
+use super::spread::deviation_scale;
 use crate::error::NormError;
 use crate::io::InOut;
 use crate::kernels::{Kernels, Rows};
@@ -91,7 +91,7 @@ impl Kernels {
                 },
             };
             self.columns_normalize(&mut io, &set, &mut |_, stats| {
-                deviation_scale(inv_std(mean_square(&stats.moments), p.eps))
+                deviation_scale(stats.var.inv_sqrt_plus(p.eps))
             });
         }
         Ok(())

@@ -1,0 +1,542 @@
+//! One harness for every normalizing operator: a [`Case`] (shape, data, eps, affine, ...),
+//! how to run an [`Op`] on it along one [`Path`], what the reference says, and the comparison.
+//! The per-operator properties in `tests/properties.rs` are thin wrappers around
+//! [`matches_reference`].
+
+use super::check::{self, Path, SENTINEL, Y_TOL};
+use super::reference::{self, Expected, Formula, Running};
+use super::{AffineSpec, Rng, Signal, to_f32};
+use normkern::{
+    BatchNorm, BatchNormTraining, GroupNorm, InstanceNorm, LayerNorm, Layout, MeanVarianceNorm,
+    Momentum, MvnAxes, RmsNorm, RunningStats, SavedStats, Shape,
+};
+use proptest::test_runner::TestCaseError;
+
+/// Every normalizing operator (the row forms run on `[n · spatial, c]`, channels-last).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    LayerNorm,
+    LayerNormChannels,
+    RmsNorm,
+    RmsNormChannels,
+    BatchNormInference,
+    BatchNormTraining,
+    InstanceNorm,
+    GroupNorm,
+    Mvn(MvnAxes),
+}
+
+impl Op {
+    /// Layouts the operator is run on: both, except the row forms (layout-free).
+    pub fn layouts(self) -> &'static [Layout] {
+        match self {
+            Op::LayerNorm | Op::RmsNorm => &[Layout::ChannelsLast],
+            _ => &[Layout::ChannelsFirst, Layout::ChannelsLast],
+        }
+    }
+
+    pub fn name(self) -> String {
+        match self {
+            Op::Mvn(axes) => format!("mvn({axes:?})"),
+            op => format!("{op:?}"),
+        }
+    }
+
+    /// Whether the operator can report saved statistics.
+    pub fn has_saved(self) -> bool {
+        matches!(
+            self,
+            Op::LayerNorm
+                | Op::LayerNormChannels
+                | Op::BatchNormTraining
+                | Op::InstanceNorm
+                | Op::GroupNorm
+        )
+    }
+}
+
+/// A generated test case. `c` is the row length for the row forms.
+#[derive(Clone, Copy, Debug)]
+pub struct Case {
+    pub n: usize,
+    pub c: usize,
+    pub spatial: usize,
+    pub signal: Signal,
+    pub eps: f32,
+    pub affine: AffineSpec,
+    /// GroupNorm's group count (divides `c`).
+    pub groups: usize,
+    /// Ask for saved statistics (operators that report them).
+    pub saved: bool,
+    /// BatchNorm training: update running statistics with this convention.
+    pub momentum: Option<Momentum>,
+    /// Seeds BatchNorm's given (inference) or old (training) running statistics.
+    pub stats_seed: u64,
+}
+
+impl Case {
+    pub fn shape(&self, layout: Layout) -> Shape {
+        match layout {
+            Layout::ChannelsFirst => Shape::channels_first(self.n, self.c, self.spatial),
+            Layout::ChannelsLast => Shape::channels_last(self.n, self.spatial, self.c),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.n * self.c * self.spatial
+    }
+
+    /// The logical tensor, in channels-first order.
+    pub fn sample(&self) -> Vec<f32> {
+        self.signal.sample(self.len())
+    }
+
+    pub fn params(&self) -> Params {
+        let (gamma, beta) = self.affine.make(self.c);
+        // Statistics in the data's range: mean near the offset, std near the magnitude, so that
+        // BatchNorm inference outputs are O(1) like the others. Var is sometimes 0 when eps > 0.
+        let mut rng = Rng::new(self.stats_seed);
+        let s = &self.signal;
+        let mut mean = vec![];
+        let mut var = vec![];
+        for _ in 0..self.c {
+            mean.push(to_f32(s.offset + s.magnitude * rng.range(-0.5, 0.5)));
+            let v = if self.eps > 0.0 && rng.below(8) == 0 {
+                0.0
+            } else {
+                let sd = s.magnitude * rng.range(0.2, 1.5);
+                (sd * sd) as f32
+            };
+            var.push(v);
+        }
+        Params {
+            gamma,
+            beta,
+            mean,
+            var,
+        }
+    }
+}
+
+/// Parameters of a case: gamma, beta (per channel), and BatchNorm's statistics (given, for
+/// inference; old running values, for training).
+#[derive(Clone, Debug)]
+pub struct Params {
+    pub gamma: Option<Vec<f32>>,
+    pub beta: Option<Vec<f32>>,
+    pub mean: Vec<f32>,
+    pub var: Vec<f32>,
+}
+
+/// What an operator wrote.
+#[derive(Clone, Debug)]
+pub struct Outputs {
+    pub y: Vec<f32>,
+    /// Saved mean and inverse std.
+    pub saved: Option<(Vec<f32>, Vec<f32>)>,
+    /// Updated running mean and variance.
+    pub running: Option<(Vec<f32>, Vec<f32>)>,
+}
+
+/// Number of groups the operator reports statistics for.
+pub fn group_count(op: Op, case: &Case) -> usize {
+    match op {
+        Op::LayerNorm | Op::LayerNormChannels | Op::RmsNorm | Op::RmsNormChannels => {
+            case.n * case.spatial
+        }
+        Op::BatchNormInference | Op::BatchNormTraining | Op::Mvn(MvnAxes::BatchAndSpatial) => {
+            case.c
+        }
+        Op::InstanceNorm | Op::Mvn(MvnAxes::Spatial) => case.n * case.c,
+        Op::GroupNorm => case.n * case.groups,
+        Op::Mvn(MvnAxes::ChannelsAndSpatial) => case.n,
+    }
+}
+
+/// Runs `op` on `x` (in `layout`) along `path`.
+pub fn execute(
+    op: Op,
+    case: &Case,
+    params: &Params,
+    layout: Layout,
+    path: Path,
+    x: &[f32],
+) -> Result<Outputs, TestCaseError> {
+    let shape = case.shape(layout);
+    let k = path.kernels;
+    let (gamma, beta) = (params.gamma.as_deref(), params.beta.as_deref());
+    let eps = case.eps;
+    let groups = group_count(op, case);
+    let want_saved = case.saved && op.has_saved();
+    let mut saved_mean = vec![SENTINEL; groups];
+    let mut saved_inv = vec![SENTINEL; groups];
+    let mut run_mean = params.mean.clone();
+    let mut run_var = params.var.clone();
+    let want_running = op == Op::BatchNormTraining && case.momentum.is_some();
+
+    let y = {
+        let stats = want_saved.then(|| SavedStats {
+            mean: &mut saved_mean,
+            inv_std: &mut saved_inv,
+        });
+        let running = want_running.then(|| RunningStats {
+            mean: &mut run_mean,
+            var: &mut run_var,
+            momentum: case.momentum.unwrap(),
+        });
+        check::run(path, x, |io| match op {
+            Op::LayerNorm => k.layer_norm(&with_affine_ln(case.c, eps, gamma, beta), io, stats),
+            Op::LayerNormChannels => {
+                k.layer_norm_channels(&with_affine_ln(case.c, eps, gamma, beta), shape, io, stats)
+            }
+            Op::RmsNorm => k.rms_norm(&with_gamma_rms(case.c, eps, gamma), io),
+            Op::RmsNormChannels => {
+                k.rms_norm_channels(&with_gamma_rms(case.c, eps, gamma), shape, io)
+            }
+            Op::BatchNormInference => {
+                let mut bn = BatchNorm::new(&params.mean, &params.var).eps(eps);
+                bn.gamma = gamma;
+                bn.beta = beta;
+                k.batch_norm_inference(&bn, shape, io)
+            }
+            Op::BatchNormTraining => {
+                let mut p = BatchNormTraining::new(shape).eps(eps);
+                p.gamma = gamma;
+                p.beta = beta;
+                k.batch_norm_training(&p, io, running, stats)
+            }
+            Op::InstanceNorm => {
+                let mut p = InstanceNorm::new(shape).eps(eps);
+                p.gamma = gamma;
+                p.beta = beta;
+                k.instance_norm(&p, io, stats)
+            }
+            Op::GroupNorm => {
+                let mut p = GroupNorm::new(shape, case.groups).eps(eps);
+                p.gamma = gamma;
+                p.beta = beta;
+                k.group_norm(&p, io, stats)
+            }
+            Op::Mvn(axes) => k.mean_variance_norm(&MeanVarianceNorm::new(shape).axes(axes), io),
+        })?
+    };
+    Ok(Outputs {
+        y,
+        saved: want_saved.then_some((saved_mean, saved_inv)),
+        running: want_running.then_some((run_mean, run_var)),
+    })
+}
+
+fn with_affine_ln<'a>(
+    cols: usize,
+    eps: f32,
+    gamma: Option<&'a [f32]>,
+    beta: Option<&'a [f32]>,
+) -> LayerNorm<'a> {
+    let mut p = LayerNorm::new(cols).eps(eps);
+    p.gamma = gamma;
+    p.beta = beta;
+    p
+}
+
+fn with_gamma_rms(cols: usize, eps: f32, gamma: Option<&[f32]>) -> RmsNorm<'_> {
+    let mut p = RmsNorm::new(cols).eps(eps);
+    p.gamma = gamma;
+    p
+}
+
+/// The reference result of `op` on `x` (in `layout`), and the running statistics it implies.
+pub fn expect(
+    op: Op,
+    case: &Case,
+    params: &Params,
+    layout: Layout,
+    x: &[f32],
+) -> (Expected, Option<Running>) {
+    let shape = case.shape(layout);
+    let (gamma, beta) = (params.gamma.as_deref(), params.beta.as_deref());
+    let eps = case.eps;
+    let expected = match op {
+        Op::LayerNorm | Op::LayerNormChannels => {
+            reference::channels(x, &shape, Formula::Standard { eps }, gamma, beta)
+        }
+        Op::RmsNorm | Op::RmsNormChannels => {
+            reference::channels(x, &shape, Formula::Rms { eps }, gamma, None)
+        }
+        Op::BatchNormInference => {
+            let (y, mag) = reference::batch_norm_inference(
+                x,
+                &shape,
+                &params.mean,
+                &params.var,
+                gamma,
+                beta,
+                eps,
+            );
+            Expected {
+                y,
+                mag,
+                stats: vec![],
+                inv_std: vec![],
+            }
+        }
+        Op::BatchNormTraining => reference::batch_norm_training(x, &shape, eps, gamma, beta),
+        Op::InstanceNorm => reference::group_norm(x, &shape, case.c, eps, gamma, beta),
+        Op::GroupNorm => reference::group_norm(x, &shape, case.groups, eps, gamma, beta),
+        Op::Mvn(axes) => reference::mvn(x, &shape, axes),
+    };
+    let running = case
+        .momentum
+        .filter(|_| op == Op::BatchNormTraining)
+        .map(|m| reference::running_update(&expected.stats, &params.mean, &params.var, m));
+    (expected, running)
+}
+
+/// Checks everything `op` wrote against the reference. `lenient[i]`: output `i` lies in a
+/// group holding a non-finite input, where NaN is an acceptable answer whatever the reference
+/// says (RMSNorm's reference, for one, gives 0 next to an infinity).
+pub fn compare(
+    op: Op,
+    context: &str,
+    got: &Outputs,
+    want: &Expected,
+    running: Option<&Running>,
+    lenient: &[bool],
+) -> Result<(), TestCaseError> {
+    let name = op.name();
+    let want_y: Vec<f64> = (0..want.y.len())
+        .map(|i| {
+            if lenient[i] && got.y[i].is_nan() {
+                f64::NAN
+            } else {
+                want.y[i]
+            }
+        })
+        .collect();
+    check::check_all(
+        &format!("{name} y @ {context}"),
+        &got.y,
+        &want_y,
+        &want.mag,
+        Y_TOL,
+    )?;
+    if let Some((mean, inv_std)) = &got.saved {
+        check::check_stats(&name, context, mean, inv_std, want)?;
+    }
+    if let (Some((mean, var)), Some(r)) = (&got.running, running) {
+        check::check_loose(
+            &format!("{name} running mean @ {context}"),
+            mean,
+            &r.mean,
+            &r.mean_mag,
+        )?;
+        check::check_loose(
+            &format!("{name} running var @ {context}"),
+            var,
+            &r.var,
+            &r.var_mag,
+        )?;
+    }
+    Ok(())
+}
+
+/// The core property: on every layout, instruction set and buffer mode, `op` on the logical
+/// tensor `x_cf` (channels-first order) matches the f64 reference.
+pub fn matches_reference(op: Op, case: &Case, x_cf: &[f32]) -> Result<(), TestCaseError> {
+    poisoned_matches_reference(op, case, x_cf, &[])
+}
+
+/// [`matches_reference`] for an input with non-finite values at the logical (channels-first)
+/// positions `poisoned`: their own outputs must be non-finite, other outputs of their groups
+/// may be NaN, every other group must match the reference.
+pub fn poisoned_matches_reference(
+    op: Op,
+    case: &Case,
+    x_cf: &[f32],
+    poisoned: &[usize],
+) -> Result<(), TestCaseError> {
+    let params = case.params();
+    let cf = case.shape(Layout::ChannelsFirst);
+    let mut bad_groups = vec![];
+    reference::for_each(&cf, |n, c, s, i| {
+        if poisoned.contains(&i) {
+            bad_groups.push(group_of(op, case, n, c, s));
+        }
+    });
+    for &layout in op.layouts() {
+        let shape = case.shape(layout);
+        let x = reference::relayout(x_cf, &cf, &shape);
+        let (want, running) = expect(op, case, &params, layout, &x);
+        let mut lenient = vec![false; x.len()];
+        let mut own = vec![];
+        reference::for_each(&shape, |n, c, s, i| {
+            lenient[i] = bad_groups.contains(&group_of(op, case, n, c, s));
+            if poisoned.contains(&reference::index(&cf, n, c, s)) {
+                own.push(i);
+            }
+        });
+        let mut failures = vec![];
+        for path in check::paths() {
+            let context = format!("{path} {layout:?}");
+            let got = execute(op, case, &params, layout, path, &x)?;
+            let result =
+                compare(op, &context, &got, &want, running.as_ref(), &lenient).and_then(|()| {
+                    match own.iter().find(|&&i| got.y[i].is_finite()) {
+                        Some(&i) => Err(check::fail(format!(
+                            "{} @ {context}: x[{i}] = {} gave finite y {}",
+                            op.name(),
+                            x[i],
+                            got.y[i]
+                        ))),
+                        None => Ok(()),
+                    }
+                });
+            if let Err(e) = result {
+                failures.push((path, e));
+            }
+        }
+        check::all_paths(failures)?;
+    }
+    Ok(())
+}
+
+/// The group (in the operator's reporting order) that logical element (n, c, s) belongs to;
+/// for BatchNorm inference, the channel.
+pub fn group_of(op: Op, case: &Case, n: usize, c: usize, s: usize) -> usize {
+    match op {
+        Op::LayerNorm | Op::LayerNormChannels | Op::RmsNorm | Op::RmsNormChannels => {
+            n * case.spatial + s
+        }
+        Op::BatchNormInference | Op::BatchNormTraining | Op::Mvn(MvnAxes::BatchAndSpatial) => c,
+        Op::InstanceNorm | Op::Mvn(MvnAxes::Spatial) => n * case.c + c,
+        Op::GroupNorm => n * case.groups + c / (case.c / case.groups),
+        Op::Mvn(MvnAxes::ChannelsAndSpatial) => n,
+    }
+}
+
+/// NaN or ±infinity written over `count` random elements.
+#[derive(Clone, Copy, Debug)]
+pub struct Poison {
+    pub value: f32,
+    pub count: usize,
+    pub seed: u64,
+}
+
+impl Poison {
+    /// Writes the poison; returns the positions written.
+    pub fn apply(&self, x: &mut [f32]) -> Vec<usize> {
+        let mut rng = Rng::new(self.seed);
+        (0..self.count)
+            .map(|_| {
+                let i = rng.below(x.len());
+                x[i] = self.value;
+                i
+            })
+            .collect()
+    }
+}
+
+/// A value for a constant group: zero, the extremes, tiny and (unless `in_range`) subnormal
+/// values, or a value of the case's signal.
+fn constant_value(rng: &mut Rng, signal: &Signal, in_range: bool) -> f32 {
+    match rng.below(8) {
+        0 => 0.0,
+        1 => 1e18,
+        2 => -1e18,
+        3 => 1e-20,
+        4 if !in_range => -1.5e-42, // subnormal
+        _ => to_f32(signal.offset + signal.magnitude * rng.range(-1.0, 1.0)),
+    }
+}
+
+/// Every group constant (its own value per group): the output must be exactly beta (0 without
+/// beta; MVN 0), whatever eps (0 included) and value (subnormals included). RMSNorm has no such
+/// identity except for an all-zero row (exactly 0), so there some groups are zero and the rest
+/// (values within the documented 1e-20..1e18 range) are only checked against the reference.
+/// Also checked against the reference, saved statistics included.
+pub fn constant_groups(op: Op, case: &Case, seed: u64) -> Result<(), TestCaseError> {
+    let params = case.params();
+    let mut rng = Rng::new(seed);
+    let groups = group_count(op, case);
+    let rms = matches!(op, Op::RmsNorm | Op::RmsNormChannels);
+    let values: Vec<f32> = (0..groups)
+        .map(|g| match op {
+            Op::BatchNormInference => params.mean[g],
+            _ if rms && rng.below(2) == 0 => 0.0,
+            _ => constant_value(&mut rng, &case.signal, rms),
+        })
+        .collect();
+    let cf = case.shape(Layout::ChannelsFirst);
+    let mut x_cf = vec![0.0; case.len()];
+    reference::for_each(&cf, |n, c, s, i| {
+        x_cf[i] = values[group_of(op, case, n, c, s)]
+    });
+    matches_reference(op, case, &x_cf)?;
+    for &layout in op.layouts() {
+        let shape = case.shape(layout);
+        let x = reference::relayout(&x_cf, &cf, &shape);
+        for path in check::paths() {
+            let got = execute(op, case, &params, layout, path, &x)?;
+            let mut bad = None;
+            reference::for_each(&shape, |n, c, s, i| {
+                let g = group_of(op, case, n, c, s);
+                let want = match op {
+                    Op::Mvn(_) => Some(0.0),
+                    _ if rms => (values[g] == 0.0).then_some(0.0),
+                    _ => Some(params.beta.as_ref().map_or(0.0, |b| b[c])),
+                };
+                // `==`: exact, with +0 and -0 equal (0 · negative gamma is -0).
+                if want.is_some_and(|w| got.y[i] != w) && bad.is_none() {
+                    bad = Some((i, got.y[i], want.unwrap_or(0.0), values[g]));
+                }
+            });
+            if let Some((i, y, want, v)) = bad {
+                return Err(check::fail(format!(
+                    "{} constant group of {v:e} @ {path} {layout:?}: y[{i}] = {y:e}, expected exactly {want:e}",
+                    op.name()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Inputs mixing ±1e18, large, tiny and zero values (|x| ≤ 1e18): every output finite (no
+/// intermediate overflow) and matching the reference.
+pub fn extremes(op: Op, case: &Case, seed: u64) -> Result<(), TestCaseError> {
+    let mut rng = Rng::new(seed);
+    let x_cf: Vec<f32> = (0..case.len())
+        .map(|_| match rng.below(6) {
+            0 => 1e18,
+            1 => -1e18,
+            2 => to_f32(1e18 * rng.range(-1.0, 1.0)),
+            3 => 0.0,
+            4 => to_f32(1e-20 * rng.range(-1.0, 1.0)),
+            _ => to_f32(1e17 * rng.normal()),
+        })
+        .collect();
+    // BatchNorm inference's running statistics in the same range.
+    let mut case = *case;
+    case.signal.magnitude = 1e18;
+    case.signal.offset = 0.0;
+    matches_reference(op, &case, &x_cf)?;
+    let params = case.params();
+    for &layout in op.layouts() {
+        let x = reference::relayout(
+            &x_cf,
+            &case.shape(Layout::ChannelsFirst),
+            &case.shape(layout),
+        );
+        for path in check::paths() {
+            let got = execute(op, &case, &params, layout, path, &x)?;
+            if let Some(i) = got.y.iter().position(|v| !v.is_finite()) {
+                return Err(check::fail(format!(
+                    "{} @ {path} {layout:?}: y[{i}] = {} from |x| <= 1e18",
+                    op.name(),
+                    got.y[i]
+                )));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,213 @@
+//! Minimal, deterministic reproductions of what the property suite (`tests/properties.rs`)
+//! found, one test per root cause. Each asserts the correct behaviour, with the tolerances of
+//! `tests/common/check.rs` (64u relative to `1 + |x̂|`), on every available instruction set.
+//! The docs say what was observed when the test was written and where the cause lies.
+
+mod common;
+
+use common::check::{U, Y_TOL};
+use common::reference::Stats;
+use normkern::{
+    BatchNormTraining, InOut, Isa, Kernels, LayerNorm, Moments, RmsNorm, SavedStats, Shape,
+};
+
+/// Normalizes with `op` on every instruction set; panics with the worst error (in units of u,
+/// relative to `1 + |x̂|`) if it exceeds [`Y_TOL`]. `rms`: RMSNorm semantics (no centering).
+fn assert_normalizes(what: &str, x: &[f32], rms: bool, op: impl Fn(Kernels, &[f32], &mut [f32])) {
+    let st = Stats::of(x);
+    let (center, spread) = if rms {
+        (0.0, st.mean_square)
+    } else {
+        (st.mean, st.var)
+    };
+    let want: Vec<f64> = x
+        .iter()
+        .map(|&v| (f64::from(v) - center) / spread.sqrt())
+        .collect();
+    let mut report = vec![];
+    for isa in Isa::available() {
+        let mut y = vec![0.0; x.len()];
+        op(Kernels::new(isa).unwrap(), x, &mut y);
+        let worst = y
+            .iter()
+            .zip(&want)
+            .map(|(&g, &w)| (f64::from(g) - w).abs() / (1.0 + w.abs()))
+            .fold(0.0, f64::max);
+        if worst.is_nan() || worst > Y_TOL {
+            report.push(format!("{isa}: {:.0}u", worst / U));
+        }
+    }
+    assert!(
+        report.is_empty(),
+        "{what}: error above 64u on {}",
+        report.join(", ")
+    );
+}
+
+/// Column engine (channels-last BatchNorm/GroupNorm/InstanceNorm/MVN, channels-first
+/// LayerNorm/RMSNorm over channels): each column is accumulated by Welford around the value in
+/// the first row of its 1024-row block (`src/ops/columns.rs`). When that value is an outlier,
+/// every update rounds at the scale of `|pivot - mean|`, not of the spread: observed 423-430u
+/// (2.5e-5) at 1024 rows with the first value 100σ out, on every instruction set. (Rows and
+/// planes no longer show this: their two-pass kernels correct the mean.)
+/// Fixed by corrected two-pass statistics per cached block, centered on each column's mean.
+#[test]
+fn column_engine_outlier_in_first_row() {
+    // A sawtooth in [-0.5, 0.5): structured data, whose rounding errors do not cancel.
+    let mut x: Vec<f32> = (0..1024)
+        .map(|i| (i * 37 % 101) as f32 / 101.0 - 0.5)
+        .collect();
+    x[0] = 100.0;
+    let n = x.len();
+    assert_normalizes(
+        "BatchNorm training NTC [1, 1024, 1]",
+        &x,
+        false,
+        |k, x, y| {
+            let p = BatchNormTraining::new(Shape::ntc(1, n, 1)).eps(0.0);
+            k.batch_norm_training(&p, InOut::new(x, y), None, None)
+                .unwrap();
+        },
+    );
+    assert_normalizes(
+        "LayerNorm over 1024 channels, NCL [1, 1024, 1]",
+        &x,
+        false,
+        |k, x, y| {
+            let p = LayerNorm::new(n).eps(0.0);
+            k.layer_norm_channels(&p, Shape::ncl(1, n, 1), InOut::new(x, y), None)
+                .unwrap();
+        },
+    );
+}
+
+/// Column engine again: Welford keeps the variance in f32 without the power-of-two scaling
+/// the row and plane kernels now use, so for |x| ≲ 1e-19 the variance is subnormal and loses
+/// digits; with eps = 0 nothing masks it. Observed for `[a, -a, a/2, -a/2]`: 50u at a = 1e-20,
+/// 156u at 1e-21, 3% at 1e-22, 56% at 1e-23 (every instruction set).
+/// Fixed by per-column power-of-two scaling and f64 merging of the blocks.
+#[test]
+fn column_engine_tiny_values_with_eps_zero() {
+    for a in [1e-20f32, 1e-21, 1e-22, 1e-23] {
+        let x = [a, -a, 0.5 * a, -0.5 * a];
+        assert_normalizes(
+            &format!("BatchNorm training NTC, a = {a:e}"),
+            &x,
+            false,
+            |k, x, y| {
+                let p = BatchNormTraining::new(Shape::ntc(1, 4, 1)).eps(0.0);
+                k.batch_norm_training(&p, InOut::new(x, y), None, None)
+                    .unwrap();
+            },
+        );
+        assert_normalizes(
+            &format!("LayerNorm channels NCL, a = {a:e}"),
+            &x,
+            false,
+            |k, x, y| {
+                let p = LayerNorm::new(4).eps(0.0);
+                k.layer_norm_channels(&p, Shape::ncl(1, 4, 1), InOut::new(x, y), None)
+                    .unwrap();
+            },
+        );
+        assert_normalizes(
+            &format!("RMSNorm channels NCL, a = {a:e}"),
+            &x,
+            true,
+            |k, x, y| {
+                let p = RmsNorm::new(4).eps(0.0);
+                k.rms_norm_channels(&p, Shape::ncl(1, 4, 1), InOut::new(x, y))
+                    .unwrap();
+            },
+        );
+    }
+}
+
+/// Two-pass kernels (`src/kernels/generic.rs`) fold their f32 partial sums into f64 only
+/// between runs, so one long run (a LayerNorm row, or a group's contiguous planes, up to 64Ki
+/// values) sums up to `len / (4 · LANES)` terms per f32 accumulator. Integer-valued data rounds
+/// systematically. Observed for one row of 65536 values: inv_std off by 110u (AVX2) and 72u
+/// (AVX-512) for one pattern, 73u (portable) and 96u (AVX2) for another; in the property
+/// suite the scalar path exceeds 64u from ~5k-value groups (up to ~150u at 20k).
+/// Fixed by folding into f64 every 256 vectors inside a run too.
+#[test]
+fn one_long_run_is_summed_in_blocks() {
+    let n = 65536u64;
+    type Pattern = (&'static str, fn(u64) -> f32);
+    let patterns: [Pattern; 2] = [
+        ("hash % 7 - 3", |i| {
+            (((i * 2_654_435_761) >> 13) % 7) as f32 - 3.0
+        }),
+        ("i² % 7 - 3", |i| ((i * i) % 7) as f32 - 3.0),
+    ];
+    let mut report = vec![];
+    for (name, pattern) in patterns {
+        let x: Vec<f32> = (0..n).map(pattern).collect();
+        let st = Stats::of(&x);
+        for isa in Isa::available() {
+            let k = Kernels::new(isa).unwrap();
+            let mut y = vec![0.0; x.len()];
+            let (mut mean, mut inv) = ([0.0f32], [0.0f32]);
+            let saved = SavedStats {
+                mean: &mut mean,
+                inv_std: &mut inv,
+            };
+            let p = LayerNorm::new(x.len()).eps(0.0);
+            k.layer_norm(&p, InOut::new(&x, &mut y), Some(saved))
+                .unwrap();
+            let err = (f64::from(inv[0]) * st.std() - 1.0).abs();
+            if err > Y_TOL {
+                report.push(format!("{name} on {isa}: {:.0}u", err / U));
+            }
+        }
+    }
+    assert!(
+        report.is_empty(),
+        "inv_std off by more than 64u: {}",
+        report.join(", ")
+    );
+}
+
+/// `Moments::push` (`src/moments.rs`) adds `(d·e - var) / n` to an f32 variance: once that is
+/// below half an ulp of the variance (n ≳ 10⁷) the small negative updates round away and the
+/// large positive ones do not, so the variance drifts upward. Observed after 10⁷ pushes of
+/// values in [0, 1): variance 0.0837667 instead of 0.0833332 (+0.52%); `Moments::of_slice` on
+/// the same values is within 5e-7.
+/// Fixed by compensated (TwoSum) accumulation in `push`.
+#[test]
+fn push_does_not_drift_on_long_streams() {
+    let n = 10_000_000u64;
+    let value = |i: u64| ((i * 7919 % 1000) as f32) / 1000.0;
+    let mut m = Moments::new();
+    let (mut sum, mut squares) = (0.0f64, 0.0f64);
+    for i in 0..n {
+        let v = value(i);
+        m.push(v);
+        sum += f64::from(v);
+        squares += f64::from(v) * f64::from(v);
+    }
+    let mean = sum / n as f64;
+    let var = squares / n as f64 - mean * mean;
+    let got = f64::from(m.variance().unwrap());
+    let rel = (got - var).abs() / var;
+    // The bound of the property suite's push test: 4 √n u.
+    let bound = 4.0 * (n as f64).sqrt() * U;
+    assert!(
+        rel <= bound,
+        "variance {got} vs {var}: relative error {rel:.2e} > {bound:.2e}"
+    );
+}
+
+/// Spreads so small that `1 / std` exceeds f32's range (std ≲ 3e-39, subnormal inputs) with
+/// eps = 0: the inverse std overflows to infinity, which the operators read as "constant group"
+/// and output beta (0) instead of ±1. Outside the documented magnitudes (1e-20..1e18), and
+/// ONNX/PyTorch in f32 give NaN here, hence ignored; kept to document the limit.
+#[test]
+#[ignore = "subnormal spreads are outside the documented range; documents the limit"]
+fn subnormal_spread_with_eps_zero() {
+    let x = [1e-42f32, -1e-42];
+    assert_normalizes("LayerNorm [1e-42, -1e-42]", &x, false, |k, x, y| {
+        k.layer_norm(&LayerNorm::new(2).eps(0.0), InOut::new(x, y), None)
+            .unwrap();
+    });
+}
