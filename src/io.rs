@@ -60,6 +60,14 @@ impl<'a> InOut<'a> {
         self.dst_len
     }
 
+    /// Whether the output is so large (16 MiB and up, half a typical L3) that it will not stay
+    /// cached for whoever reads it next: then the kernels store it non-temporally, sparing the
+    /// read of every output line that an ordinary store costs (as `memcpy` does at this size).
+    pub(crate) fn streams(&self) -> bool {
+        const STREAM_VALUES: usize = 4 << 20;
+        self.dst_len >= STREAM_VALUES
+    }
+
     fn check(&self, start: usize, len: usize, limit: usize) {
         assert!(start.checked_add(len).is_some_and(|end| end <= limit));
     }

@@ -393,6 +393,7 @@ pub(crate) unsafe fn normalize_rows<V: Vector>(
     dst: *mut f32,
     p: &Rows<'_>,
     mut stats: StatsOut<'_>,
+    stream: bool,
 ) {
     unsafe {
         let runs = Runs::row(p.cols);
@@ -466,7 +467,13 @@ pub(crate) unsafe fn normalize_rows<V: Vector>(
                     gamma: p.gamma,
                     beta: p.beta,
                 };
-                normalize_row::<V>(row(i), dst.add((first + i) * p.cols), p.cols, &params);
+                normalize_row::<V>(
+                    row(i),
+                    dst.add((first + i) * p.cols),
+                    p.cols,
+                    &params,
+                    stream,
+                );
             }
             first += b;
         }
@@ -475,17 +482,33 @@ pub(crate) unsafe fn normalize_rows<V: Vector>(
 
 /// Runs `op(values, offset, lanes)` over `len` values: whole vectors with `lanes = LANES` (a
 /// constant the op's branches fold away), then the tail as a partial vector of `lanes` values,
-/// rounded exactly like the others. `src` may equal `dst` (in place).
+/// rounded exactly like the others. `src` may equal `dst` (in place). With `stream` (outputs
+/// far larger than the caches) whole vectors are stored non-temporally, from the first aligned
+/// one, so the output lines are not read in before being overwritten.
 #[inline(always)]
 unsafe fn map<V: Vector>(
     src: *const f32,
     dst: *mut f32,
     len: usize,
+    stream: bool,
     op: impl Fn(V, usize, usize) -> V,
 ) {
     unsafe {
-        const PAIR: usize = 2;
         let mut i = 0;
+        if stream && V::STREAMS {
+            let align = V::LANES * 4;
+            let head = ((align - dst as usize % align) % align / 4).min(len);
+            if head > 0 {
+                op(V::load_partial(src, head), 0, head).store_partial(dst, head);
+                i = head;
+            }
+            while i + V::LANES <= len {
+                op(V::load(src.add(i)), i, V::LANES).store_stream(dst.add(i));
+                i += V::LANES;
+            }
+            V::fence();
+        }
+        const PAIR: usize = 2;
         while i + PAIR * V::LANES <= len {
             let a = V::load(src.add(i));
             let b = V::load(src.add(i + V::LANES));
@@ -518,10 +541,16 @@ unsafe fn load_param<V: Vector>(param: *const f32, offset: usize, lanes: usize) 
 
 /// `y = (x - pivot) * scale + shift` with scalar parameters.
 #[inline(always)]
-pub(crate) unsafe fn affine<V: Vector>(src: *const f32, dst: *mut f32, len: usize, p: Affine) {
+pub(crate) unsafe fn affine<V: Vector>(
+    src: *const f32,
+    dst: *mut f32,
+    len: usize,
+    p: Affine,
+    stream: bool,
+) {
     unsafe {
         let (k, s, b) = (V::splat(p.pivot), V::splat(p.scale), V::splat(p.shift));
-        map::<V>(src, dst, len, |x, _, _| x.sub(k).mul_add(s, b));
+        map::<V>(src, dst, len, stream, |x, _, _| x.sub(k).mul_add(s, b));
     }
 }
 
@@ -532,13 +561,22 @@ pub(crate) unsafe fn normalize_row<V: Vector>(
     dst: *mut f32,
     len: usize,
     p: &RowNormalize<'_>,
+    stream: bool,
 ) {
     unsafe {
         match (p.gamma, p.beta) {
-            (Some(g), Some(b)) => row::<V, true, true>(src, dst, len, p, g.as_ptr(), b.as_ptr()),
-            (Some(g), None) => row::<V, true, false>(src, dst, len, p, g.as_ptr(), ptr::null()),
-            (None, Some(b)) => row::<V, false, true>(src, dst, len, p, ptr::null(), b.as_ptr()),
-            (None, None) => row::<V, false, false>(src, dst, len, p, ptr::null(), ptr::null()),
+            (Some(g), Some(b)) => {
+                row::<V, true, true>(src, dst, len, p, stream, g.as_ptr(), b.as_ptr())
+            }
+            (Some(g), None) => {
+                row::<V, true, false>(src, dst, len, p, stream, g.as_ptr(), ptr::null())
+            }
+            (None, Some(b)) => {
+                row::<V, false, true>(src, dst, len, p, stream, ptr::null(), b.as_ptr())
+            }
+            (None, None) => {
+                row::<V, false, false>(src, dst, len, p, stream, ptr::null(), ptr::null())
+            }
         }
     }
 }
@@ -549,12 +587,13 @@ unsafe fn row<V: Vector, const GAMMA: bool, const BETA: bool>(
     dst: *mut f32,
     len: usize,
     p: &RowNormalize<'_>,
+    stream: bool,
     gamma: *const f32,
     beta: *const f32,
 ) {
     unsafe {
         let (k, r, inv) = (V::splat(p.pivot), V::splat(p.mean), V::splat(p.inv_std));
-        map::<V>(src, dst, len, |x, i, lanes| {
+        map::<V>(src, dst, len, stream, |x, i, lanes| {
             let u = x.sub(k).sub(r);
             let scale = if GAMMA {
                 inv.mul(load_param::<V>(gamma, i, lanes))
@@ -689,6 +728,7 @@ pub(crate) unsafe fn column_affine<V: Vector>(
     dst: *mut f32,
     g: ColumnGeometry,
     p: &ColumnAffine<'_>,
+    stream: bool,
 ) {
     unsafe {
         let (k, s, b) = (p.pivot.as_ptr(), p.scale.as_ptr(), p.shift.as_ptr());
@@ -699,11 +739,11 @@ pub(crate) unsafe fn column_affine<V: Vector>(
         for r in 0..g.rows {
             let (src_row, dst_row) = (src.add(r * g.stride), dst.add(r * g.stride));
             if p.row_scale.is_none() && p.row_shift.is_none() {
-                map::<V>(src_row, dst_row, g.width, column);
+                map::<V>(src_row, dst_row, g.width, stream, column);
             } else {
                 let rs = V::splat(p.row_scale.map_or(1.0, |v| v[r]));
                 let rb = V::splat(p.row_shift.map_or(0.0, |v| v[r]));
-                map::<V>(src_row, dst_row, g.width, |x, j, n| {
+                map::<V>(src_row, dst_row, g.width, stream, |x, j, n| {
                     column(x, j, n).mul_add(rs, rb)
                 });
             }

@@ -335,10 +335,10 @@ pub(crate) struct ColumnAffine<'a> {
 pub(crate) struct KernelSet {
     moments: unsafe fn(&[f32], f32) -> Moments,
     group_stats: unsafe fn(*const f32, Runs, f32) -> GroupStats,
-    normalize_rows: unsafe fn(*const f32, *mut f32, &Rows<'_>, StatsOut<'_>),
-    affine: unsafe fn(*const f32, *mut f32, usize, Affine),
+    normalize_rows: unsafe fn(*const f32, *mut f32, &Rows<'_>, StatsOut<'_>, bool),
+    affine: unsafe fn(*const f32, *mut f32, usize, Affine, bool),
     column_stats: unsafe fn(*const f32, ColumnGeometry, bool, &mut ColumnStats<'_>),
-    column_affine: unsafe fn(*const f32, *mut f32, ColumnGeometry, &ColumnAffine<'_>),
+    column_affine: unsafe fn(*const f32, *mut f32, ColumnGeometry, &ColumnAffine<'_>, bool),
 }
 
 /// Instantiates the generic kernels for one vector type, inside `#[target_feature]` wrappers
@@ -366,12 +366,13 @@ macro_rules! kernel_set {
             dst: *mut f32,
             p: &$crate::kernels::Rows<'_>,
             stats: $crate::kernels::StatsOut<'_>,
+            stream: bool,
         ) {
-            unsafe { $crate::kernels::generic::normalize_rows::<$vector>(src, dst, p, stats) }
+            unsafe { $crate::kernels::generic::normalize_rows::<$vector>(src, dst, p, stats, stream) }
         }
         $(#[target_feature(enable = $features)])?
-        unsafe fn affine(src: *const f32, dst: *mut f32, len: usize, p: Affine) {
-            unsafe { $crate::kernels::generic::affine::<$vector>(src, dst, len, p) }
+        unsafe fn affine(src: *const f32, dst: *mut f32, len: usize, p: Affine, stream: bool) {
+            unsafe { $crate::kernels::generic::affine::<$vector>(src, dst, len, p, stream) }
         }
         $(#[target_feature(enable = $features)])?
         unsafe fn column_stats(
@@ -383,8 +384,14 @@ macro_rules! kernel_set {
             unsafe { $crate::kernels::generic::column_stats::<$vector>(src, g, center, a) }
         }
         $(#[target_feature(enable = $features)])?
-        unsafe fn column_affine(src: *const f32, dst: *mut f32, g: ColumnGeometry, p: &ColumnAffine<'_>) {
-            unsafe { $crate::kernels::generic::column_affine::<$vector>(src, dst, g, p) }
+        unsafe fn column_affine(
+            src: *const f32,
+            dst: *mut f32,
+            g: ColumnGeometry,
+            p: &ColumnAffine<'_>,
+            stream: bool,
+        ) {
+            unsafe { $crate::kernels::generic::column_affine::<$vector>(src, dst, g, p, stream) }
         }
 
         pub(crate) static $name: KernelSet = KernelSet {
@@ -471,15 +478,17 @@ impl Kernels {
                 .as_ref()
                 .is_none_or(|(m, i)| m.len() >= p.rows && i.len() >= p.rows)
         );
+        let stream = io.streams();
         let (src, dst) = io.ptrs(0, len);
         // SAFETY: every row, parameter and statistic lies in bounds (checked above).
-        unsafe { (self.set.normalize_rows)(src, dst, p, stats) }
+        unsafe { (self.set.normalize_rows)(src, dst, p, stats, stream) }
     }
 
     pub(crate) fn affine(&self, io: &mut InOut<'_>, start: usize, len: usize, p: Affine) {
+        let stream = io.streams();
         let (src, dst) = io.ptrs(start, len);
         // SAFETY: `ptrs` checked that `start..start + len` lies inside both buffers.
-        unsafe { (self.set.affine)(src, dst, len, p) }
+        unsafe { (self.set.affine)(src, dst, len, p, stream) }
     }
 
     pub(crate) fn column_stats(
@@ -511,9 +520,10 @@ impl Kernels {
         assert!(p.pivot.len() >= padded && p.scale.len() >= padded && p.shift.len() >= padded);
         assert!(p.row_scale.is_none_or(|s| s.len() >= g.rows));
         assert!(p.row_shift.is_none_or(|b| b.len() >= g.rows));
+        let stream = io.streams();
         let (src, dst) = io.ptrs(start, g.span());
         // SAFETY: the span, the padded column arrays and the row arrays were checked above.
-        unsafe { (self.set.column_affine)(src, dst, g, p) }
+        unsafe { (self.set.column_affine)(src, dst, g, p, stream) }
     }
 }
 

@@ -53,6 +53,20 @@ pub(crate) trait Vector: Copy {
         }
     }
 
+    /// Whether `store_stream` bypasses the cache (x86 non-temporal stores).
+    const STREAMS: bool = false;
+
+    /// Stores to `dst`, aligned to `LANES * 4` bytes, without reading the line into the cache
+    /// first where the instruction set can; [`Vector::fence`] orders such stores.
+    #[inline(always)]
+    unsafe fn store_stream(self, dst: *mut f32) {
+        unsafe { self.store(dst) }
+    }
+
+    /// Makes streaming stores visible to other threads' ordinary synchronization.
+    #[inline(always)]
+    unsafe fn fence() {}
+
     /// 1.0 in the first `n` lanes, 0.0 in the others.
     #[inline(always)]
     unsafe fn mask(n: usize) -> Self {

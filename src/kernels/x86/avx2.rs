@@ -60,6 +60,15 @@ impl Vector for F32x8 {
             _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
         }
     }
+    const STREAMS: bool = true;
+    #[inline(always)]
+    unsafe fn store_stream(self, dst: *mut f32) {
+        unsafe { _mm256_stream_ps(dst, self.0) }
+    }
+    #[inline(always)]
+    unsafe fn fence() {
+        unsafe { _mm_sfence() }
+    }
     // Masked moves: the masked-off lanes are neither read nor written (and cannot fault).
     #[inline(always)]
     unsafe fn load_partial(src: *const f32, n: usize) -> Self {

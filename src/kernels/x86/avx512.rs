@@ -57,6 +57,15 @@ impl Vector for F32x16 {
     unsafe fn reduce_max(self) -> f32 {
         unsafe { _mm512_reduce_max_ps(self.0) }
     }
+    const STREAMS: bool = true;
+    #[inline(always)]
+    unsafe fn store_stream(self, dst: *mut f32) {
+        unsafe { _mm512_stream_ps(dst, self.0) }
+    }
+    #[inline(always)]
+    unsafe fn fence() {
+        unsafe { _mm_sfence() }
+    }
     // Masked moves: the masked-off lanes are neither read nor written (and cannot fault).
     #[inline(always)]
     unsafe fn load_partial(src: *const f32, n: usize) -> Self {

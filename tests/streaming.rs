@@ -1,0 +1,127 @@
+//! Outputs of 16 MiB and more are stored non-temporally (from the first aligned vector on).
+//! Streaming changes where stores go, never what is computed, so every operator must give, bit
+//! for bit, what it gives on a small tensor holding the same independent rows, planes or
+//! channels, on every instruction set. Buffers start at a misaligned offset to exercise the
+//! unaligned head before the streaming stores.
+
+use normkern::{
+    BatchNorm, InOut, InstanceNorm, Isa, Kernels, LayerNorm, RmsNorm, SavedStats, Shape,
+};
+
+/// More values than the streaming threshold (4 Mi values).
+const BIG: usize = (4 << 20) + 4096 * 3;
+
+fn data(len: usize, seed: u32) -> Vec<f32> {
+    let mut state = seed.wrapping_mul(2_654_435_761) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            (state >> 8) as f32 / (1 << 24) as f32 * 4.0 - 1.5
+        })
+        .collect()
+}
+
+/// `op` on all of `x`, and on its first `small` values alone, agree bit for bit there.
+fn agrees(what: &str, x: &[f32], small: usize, op: impl Fn(Kernels, InOut<'_>)) {
+    for isa in Isa::available() {
+        let k = Kernels::new(isa).unwrap();
+        // One value in, so the output is misaligned for every vector width.
+        let mut big = vec![0.0f32; x.len() + 1];
+        op(k, InOut::new(x, &mut big[1..]));
+        let mut alone = vec![0.0f32; small];
+        op(k, InOut::new(&x[..small], &mut alone));
+        let same = big[1..=small]
+            .iter()
+            .zip(&alone)
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(
+            same,
+            "{what} on {isa}: streamed output differs from the cached one"
+        );
+        // In place too.
+        let mut xy = x.to_vec();
+        op(k, InOut::in_place(&mut xy));
+        assert!(
+            xy[..small]
+                .iter()
+                .zip(&alone)
+                .all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{what} on {isa}: in-place streamed output differs"
+        );
+    }
+}
+
+#[test]
+fn layer_norm_and_rms_norm_rows() {
+    let cols = 2051;
+    let x = data(BIG / cols * cols, 1);
+    let gamma = data(cols, 2);
+    let beta = data(cols, 3);
+    let ln = LayerNorm::new(cols).gamma(&gamma).beta(&beta);
+    agrees("layer_norm", &x, 3 * cols, |k, io| {
+        k.layer_norm(&ln, io, None).unwrap()
+    });
+    let rms = RmsNorm::new(cols).gamma(&gamma);
+    agrees("rms_norm", &x, 3 * cols, |k, io| {
+        k.rms_norm(&rms, io).unwrap()
+    });
+}
+
+#[test]
+fn batch_norm_inference_both_layouts() {
+    let (c, hw) = (37, 1021);
+    let n = BIG / (c * hw) + 1;
+    let x = data(n * c * hw, 4);
+    let (mean, var) = (
+        data(c, 5),
+        data(c, 6).iter().map(|v| v.abs() + 0.1).collect::<Vec<_>>(),
+    );
+    let (gamma, beta) = (data(c, 7), data(c, 8));
+    let bn = BatchNorm::new(&mean, &var).gamma(&gamma).beta(&beta);
+    for (layout, shape) in [
+        ("nchw", Shape::ncl(n, c, hw)),
+        ("ntc", Shape::ntc(n, hw, c)),
+    ] {
+        agrees(
+            &format!("batch_norm_inference {layout}"),
+            &x,
+            c * hw,
+            |k, io| {
+                let len = io.input_len();
+                let shape = Shape {
+                    n: len / (c * hw),
+                    ..shape
+                };
+                k.batch_norm_inference(&bn, shape, io).unwrap()
+            },
+        );
+    }
+}
+
+#[test]
+fn instance_norm_both_layouts() {
+    let (c, hw) = (24, 4099);
+    let n = BIG / (c * hw) + 1;
+    let x = data(n * c * hw, 9);
+    let (gamma, beta) = (data(c, 10), data(c, 11));
+    for (layout, shape) in [
+        ("nchw", Shape::ncl(n, c, hw)),
+        ("ntc", Shape::ntc(n, hw, c)),
+    ] {
+        agrees(&format!("instance_norm {layout}"), &x, c * hw, |k, io| {
+            let shape = Shape {
+                n: io.input_len() / (c * hw),
+                ..shape
+            };
+            let p = InstanceNorm::new(shape).gamma(&gamma).beta(&beta);
+            let (mut mean, mut inv) = (vec![0.0; shape.n * c], vec![0.0; shape.n * c]);
+            let saved = SavedStats {
+                mean: &mut mean,
+                inv_std: &mut inv,
+            };
+            k.instance_norm(&p, io, Some(saved)).unwrap()
+        });
+    }
+}
