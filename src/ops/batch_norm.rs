@@ -37,21 +37,6 @@ impl<'a> BatchNorm<'a> {
             eps: check::DEFAULT_EPS,
         }
     }
-    pub const fn eps(self, eps: f32) -> Self {
-        BatchNorm { eps, ..self }
-    }
-    pub const fn gamma(self, gamma: &'a [f32]) -> Self {
-        BatchNorm {
-            gamma: Some(gamma),
-            ..self
-        }
-    }
-    pub const fn beta(self, beta: &'a [f32]) -> Self {
-        BatchNorm {
-            beta: Some(beta),
-            ..self
-        }
-    }
 
     /// Number of channels (the length of `mean`).
     pub fn channels(&self) -> usize {
@@ -82,6 +67,8 @@ impl<'a> BatchNorm<'a> {
     }
 }
 
+setters!(BatchNorm: eps, gamma, beta);
+
 /// BatchNorm in training mode: batch statistics over N and all positions, per channel.
 #[derive(Clone, Copy, Debug)]
 pub struct BatchNormTraining<'a> {
@@ -101,22 +88,9 @@ impl<'a> BatchNormTraining<'a> {
             beta: None,
         }
     }
-    pub const fn eps(self, eps: f32) -> Self {
-        BatchNormTraining { eps, ..self }
-    }
-    pub const fn gamma(self, gamma: &'a [f32]) -> Self {
-        BatchNormTraining {
-            gamma: Some(gamma),
-            ..self
-        }
-    }
-    pub const fn beta(self, beta: &'a [f32]) -> Self {
-        BatchNormTraining {
-            beta: Some(beta),
-            ..self
-        }
-    }
 }
+
+setters!(BatchNormTraining: eps, gamma, beta);
 
 /// How running statistics follow the batch statistics.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -32,22 +32,9 @@ impl<'a> GroupNorm<'a> {
             beta: None,
         }
     }
-    pub const fn eps(self, eps: f32) -> Self {
-        GroupNorm { eps, ..self }
-    }
-    pub const fn gamma(self, gamma: &'a [f32]) -> Self {
-        GroupNorm {
-            gamma: Some(gamma),
-            ..self
-        }
-    }
-    pub const fn beta(self, beta: &'a [f32]) -> Self {
-        GroupNorm {
-            beta: Some(beta),
-            ..self
-        }
-    }
 }
+
+setters!(GroupNorm: eps, gamma, beta);
 
 impl Kernels {
     /// Normalizes each (n, group). `saved` receives N·groups means and inverse stds, in

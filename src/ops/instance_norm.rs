@@ -31,22 +31,9 @@ impl<'a> InstanceNorm<'a> {
             beta: None,
         }
     }
-    pub const fn eps(self, eps: f32) -> Self {
-        InstanceNorm { eps, ..self }
-    }
-    pub const fn gamma(self, gamma: &'a [f32]) -> Self {
-        InstanceNorm {
-            gamma: Some(gamma),
-            ..self
-        }
-    }
-    pub const fn beta(self, beta: &'a [f32]) -> Self {
-        InstanceNorm {
-            beta: Some(beta),
-            ..self
-        }
-    }
 }
+
+setters!(InstanceNorm: eps, gamma, beta);
 
 impl Kernels {
     /// Normalizes each (n, c) over its positions. `saved` receives N·C means and inverse stds,

@@ -1,14 +1,12 @@
 //! LayerNorm: each row (the trailing dims: ONNX `axis`, PyTorch `normalized_shape`) normalized
 //! over its own values, with optional per-element gamma and beta.
 
-use super::affine::ChannelAffine;
 use super::check;
-use super::columns::Columns;
+use super::row_norm::RowNorm;
 use super::saved::SavedStats;
-use super::spread::deviation_scale;
 use crate::error::NormError;
 use crate::io::InOut;
-use crate::kernels::{Kernels, Rows};
+use crate::kernels::Kernels;
 use crate::shape::Shape;
 
 /// LayerNorm parameters: rows of `cols` values, `y = (x - mean) / sqrt(var + eps) * gamma + beta`.
@@ -33,26 +31,25 @@ impl<'a> LayerNorm<'a> {
             beta: None,
         }
     }
-    pub const fn eps(self, eps: f32) -> Self {
-        LayerNorm { eps, ..self }
-    }
-    pub const fn gamma(self, gamma: &'a [f32]) -> Self {
-        LayerNorm {
-            gamma: Some(gamma),
-            ..self
-        }
-    }
-    pub const fn beta(self, beta: &'a [f32]) -> Self {
-        LayerNorm {
-            beta: Some(beta),
-            ..self
-        }
-    }
+}
 
-    fn check(&self) -> Result<(), NormError> {
-        check::eps(self.eps)?;
-        check::optional("gamma", self.gamma, self.cols)?;
-        check::optional("beta", self.beta, self.cols)
+setters!(LayerNorm: eps, gamma, beta);
+
+impl<'a> LayerNorm<'a> {
+    fn row_norm(&self) -> RowNorm<'a> {
+        let LayerNorm {
+            cols,
+            eps,
+            gamma,
+            beta,
+        } = *self;
+        RowNorm {
+            cols,
+            eps,
+            center: true,
+            gamma,
+            beta,
+        }
     }
 }
 
@@ -62,26 +59,10 @@ impl Kernels {
     pub fn layer_norm(
         &self,
         p: &LayerNorm<'_>,
-        mut io: InOut<'_>,
-        mut stats: Option<SavedStats<'_>>,
+        io: InOut<'_>,
+        stats: Option<SavedStats<'_>>,
     ) -> Result<(), NormError> {
-        let rows = check::rows(p.cols, io.input_len(), Some(io.output_len()))?;
-        p.check()?;
-        SavedStats::check(&stats, rows)?;
-        let rows = Rows {
-            rows,
-            cols: p.cols,
-            eps: p.eps,
-            center: true,
-            gamma: p.gamma,
-            beta: p.beta,
-        };
-        self.normalize_rows(
-            &mut io,
-            &rows,
-            stats.as_mut().map(|s| (&mut *s.mean, &mut *s.inv_std)),
-        );
-        Ok(())
+        self.row_norm(&p.row_norm(), io, stats)
     }
 
     /// LayerNorm over the channels at each position of a `[N, C, spatial]` or `[N, spatial, C]`
@@ -92,40 +73,9 @@ impl Kernels {
         &self,
         p: &LayerNorm<'_>,
         shape: Shape,
-        mut io: InOut<'_>,
-        mut stats: Option<SavedStats<'_>>,
+        io: InOut<'_>,
+        stats: Option<SavedStats<'_>>,
     ) -> Result<(), NormError> {
-        check::tensor(&shape, io.input_len(), Some(io.output_len()))?;
-        check::len("cols", p.cols, shape.c)?;
-        p.check()?;
-        if shape.c == 0 {
-            return Err(NormError::ZeroDimension("c"));
-        }
-        if matches!(shape.layout, crate::Layout::ChannelsLast) {
-            return self.layer_norm(p, io, stats);
-        }
-        SavedStats::check(&stats, shape.n * shape.spatial)?;
-        let rows = ChannelAffine {
-            gamma: p.gamma,
-            beta: p.beta,
-        };
-        for n in 0..shape.n {
-            let set = Columns {
-                start: n * shape.c * shape.spatial,
-                rows: shape.c,
-                cols: shape.spatial,
-                group_size: 1,
-                center: true,
-                column_affine: ChannelAffine::default(),
-                row_affine: rows,
-            };
-            self.columns_normalize(&mut io, &set, &mut |pos, stats_of| {
-                let inv = stats_of.var.inv_sqrt_plus(p.eps);
-                let mean = stats_of.mean;
-                SavedStats::record(&mut stats, n * shape.spatial + pos, mean, inv);
-                deviation_scale(inv)
-            });
-        }
-        Ok(())
+        self.row_norm_channels(&p.row_norm(), shape, io, stats)
     }
 }
