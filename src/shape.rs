@@ -64,12 +64,18 @@ impl Shape {
         Shape::channels_last(n, t, c)
     }
 
-    /// Number of values, or [`NormError::ShapeOverflow`].
+    /// Number of values, or [`NormError::ShapeOverflow`] (also for a saturated `h * w`). A
+    /// shape with a zero dimension holds 0 values whatever the others are.
     pub fn len(&self) -> Result<usize, NormError> {
-        self.n
-            .checked_mul(self.c)
-            .and_then(|nc| nc.checked_mul(self.spatial))
-            .filter(|_| self.spatial != usize::MAX)
+        let dims = [self.n, self.c, self.spatial];
+        if self.spatial == usize::MAX {
+            return Err(NormError::ShapeOverflow);
+        }
+        if dims.contains(&0) {
+            return Ok(0);
+        }
+        dims.iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
             .ok_or(NormError::ShapeOverflow)
     }
 

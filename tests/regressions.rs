@@ -8,7 +8,8 @@ mod common;
 use common::check::{U, Y_TOL};
 use common::reference::Stats;
 use normkern::{
-    BatchNormTraining, InOut, Isa, Kernels, LayerNorm, Moments, RmsNorm, SavedStats, Shape,
+    BatchNorm, BatchNormTraining, InOut, InstanceNorm, Isa, Kernels, LayerNorm, MeanVarianceNorm,
+    Moments, RmsNorm, SavedStats, Shape,
 };
 
 /// Normalizes with `op` on every instruction set; panics with the worst error (in units of u,
@@ -210,4 +211,73 @@ fn subnormal_spread_with_eps_zero() {
         k.layer_norm(&LayerNorm::new(2).eps(0.0), InOut::new(x, y), None)
             .unwrap();
     });
+}
+
+/// Found by the `batch_norm` fuzz target: channels-last BatchNorm inference on an empty tensor
+/// with more channels than one column window panicked (the second window's offset lay past the
+/// empty buffer). Fixed by returning before any kernel runs when the tensor holds no values.
+#[test]
+fn empty_channels_last_batch_norm_inference_with_many_channels() {
+    let c = 3000;
+    let (mean, var) = (vec![0.0; c], vec![1.0; c]);
+    for isa in Isa::available() {
+        let k = Kernels::new(isa).unwrap();
+        for shape in [Shape::ntc(0, 5, c), Shape::ntc(3, 0, c)] {
+            let bn = BatchNorm::new(&mean, &var);
+            assert_eq!(
+                k.batch_norm_inference(&bn, shape, InOut::new(&[], &mut [])),
+                Ok(())
+            );
+        }
+    }
+}
+
+/// Found by the `mvn` fuzz target: channels-first MVN over its default axes with an empty batch
+/// panicked (channel 1's planes started past the empty buffer).
+#[test]
+fn empty_batch_mean_variance_norm() {
+    for isa in Isa::available() {
+        let k = Kernels::new(isa).unwrap();
+        let p = MeanVarianceNorm::new(Shape::nchw(0, 4, 3, 3));
+        assert_eq!(k.mean_variance_norm(&p, InOut::new(&[], &mut [])), Ok(()));
+    }
+}
+
+/// Found by the fuzz targets: a shape with a zero dimension holds no values whatever the other
+/// dimensions are, but `Shape::len` refused it when their product overflowed; and operators
+/// walked the huge other dimensions of such empty tensors (hours for 2^40). Both now answer at
+/// once.
+#[test]
+fn empty_shapes_with_huge_dimensions() {
+    let huge = 1usize << 40;
+    assert_eq!(
+        Shape::channels_first(usize::MAX, usize::MAX, 0).len(),
+        Ok(0)
+    );
+    assert_eq!(Shape::channels_last(huge, 0, huge).len(), Ok(0));
+    let k = Kernels::detect();
+    let start = std::time::Instant::now();
+    let ln = LayerNorm::new(5);
+    let shape = Shape::channels_first(huge, 5, 0);
+    assert_eq!(
+        k.layer_norm_channels(&ln, shape, InOut::new(&[], &mut []), None),
+        Ok(())
+    );
+    let shape = Shape::channels_last(huge, 7, 0);
+    assert_eq!(
+        k.instance_norm(&InstanceNorm::new(shape), InOut::new(&[], &mut []), None),
+        Ok(())
+    );
+    let p = MeanVarianceNorm::new(Shape::channels_last(huge, 3, 0));
+    assert_eq!(k.mean_variance_norm(&p, InOut::new(&[], &mut [])), Ok(()));
+    let bn = BatchNorm::new(&[], &[]);
+    assert_eq!(
+        k.batch_norm_inference(&bn, Shape::ncl(huge, 0, 9), InOut::new(&[], &mut [])),
+        Ok(())
+    );
+    assert!(
+        start.elapsed().as_secs() < 5,
+        "empty tensors took {:?}",
+        start.elapsed()
+    );
 }

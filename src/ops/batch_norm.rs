@@ -152,8 +152,11 @@ impl Kernels {
         shape: Shape,
         mut io: InOut<'_>,
     ) -> Result<(), NormError> {
-        check::tensor(&shape, io.input_len(), Some(io.output_len()))?;
+        let total = check::tensor(&shape, io.input_len(), Some(io.output_len()))?;
         check::len("mean", bn.check()?, shape.c)?;
+        if total == 0 {
+            return Ok(());
+        }
         let Shape { n, c, spatial, .. } = shape;
         match shape.layout {
             Layout::ChannelsFirst => {
@@ -214,9 +217,12 @@ impl Kernels {
             check::len("running_var", r.var.len(), shape.c)?;
             r.momentum.check()?;
         }
-        let per_channel = shape.n * shape.spatial;
+        let per_channel = shape.n.saturating_mul(shape.spatial);
         if per_channel <= 1 {
             return Err(NormError::TooFewValues { per_channel });
+        }
+        if shape.c == 0 {
+            return Ok(());
         }
 
         let affine = ChannelAffine {

@@ -46,7 +46,7 @@ impl Kernels {
         saved: Option<SavedStats<'_>>,
     ) -> Result<(), NormError> {
         let shape = p.shape;
-        check::tensor(&shape, io.input_len(), Some(io.output_len()))?;
+        let total = check::tensor(&shape, io.input_len(), Some(io.output_len()))?;
         if p.groups == 0 {
             return Err(NormError::ZeroDimension("groups"));
         }
@@ -59,7 +59,10 @@ impl Kernels {
         check::eps(p.eps)?;
         check::optional("gamma", p.gamma, shape.c)?;
         check::optional("beta", p.beta, shape.c)?;
-        SavedStats::check(&saved, shape.n * p.groups)?;
+        SavedStats::check(&saved, shape.n.saturating_mul(p.groups))?;
+        if total == 0 {
+            return Ok(()); // no values, no statistics defined: saved stats stay as they are
+        }
         let affine = ChannelAffine {
             gamma: p.gamma,
             beta: p.beta,

@@ -45,11 +45,14 @@ impl Kernels {
         saved: Option<SavedStats<'_>>,
     ) -> Result<(), NormError> {
         let shape = p.shape;
-        check::tensor(&shape, io.input_len(), Some(io.output_len()))?;
+        let total = check::tensor(&shape, io.input_len(), Some(io.output_len()))?;
         check::eps(p.eps)?;
         check::optional("gamma", p.gamma, shape.c)?;
         check::optional("beta", p.beta, shape.c)?;
-        SavedStats::check(&saved, shape.n * shape.c)?;
+        SavedStats::check(&saved, shape.n.saturating_mul(shape.c))?;
+        if total == 0 {
+            return Ok(()); // no values, no statistics defined: saved stats stay as they are
+        }
         let affine = ChannelAffine {
             gamma: p.gamma,
             beta: p.beta,

@@ -50,7 +50,9 @@ impl Kernels {
         mut io: InOut<'_>,
     ) -> Result<(), NormError> {
         let shape = p.shape;
-        check::tensor(&shape, io.input_len(), Some(io.output_len()))?;
+        if check::tensor(&shape, io.input_len(), Some(io.output_len()))? == 0 {
+            return Ok(());
+        }
         let reduce = match p.axes {
             MvnAxes::BatchAndSpatial => Reduce::Channel,
             MvnAxes::Spatial => Reduce::SampleGroup { group_size: 1 },

@@ -73,16 +73,19 @@ impl Kernels {
         mut io: InOut<'_>,
         mut stats: Option<SavedStats<'_>>,
     ) -> Result<(), NormError> {
-        check::tensor(&shape, io.input_len(), Some(io.output_len()))?;
+        let total = check::tensor(&shape, io.input_len(), Some(io.output_len()))?;
         check::len("cols", p.cols, shape.c)?;
         p.check()?;
         if shape.c == 0 {
             return Err(NormError::ZeroDimension("c"));
         }
+        if total == 0 {
+            return Ok(());
+        }
         if shape.layout == Layout::ChannelsLast {
             return self.row_norm(p, io, stats);
         }
-        SavedStats::check(&stats, shape.n * shape.spatial)?;
+        SavedStats::check(&stats, shape.n.saturating_mul(shape.spatial))?;
         for n in 0..shape.n {
             let set = Columns {
                 start: n * shape.c * shape.spatial,
