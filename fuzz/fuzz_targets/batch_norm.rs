@@ -1,0 +1,508 @@
+//! BatchNorm: inference with running statistics, training (batch statistics, saved statistics,
+//! running-statistics update under each momentum convention), and folding into a per-channel
+//! scale/shift, a convolution or a linear layer. Both layouts.
+#![no_main]
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use normkern::{
+    BatchNorm, BatchNormTraining, ConvKernel, InOut, Kernels, Layout, Momentum, NormError,
+    RunningStats, SavedStats,
+};
+use normkern_fuzz::check::{self, Case, Extra, Reference};
+use normkern_fuzz::input::{
+    self as spec, Buffers, Dim, Eps, IsaPick, Len, Param, SavedSpec, ShapeSpec,
+};
+use normkern_fuzz::reference::{self as r, DEV, Expect, Grouping, Norm, REL};
+
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum MomentumSpec {
+    PyTorch(u8),
+    Onnx(u8),
+    /// Any bit pattern: out of 0..=1, NaN and infinities are invalid.
+    PyTorchBits(u32),
+    OnnxBits(u32),
+    /// `batches = 0` is invalid.
+    Cumulative(u8),
+}
+
+impl MomentumSpec {
+    fn momentum(self) -> Momentum {
+        match self {
+            MomentumSpec::PyTorch(v) => Momentum::PyTorch(f32::from(v) / 255.0),
+            MomentumSpec::Onnx(v) => Momentum::Onnx(f32::from(v) / 255.0),
+            MomentumSpec::PyTorchBits(b) => Momentum::PyTorch(f32::from_bits(b)),
+            MomentumSpec::OnnxBits(b) => Momentum::Onnx(f32::from_bits(b)),
+            MomentumSpec::Cumulative(b) => Momentum::CumulativeAverage {
+                batches: u64::from(b),
+            },
+        }
+    }
+}
+
+/// Independent rule: PyTorch / ONNX momenta must be finite and in 0..=1; a cumulative average
+/// needs at least one batch.
+fn momentum_valid(m: Momentum) -> bool {
+    match m {
+        Momentum::PyTorch(v) | Momentum::Onnx(v) => v.is_finite() && (0.0..=1.0).contains(&v),
+        Momentum::CumulativeAverage { batches } => batches >= 1,
+    }
+}
+
+#[derive(Arbitrary, Debug)]
+struct Running {
+    mean: Param,
+    var: Param,
+    momentum: MomentumSpec,
+}
+
+#[derive(Arbitrary, Debug)]
+enum Fold {
+    ScaleShift {
+        scale: Len,
+        shift: Len,
+    },
+    Conv {
+        in_per_group: Dim,
+        kh: Dim,
+        kw: Dim,
+        weight: Param,
+        bias: Option<Param>,
+        folded: Len,
+    },
+    Linear {
+        in_features: Dim,
+        weight: Param,
+        bias: Option<Param>,
+        folded: Len,
+    },
+}
+
+#[derive(Arbitrary, Debug)]
+#[allow(clippy::large_enum_variant)] // a fuzz input, built once per execution
+enum Mode {
+    Inference {
+        mean: Param,
+        var: Param,
+    },
+    Training {
+        running: Option<Running>,
+        saved: Option<SavedSpec>,
+    },
+    Fold {
+        channels: Dim,
+        mean: Param,
+        var: Param,
+        fold: Fold,
+    },
+}
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    mode: Mode,
+    shape: ShapeSpec,
+    isa: IsaPick,
+    buffers: Buffers,
+    eps: Eps,
+    gamma: Option<Param>,
+    beta: Option<Param>,
+    data: spec::Data,
+}
+
+fuzz_target!(|input: Input| run(input));
+
+fn run(input: Input) {
+    match &input.mode {
+        Mode::Inference { mean, var } => inference(&input, mean, var),
+        Mode::Training { running, saved } => training(&input, running.as_ref(), *saved),
+        Mode::Fold {
+            channels,
+            mean,
+            var,
+            fold,
+        } => self::fold(&input, channels.value(), mean, var, fold),
+    }
+}
+
+fn inference(input: &Input, mean: &Param, var: &Param) {
+    let shape = input.shape.shape();
+    if normkern_fuzz::known::skip_shape(&shape)
+        || normkern_fuzz::known::bn_inference_empty_wide(&shape)
+    {
+        return;
+    }
+    let c = shape.c;
+    let eps = input.eps.value();
+    let want = spec::shape_len(&shape);
+    let x = input.data.fill(input.buffers.x_len.resolve(want));
+    if normkern_fuzz::known::skip_empty(&shape, &x) {
+        return;
+    }
+    let y_len = input.buffers.y_len.resolve(want);
+    let (mean, var) = (mean.build(Some(c)), var.build(Some(c)));
+    let gamma = spec::opt_param(&input.gamma, Some(c));
+    let beta = spec::opt_param(&input.beta, Some(c));
+    let (g, b) = (gamma.as_deref(), beta.as_deref());
+
+    let valid = want.is_some()
+        && Some(x.len()) == want
+        && (input.buffers.in_place || Some(y_len) == want)
+        && mean.len() == c
+        && var.len() == c
+        && g.is_none_or(|v| v.len() == c)
+        && b.is_none_or(|v| v.len() == c)
+        && spec::eps_valid(eps);
+
+    // Inference normalizes each value on its own: poisoning is per element.
+    let cl = shape.layout == Layout::ChannelsLast;
+    let channel_of: Vec<usize> = if valid {
+        (0..x.len())
+            .map(|i| r::coords(i, c, shape.spatial, cl).1)
+            .collect()
+    } else {
+        vec![]
+    };
+    let grouping = valid.then(|| Grouping::elementwise(x.len(), channel_of.clone()));
+    let running_finite = mean.iter().chain(&var).all(|v| v.is_finite());
+    let running_in_domain =
+        mean.iter().chain(&var).all(|&v| r::param_in_domain(v)) && var.iter().all(|&v| v >= 0.0);
+    let case = Case {
+        name: "batch_norm_inference",
+        x,
+        y_len,
+        in_place: input.buffers.in_place,
+        valid,
+        extras: vec![],
+        isa: input.isa.isa(),
+        grouping: grouping.as_ref(),
+        poison_whole_group: true,
+        params_finite: check::finite(g) && check::finite(b) && running_finite,
+        params_sentinel: check::sentinel_in(g)
+            || check::sentinel_in(b)
+            || check::has_sentinel(&mean)
+            || check::has_sentinel(&var),
+        params_in_domain: r::eps_in_domain(eps)
+            && r::params_in_domain(g)
+            && r::params_in_domain(b)
+            && running_in_domain,
+    };
+    let mut bn = BatchNorm::new(&mean, &var).eps(eps);
+    bn.gamma = g;
+    bn.beta = b;
+    let run = |k: &Kernels, io: InOut<'_>, _: &mut [Vec<f32>]| -> Result<(), NormError> {
+        k.batch_norm_inference(&bn, shape, io)
+    };
+    let reference = |x: &[f32]| {
+        let y = x
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                let ch = channel_of[i];
+                let gm = g.map_or(1.0, |g| f64::from(g[ch]));
+                let bt = b.map_or(0.0, |b| f64::from(b[ch]));
+                let s = gm / (f64::from(var[ch]) + f64::from(eps)).sqrt();
+                let t = (f64::from(v) - f64::from(mean[ch])) * s;
+                // One rounding of x - mean, of the scale and of the fused multiply-add.
+                Some((t + bt, REL * (t.abs() + bt.abs()) + r::ABS))
+            })
+            .collect();
+        Reference { y, extras: vec![] }
+    };
+    check::check_case(&case, &run, &reference);
+}
+
+fn training(input: &Input, running: Option<&Running>, saved: Option<SavedSpec>) {
+    let shape = input.shape.shape();
+    if normkern_fuzz::known::skip_shape(&shape) {
+        return;
+    }
+    let (n, c, s) = (shape.n, shape.c, shape.spatial);
+    let eps = input.eps.value();
+    let want = spec::shape_len(&shape);
+    let x = input.data.fill(input.buffers.x_len.resolve(want));
+    if normkern_fuzz::known::skip_empty(&shape, &x) {
+        return;
+    }
+    let y_len = input.buffers.y_len.resolve(want);
+    let gamma = spec::opt_param(&input.gamma, Some(c));
+    let beta = spec::opt_param(&input.beta, Some(c));
+    let (g, b) = (gamma.as_deref(), beta.as_deref());
+    let saved = saved.map(|sv| sv.build(Some(c)));
+    let running_bufs = running.map(|rs| (rs.mean.build(Some(c)), rs.var.build(Some(c))));
+    let momentum = running.map(|rs| rs.momentum.momentum());
+    let per_channel = n as u128 * s as u128;
+
+    let valid = want.is_some()
+        && Some(x.len()) == want
+        && (input.buffers.in_place || Some(y_len) == want)
+        && spec::eps_valid(eps)
+        && g.is_none_or(|v| v.len() == c)
+        && b.is_none_or(|v| v.len() == c)
+        && saved
+            .as_ref()
+            .is_none_or(|(m, i)| m.len() == c && i.len() == c)
+        && running_bufs
+            .as_ref()
+            .is_none_or(|(m, v)| m.len() == c && v.len() == c)
+        && momentum.is_none_or(momentum_valid)
+        && per_channel > 1;
+
+    let cl = shape.layout == Layout::ChannelsLast;
+    let grouping = valid.then(|| Grouping::tensor(n, c, s, cl, c, |_, ci, _| (ci, ci)));
+    let mut extras = vec![];
+    if let Some((m, i)) = &saved {
+        extras.push(Extra::output("saved_mean", m.len(), true));
+        extras.push(Extra::output("saved_inv_std", i.len(), true));
+    }
+    if let Some((m, v)) = &running_bufs {
+        extras.push(Extra::in_out("running_mean", m.clone()));
+        extras.push(Extra::in_out("running_var", v.clone()));
+    }
+    let running_all = || running_bufs.iter().flat_map(|(m, v)| m.iter().chain(v));
+    let case = Case {
+        name: "batch_norm_training",
+        x,
+        y_len,
+        in_place: input.buffers.in_place,
+        valid,
+        extras,
+        isa: input.isa.isa(),
+        grouping: grouping.as_ref(),
+        poison_whole_group: true,
+        params_finite: check::finite(g) && check::finite(b) && running_all().all(|v| v.is_finite()),
+        params_sentinel: check::sentinel_in(g)
+            || check::sentinel_in(b)
+            || running_all().any(|v| v.to_bits() == check::SENTINEL),
+        params_in_domain: r::eps_in_domain(eps)
+            && r::params_in_domain(g)
+            && r::params_in_domain(b)
+            && running_all().all(|&v| r::param_in_domain(v)),
+    };
+    let mut p = BatchNormTraining::new(shape).eps(eps);
+    p.gamma = g;
+    p.beta = b;
+    let has_saved = saved.is_some();
+    let run = |k: &Kernels, io: InOut<'_>, extras: &mut [Vec<f32>]| -> Result<(), NormError> {
+        let (saved_bufs, running_slices) = extras.split_at_mut(if has_saved { 2 } else { 0 });
+        let saved = match saved_bufs {
+            [mean, inv_std] => Some(SavedStats { mean, inv_std }),
+            _ => None,
+        };
+        let running = match running_slices {
+            [mean, var] => Some(RunningStats {
+                mean,
+                var,
+                momentum: momentum.expect("running"),
+            }),
+            _ => None,
+        };
+        k.batch_norm_training(&p, io, running, saved)
+    };
+    let reference = |x: &[f32]| {
+        let out = r::normalize(
+            x,
+            grouping.as_ref().expect("valid"),
+            Norm::Standard { eps },
+            g,
+            b,
+        );
+        let st = &out.stats;
+        let mut extras = vec![];
+        if has_saved {
+            extras.push(r::saved_mean(st));
+            extras.push(r::saved_inv_std(st, eps));
+        }
+        if let (Some((rm, rv)), Some(m)) = (&running_bufs, momentum) {
+            let (w, unbiased) = match m {
+                Momentum::PyTorch(v) => (f64::from(v), true),
+                Momentum::CumulativeAverage { batches } => (1.0 / batches as f64, true),
+                Momentum::Onnx(v) => (1.0 - f64::from(v), false),
+            };
+            let mut mean_out: Vec<Expect> = vec![];
+            let mut var_out: Vec<Expect> = vec![];
+            for ch in 0..c {
+                let cnt = st.count[ch] as f64;
+                let batch_var = if unbiased {
+                    st.var[ch] * cnt / (cnt - 1.0)
+                } else {
+                    st.var[ch]
+                };
+                let (old_m, old_v) = ((1.0 - w) * f64::from(rm[ch]), (1.0 - w) * f64::from(rv[ch]));
+                let (new_m, new_v) = (w * st.mean[ch], w * batch_var);
+                // The batch mean carries the saved mean's error, weighted by w; the products and
+                // the sum are rounded once each (REL). The weights `w` and `1 - w` are rounded to
+                // f32 first, an absolute error of up to 2u = 1.2e-7 each (an ONNX momentum m is
+                // applied as 1 - (1 - m)), which WEIGHT = 2.4e-7 (4u) of each operand covers.
+                const WEIGHT: f64 = 2.4e-7;
+                let (rmf, rvf) = (f64::from(rm[ch]), f64::from(rv[ch]));
+                let m_tol = REL * (old_m.abs() + new_m.abs())
+                    + WEIGHT * (rmf.abs() + st.mean[ch].abs())
+                    + w * DEV * (cnt.sqrt() * st.var[ch].sqrt())
+                    + 1e-38;
+                let v_tol =
+                    REL * (old_v.abs() + new_v.abs()) + WEIGHT * (rvf.abs() + batch_var) + 1e-37;
+                mean_out.push(Some((old_m + new_m, m_tol)));
+                var_out.push(Some((old_v + new_v, v_tol)));
+            }
+            extras.push(mean_out);
+            extras.push(var_out);
+        }
+        Reference { y: out.y, extras }
+    };
+    check::check_case(&case, &run, &reference);
+}
+
+fn fold(input: &Input, channels: usize, mean: &Param, var: &Param, fold: &Fold) {
+    let eps = input.eps.value();
+    let (mean, var) = (mean.build(Some(channels)), var.build(Some(channels)));
+    // A folded BatchNorm has as many channels as running means.
+    let c = mean.len();
+    let gamma = spec::opt_param(&input.gamma, Some(c));
+    let beta = spec::opt_param(&input.beta, Some(c));
+    let (g, b) = (gamma.as_deref(), beta.as_deref());
+    let mut bn = BatchNorm::new(&mean, &var).eps(eps);
+    bn.gamma = g;
+    bn.beta = b;
+    assert_eq!(bn.channels(), mean.len());
+    let bn_ok = var.len() == c
+        && g.is_none_or(|v| v.len() == c)
+        && b.is_none_or(|v| v.len() == c)
+        && spec::eps_valid(eps);
+    let numeric = bn_ok
+        && r::eps_in_domain(eps)
+        && r::params_in_domain(g)
+        && r::params_in_domain(b)
+        && mean.iter().all(|&v| r::param_in_domain(v))
+        && var.iter().all(|&v| r::param_in_domain(v) && v >= 0.0);
+    // Exact per-channel scale and shift in f64.
+    let scale_of = |ch: usize| {
+        g.map_or(1.0, |g| f64::from(g[ch])) / (f64::from(var[ch]) + f64::from(eps)).sqrt()
+    };
+    let beta_of = |ch: usize| b.map_or(0.0, |b| f64::from(b[ch]));
+    let close = |what: &str, got: f32, want: f64, tol: f64| {
+        assert!(
+            (f64::from(got) - want).abs() <= tol,
+            "fold: {what} = {got:e}, reference {want:e} (tolerance {tol:e})"
+        );
+    };
+
+    match fold {
+        Fold::ScaleShift { scale, shift } => {
+            let mut sc = vec![check::sentinel(); scale.resolve(Some(c))];
+            let mut sh = vec![check::sentinel(); shift.resolve(Some(c))];
+            let result = bn.scale_shift(&mut sc, &mut sh);
+            let valid = bn_ok && sc.len() == c && sh.len() == c;
+            assert_eq!(result.is_ok(), valid, "scale_shift: {result:?}");
+            if !valid {
+                assert!(
+                    check::bits(&sc)
+                        .iter()
+                        .chain(&check::bits(&sh))
+                        .all(|&v| v == check::SENTINEL)
+                );
+                return;
+            }
+            if numeric {
+                for ch in 0..c {
+                    let (s, bt) = (scale_of(ch), beta_of(ch));
+                    let ms = f64::from(mean[ch]) * s;
+                    close("scale", sc[ch], s, REL * s.abs() + r::ABS);
+                    close(
+                        "shift",
+                        sh[ch],
+                        bt - ms,
+                        REL * (bt.abs() + ms.abs()) + r::ABS,
+                    );
+                }
+            }
+        }
+        Fold::Conv { .. } | Fold::Linear { .. } => {
+            let (kernel, weight, bias, folded, is_conv) = match fold {
+                Fold::Conv {
+                    in_per_group,
+                    kh,
+                    kw,
+                    weight,
+                    bias,
+                    folded,
+                } => {
+                    let k = ConvKernel {
+                        in_per_group: in_per_group.value(),
+                        kh: kh.value(),
+                        kw: kw.value(),
+                    };
+                    (k, weight, bias, folded, true)
+                }
+                Fold::Linear {
+                    in_features,
+                    weight,
+                    bias,
+                    folded,
+                } => {
+                    let k = ConvKernel {
+                        in_per_group: in_features.value(),
+                        kh: 1,
+                        kw: 1,
+                    };
+                    (k, weight, bias, folded, false)
+                }
+                Fold::ScaleShift { .. } => unreachable!(),
+            };
+            let per_out = kernel
+                .in_per_group
+                .checked_mul(kernel.kh)
+                .and_then(|v| v.checked_mul(kernel.kw));
+            let want_w = per_out.and_then(|p| p.checked_mul(c));
+            let w0 = weight.build(want_w);
+            let bias = spec::opt_param(bias, Some(c));
+            let mut w = w0.clone();
+            let mut fb = vec![check::sentinel(); folded.resolve(Some(c))];
+            let result = if is_conv {
+                bn.fold_into_conv(&mut w, kernel, bias.as_deref(), &mut fb)
+            } else {
+                bn.fold_into_linear(&mut w, kernel.in_per_group, bias.as_deref(), &mut fb)
+            };
+            let valid = bn_ok
+                && want_w == Some(w0.len())
+                && bias.as_ref().is_none_or(|v| v.len() == c)
+                && fb.len() == c;
+            assert_eq!(result.is_ok(), valid, "fold: {result:?}");
+            if !valid {
+                assert!(
+                    check::bits(&w) == check::bits(&w0),
+                    "fold: weight written on error"
+                );
+                assert!(check::bits(&fb).iter().all(|&v| v == check::SENTINEL));
+                return;
+            }
+            let per_out = per_out.expect("valid");
+            let numeric = numeric
+                && w0.iter().all(|&v| r::param_in_domain(v))
+                && bias
+                    .as_ref()
+                    .is_none_or(|v| v.iter().all(|&v| r::param_in_domain(v)));
+            if numeric {
+                for ch in 0..c {
+                    let (s, bt) = (scale_of(ch), beta_of(ch));
+                    for (i, &wv) in w0[ch * per_out..(ch + 1) * per_out].iter().enumerate() {
+                        let want = f64::from(wv) * s;
+                        close(
+                            "weight",
+                            w[ch * per_out + i],
+                            want,
+                            REL * want.abs() + r::ABS,
+                        );
+                    }
+                    let old = bias.as_ref().map_or(0.0, |v| f64::from(v[ch]));
+                    let t = (old - f64::from(mean[ch])) * s;
+                    close(
+                        "folded_bias",
+                        fb[ch],
+                        t + bt,
+                        REL * (t.abs() + bt.abs()) + r::ABS,
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! ONNX MeanVarianceNormalization over each of its three axis sets, in both layouts.
+#![no_main]
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use normkern::{InOut, Kernels, Layout, MeanVarianceNorm, MvnAxes, NormError};
+use normkern_fuzz::check::{self, Case, Reference};
+use normkern_fuzz::input::{self as spec, Buffers, IsaPick, ShapeSpec};
+use normkern_fuzz::reference::{self as r, Grouping, Norm};
+
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum Axes {
+    BatchAndSpatial,
+    Spatial,
+    ChannelsAndSpatial,
+}
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    shape: ShapeSpec,
+    axes: Axes,
+    isa: IsaPick,
+    buffers: Buffers,
+    data: spec::Data,
+}
+
+fuzz_target!(|input: Input| run(input));
+
+fn run(input: Input) {
+    let shape = input.shape.shape();
+    if normkern_fuzz::known::skip_shape(&shape) {
+        return;
+    }
+    let axes = match input.axes {
+        Axes::BatchAndSpatial => MvnAxes::BatchAndSpatial,
+        Axes::Spatial => MvnAxes::Spatial,
+        Axes::ChannelsAndSpatial => MvnAxes::ChannelsAndSpatial,
+    };
+    if axes == MvnAxes::BatchAndSpatial && normkern_fuzz::known::mvn_empty_batch(&shape) {
+        return;
+    }
+    let want = spec::shape_len(&shape);
+    let x = input.data.fill(input.buffers.x_len.resolve(want));
+    if normkern_fuzz::known::skip_empty(&shape, &x) {
+        return;
+    }
+    let y_len = input.buffers.y_len.resolve(want);
+    let valid =
+        want.is_some() && Some(x.len()) == want && (input.buffers.in_place || Some(y_len) == want);
+
+    let (n, c, s) = (shape.n, shape.c, shape.spatial);
+    let cl = shape.layout == Layout::ChannelsLast;
+    let grouping = valid.then(|| match axes {
+        MvnAxes::BatchAndSpatial => Grouping::tensor(n, c, s, cl, c, |_, ci, _| (ci, ci)),
+        MvnAxes::Spatial => Grouping::tensor(n, c, s, cl, n.saturating_mul(c), |ni, ci, _| {
+            (ni * c + ci, ci)
+        }),
+        MvnAxes::ChannelsAndSpatial => Grouping::tensor(n, c, s, cl, n, |ni, ci, _| (ni, ci)),
+    });
+    let case = Case {
+        name: "mean_variance_norm",
+        x,
+        y_len,
+        in_place: input.buffers.in_place,
+        valid,
+        extras: vec![],
+        isa: input.isa.isa(),
+        grouping: grouping.as_ref(),
+        poison_whole_group: true,
+        params_finite: true,
+        params_sentinel: false,
+        params_in_domain: true,
+    };
+    let p = MeanVarianceNorm::new(shape).axes(axes);
+    let run = |k: &Kernels, io: InOut<'_>, _: &mut [Vec<f32>]| -> Result<(), NormError> {
+        k.mean_variance_norm(&p, io)
+    };
+    let reference = |x: &[f32]| Reference {
+        y: r::normalize(x, grouping.as_ref().expect("valid"), Norm::Mvn, None, None).y,
+        extras: vec![],
+    };
+    check::check_case(&case, &run, &reference);
+}

@@ -1,0 +1,115 @@
+//! RMSNorm over rows (`Kernels::rms_norm`) and over the channels of a tensor in either layout
+//! (`Kernels::rms_norm_channels`), with optional gamma.
+#![no_main]
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use normkern::{InOut, Kernels, Layout, NormError, RmsNorm};
+use normkern_fuzz::check::{self, Case, Reference};
+use normkern_fuzz::input::{self as spec, Buffers, Dim, Eps, IsaPick, Len, Param, ShapeSpec};
+use normkern_fuzz::reference::{self as r, Grouping, Norm};
+
+#[derive(Arbitrary, Debug)]
+enum Mode {
+    Rows { rows: Dim, cols: Dim },
+    Channels { shape: ShapeSpec, cols: Len },
+}
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    mode: Mode,
+    isa: IsaPick,
+    buffers: Buffers,
+    eps: Eps,
+    gamma: Option<Param>,
+    data: spec::Data,
+}
+
+fuzz_target!(|input: Input| run(input));
+
+fn run(input: Input) {
+    let eps = input.eps.value();
+    let (cols, want_len, shape) = match &input.mode {
+        Mode::Rows { rows, cols } => {
+            let (rows, cols) = (rows.value(), cols.value());
+            (cols, spec::mul(rows, cols), None)
+        }
+        Mode::Channels { shape, cols } => {
+            let shape = shape.shape();
+            if normkern_fuzz::known::skip_shape(&shape) {
+                return;
+            }
+            let cols = if shape.c > spec::CAP {
+                shape.c
+            } else {
+                cols.resolve(Some(shape.c))
+            };
+            (cols, spec::shape_len(&shape), Some(shape))
+        }
+    };
+    let x = input.data.fill(input.buffers.x_len.resolve(want_len));
+    if shape.is_some_and(|s| normkern_fuzz::known::skip_empty(&s, &x)) {
+        return;
+    }
+    let y_len = input.buffers.y_len.resolve(want_len);
+    let gamma = spec::opt_param(&input.gamma, Some(cols));
+    let g = gamma.as_deref();
+
+    let y_ok = input.buffers.in_place || y_len == x.len();
+    let params_ok = spec::eps_valid(eps) && g.is_none_or(|v| v.len() == cols);
+    let shape_ok = match shape {
+        None => cols != 0 && x.len().is_multiple_of(cols),
+        Some(s) => want_len.is_some() && Some(x.len()) == want_len && cols == s.c && s.c != 0,
+    };
+    let valid = shape_ok && y_ok && params_ok;
+
+    let grouping = valid.then(|| match shape {
+        None => Grouping::rows(x.len(), cols),
+        Some(s) => {
+            let cl = s.layout == Layout::ChannelsLast;
+            Grouping::tensor(
+                s.n,
+                s.c,
+                s.spatial,
+                cl,
+                s.n.saturating_mul(s.spatial),
+                |n, c, p| (n * s.spatial + p, c),
+            )
+        }
+    });
+    let case = Case {
+        name: if shape.is_some() {
+            "rms_norm_channels"
+        } else {
+            "rms_norm"
+        },
+        x,
+        y_len,
+        in_place: input.buffers.in_place,
+        valid,
+        extras: vec![],
+        isa: input.isa.isa(),
+        grouping: grouping.as_ref(),
+        poison_whole_group: false,
+        params_finite: check::finite(g),
+        params_sentinel: check::sentinel_in(g),
+        params_in_domain: r::eps_in_domain(eps) && r::params_in_domain(g),
+    };
+    let mut p = RmsNorm::new(cols).eps(eps);
+    p.gamma = g;
+    let run = |k: &Kernels, io: InOut<'_>, _: &mut [Vec<f32>]| -> Result<(), NormError> {
+        match shape {
+            None => k.rms_norm(&p, io),
+            Some(s) => k.rms_norm_channels(&p, s, io),
+        }
+    };
+    let reference = |x: &[f32]| {
+        let grouping = grouping.as_ref().expect("valid");
+        let out = r::normalize(x, grouping, Norm::Rms { eps }, g, None);
+        Reference {
+            y: out.y,
+            extras: vec![],
+        }
+    };
+    check::check_case(&case, &run, &reference);
+}
