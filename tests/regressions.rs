@@ -281,3 +281,25 @@ fn empty_shapes_with_huge_dimensions() {
         start.elapsed()
     );
 }
+
+/// Found by the `layer_norm` fuzz target: LayerNorm over channels returned `Ok` for an empty
+/// tensor whose saved-stats buffers had the wrong length (the empty-tensor shortcut came before
+/// the saved-stats check). Every length is now validated before any shortcut.
+#[test]
+fn empty_layer_norm_channels_still_checks_saved_stats() {
+    let k = Kernels::detect();
+    let ln = LayerNorm::new(43);
+    for shape in [Shape::nhwc(165, 4, 0, 43), Shape::nchw(165, 43, 4, 0)] {
+        let (mut mean, mut inv) = (vec![7.0; 255], vec![]);
+        let saved = SavedStats {
+            mean: &mut mean,
+            inv_std: &mut inv,
+        };
+        let result = k.layer_norm_channels(&ln, shape, InOut::new(&[], &mut []), Some(saved));
+        assert!(
+            matches!(result, Err(normkern::NormError::Length { .. })),
+            "{shape:?}: {result:?}"
+        );
+        assert!(mean.iter().all(|&v| v == 7.0));
+    }
+}

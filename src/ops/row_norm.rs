@@ -79,13 +79,13 @@ impl Kernels {
         if shape.c == 0 {
             return Err(NormError::ZeroDimension("c"));
         }
-        if total == 0 {
-            return Ok(());
-        }
         if shape.layout == Layout::ChannelsLast {
             return self.row_norm(p, io, stats);
         }
         SavedStats::check(&stats, shape.n.saturating_mul(shape.spatial))?;
+        if total == 0 {
+            return Ok(()); // validated in full first: an empty tensor still needs right lengths
+        }
         for n in 0..shape.n {
             let set = Columns {
                 start: n * shape.c * shape.spatial,
