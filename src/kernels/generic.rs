@@ -7,8 +7,8 @@
 
 use super::vector::{MAX_LANES, Vector};
 use super::{
-    Affine, CACHED_GROUP, ColumnAffine, ColumnGeometry, ColumnStats, GroupStats, RowNormalize,
-    Rows, Runs, Scaled, StatsOut, corrected, deviation_scale,
+    Affine, ColumnAffine, ColumnGeometry, ColumnStats, GroupStats, RowNormalize, Rows, Runs,
+    Scaled, StatsOut, Sums, corrected, deviation_scale,
 };
 use crate::moments::Moments;
 use crate::moments::pivot_from;
@@ -130,57 +130,75 @@ fn square_scale(max_abs: f32) -> f32 {
 const FOLD_VECTORS: usize = 256;
 
 /// Walks every value of the runs as vectors, `UNROLL` at a time into independent accumulator
-/// slots (hiding add latency): `step(slot, values, mask)` sees full vectors with `mask` None,
-/// and each run's last partial vector loaded as 0 past its end with `mask` 1.0 on its lanes.
-/// `flush` empties the slots into wider totals every `FOLD_VECTORS` vectors and at the end.
+/// slots (hiding add latency). `begin(r)` gives run `r`'s state; `step(slot, state, offset,
+/// lanes)` sees the vector at `offset` from the group's first value, `lanes = LANES` (a
+/// constant the step's branches fold away) for whole vectors and fewer for each run's last
+/// partial one. `flush` empties the slots into wider totals every `FOLD_VECTORS` vectors and
+/// at the end.
 #[inline(always)]
-unsafe fn walk_runs<V: Vector, A: Copy>(
-    src: *const f32,
+unsafe fn walk_runs<V: Vector, A: Copy, R>(
     runs: Runs,
     empty: A,
-    step: impl Fn(&mut A, V, Option<V>),
+    begin: impl Fn(usize) -> R,
+    step: impl Fn(&mut A, &R, usize, usize),
     mut flush: impl FnMut(&mut [A; UNROLL]),
 ) {
-    unsafe {
-        let width = V::LANES * UNROLL;
-        let mut slots = [empty; UNROLL];
-        let mut pending = 0;
-        for r in 0..runs.count {
-            let run = src.add(r * runs.stride);
-            let mut i = 0;
-            while i + width <= runs.len {
-                for (u, slot) in slots.iter_mut().enumerate() {
-                    step(slot, V::load(run.add(i + u * V::LANES)), None);
-                }
-                i += width;
-                pending += UNROLL;
-                if pending >= FOLD_VECTORS {
-                    flush(&mut slots);
-                    slots = [empty; UNROLL];
-                    pending = 0;
-                }
+    let width = V::LANES * UNROLL;
+    let mut slots = [empty; UNROLL];
+    let mut pending = 0;
+    for r in 0..runs.count {
+        let state = begin(r);
+        let run = r * runs.stride;
+        let mut i = 0;
+        while i + width <= runs.len {
+            for (u, slot) in slots.iter_mut().enumerate() {
+                step(slot, &state, run + i + u * V::LANES, V::LANES);
             }
-            while i < runs.len {
-                let n = (runs.len - i).min(V::LANES);
-                if n == V::LANES {
-                    step(&mut slots[0], V::load(run.add(i)), None);
-                } else {
-                    step(
-                        &mut slots[0],
-                        V::load_partial(run.add(i), n),
-                        Some(V::mask(n)),
-                    );
-                }
-                i += n;
-                pending += 1;
-            }
+            i += width;
+            pending += UNROLL;
             if pending >= FOLD_VECTORS {
                 flush(&mut slots);
                 slots = [empty; UNROLL];
                 pending = 0;
             }
         }
-        flush(&mut slots);
+        while i < runs.len {
+            let n = (runs.len - i).min(V::LANES);
+            step(&mut slots[0], &state, run + i, n);
+            i += n;
+            pending += 1;
+        }
+        if pending >= FOLD_VECTORS {
+            flush(&mut slots);
+            slots = [empty; UNROLL];
+            pending = 0;
+        }
+    }
+    flush(&mut slots);
+}
+
+/// The `lanes` values at `src` (0 past them), with the mask of those lanes when `lanes <
+/// LANES` (to zero what the caller derives from the padding).
+#[inline(always)]
+unsafe fn load_lanes<V: Vector>(src: *const f32, lanes: usize) -> (V, Option<V>) {
+    unsafe {
+        if lanes == V::LANES {
+            (V::load(src), None)
+        } else {
+            (V::load_partial(src, lanes), Some(V::mask(lanes)))
+        }
+    }
+}
+
+/// Stores the first `lanes` lanes of `v` to `dst`.
+#[inline(always)]
+unsafe fn store_lanes<V: Vector>(v: V, dst: *mut f32, lanes: usize) {
+    unsafe {
+        if lanes == V::LANES {
+            v.store(dst)
+        } else {
+            v.store_partial(dst, lanes)
+        }
     }
 }
 
@@ -197,37 +215,18 @@ unsafe fn lane_sum<V: Vector>(slots: &[V; UNROLL]) -> f64 {
     }
 }
 
-/// `sum(x - pivot)` over every run: the first pass, the one that reads memory.
-#[inline(always)]
-unsafe fn runs_sum<V: Vector>(src: *const f32, runs: Runs, pivot: f32) -> f64 {
-    unsafe {
-        let k = V::splat(pivot);
-        let mut total = 0.0;
-        walk_runs::<V, V>(
-            src,
-            runs,
-            V::splat(0.0),
-            |acc, v, mask| {
-                let z = v.sub(k);
-                *acc = acc.add(mask.map_or(z, |m| z.mul(m)));
-            },
-            |slots| total += lane_sum(slots),
-        );
-        total
-    }
-}
-
 /// Largest `|x - pivot|` over every run (only needed to pick a scale for extreme data).
 #[inline(always)]
 unsafe fn runs_max_abs<V: Vector>(src: *const f32, runs: Runs, pivot: f32) -> f32 {
     unsafe {
         let k = V::splat(pivot);
         let mut max = 0.0f32;
-        walk_runs::<V, V>(
-            src,
+        walk_runs::<V, V, ()>(
             runs,
             V::splat(0.0),
-            |acc, v, mask| {
+            |_| (),
+            |acc, _, at, lanes| {
+                let (v, mask) = load_lanes::<V>(src.add(at), lanes);
                 let z = v.sub(k).abs();
                 *acc = acc.max(mask.map_or(z, |m| z.mul(m)));
             },
@@ -243,9 +242,29 @@ unsafe fn runs_max_abs<V: Vector>(src: *const f32, runs: Runs, pivot: f32) -> f3
     }
 }
 
+/// Adds `d = (v - center) * scale` (`d = v * scale` when not centering; `scale` 1 when not
+/// `SCALED`), masked to the loaded lanes, to `sum(d)` and `d²` to `sum(d²)` (`acc.0` unused
+/// when not centering).
+#[inline(always)]
+unsafe fn accumulate<V: Vector, const CENTER: bool, const SCALED: bool>(
+    acc: &mut (V, V),
+    (v, mask): (V, Option<V>),
+    center: V,
+    scale: V,
+) {
+    unsafe {
+        let d = if CENTER { v.sub(center) } else { v };
+        let d = if SCALED { d.mul(scale) } else { d };
+        let d = mask.map_or(d, |m| d.mul(m));
+        acc.1 = d.mul_add(d, acc.1);
+        if CENTER {
+            acc.0 = acc.0.add(d);
+        }
+    }
+}
+
 /// `sum(d)` and `sum(d²)` of `d = (x - center) * scale` over every run (`d = x * scale` and no
-/// `sum(d)` when not centering), where `center` is the first pass's mean rounded to f32: `x -
-/// center` is exact near the mean, and `sum(d)` is what corrects that mean.
+/// `sum(d)` when not centering).
 #[inline(always)]
 unsafe fn runs_sum_squares<V: Vector, const CENTER: bool, const SCALED: bool>(
     src: *const f32,
@@ -256,18 +275,12 @@ unsafe fn runs_sum_squares<V: Vector, const CENTER: bool, const SCALED: bool>(
     unsafe {
         let (c, s, zero) = (V::splat(center), V::splat(scale), V::splat(0.0));
         let (mut deviations, mut squares) = (0.0, 0.0);
-        walk_runs::<V, (V, V)>(
-            src,
+        walk_runs::<V, (V, V), ()>(
             runs,
             (zero, zero),
-            |acc, v, mask| {
-                let d = if CENTER { v.sub(c) } else { v };
-                let d = if SCALED { d.mul(s) } else { d };
-                let d = mask.map_or(d, |m| d.mul(m));
-                acc.1 = d.mul_add(d, acc.1);
-                if CENTER {
-                    acc.0 = acc.0.add(d);
-                }
+            |_| (),
+            |acc, _, at, lanes| {
+                accumulate::<V, CENTER, SCALED>(acc, load_lanes::<V>(src.add(at), lanes), c, s)
             },
             |slots| {
                 deviations += lane_sum(&slots.map(|a| a.0));
@@ -283,7 +296,7 @@ unsafe fn runs_sum_squares<V: Vector, const CENTER: bool, const SCALED: bool>(
 const UNSCALED_MIN: f64 = 1.0 / (1u128 << 100) as f64;
 const UNSCALED_MIN_F32: f32 = UNSCALED_MIN as f32;
 
-/// The second pass, `(sum(d), sum(d²), scale)`: unscaled first (the common case, with no
+/// The centered pass, `(sum(d), sum(d²), scale)`: unscaled first (the common case, with no
 /// dependence on a maximum); redone with a power-of-two scale from the largest magnitude when
 /// the mean square overflowed or fell where f32 squares lose precision (|x| beyond ~1e19 or
 /// below ~1e-30), so no square overflows or goes subnormal on any finite input.
@@ -312,26 +325,158 @@ unsafe fn second_pass<V: Vector, const CENTER: bool>(
     }
 }
 
-/// Exact two-pass statistics of a group that fits in cache: the mean of `x - pivot`, then the
-/// mean squared deviation from it (with the corrected two-pass refinement of mean and
-/// variance). Memory is read once (the second pass hits cache), and there is no dependent
-/// chain: every run adds to the same vector accumulators, with one horizontal reduction per
-/// pass, which is what short rows and small planes are bound by.
+impl Sums {
+    /// Whether the sums give the mean and variance as exactly as a centered second pass: the
+    /// mean square is where f32 squares keep full precision (none overflowed or went
+    /// subnormal), and the pivot lies within half a standard deviation of the mean, so the
+    /// squares summed exceed the centered ones by at most a quarter (their rounding error
+    /// grows by as much) and `mean square - offset²` cancels less than a bit.
+    fn accepts(&self, inv_n: f64) -> bool {
+        let offset = self.deviations * inv_n;
+        let mean_square = self.squares * inv_n;
+        mean_square.is_finite()
+            && mean_square >= UNSCALED_MIN
+            && 5.0 * offset * offset <= mean_square
+    }
+
+    /// The sums as a (centered, unscaled) second pass's result.
+    fn second(&self) -> (f64, f64, f32) {
+        (self.deviations, self.squares, 1.0)
+    }
+}
+
+/// Values averaged for a group's pivot estimate.
+const PIVOT_SAMPLE: usize = 64;
+
+/// The mean of the first values of a group (at most `PIVOT_SAMPLE`, from its first run of
+/// `len >= 1`), rounded to f32: a pivot within a fraction of a standard deviation of the
+/// group's mean unless the data trends, so sums around it lose almost nothing to cancellation
+/// ([`Sums::accepts`] checks that for each group).
 #[inline(always)]
-pub(crate) unsafe fn runs_moments<V: Vector>(
+unsafe fn pivot_estimate<V: Vector>(src: *const f32, len: usize) -> f32 {
+    unsafe {
+        let n = len.min(PIVOT_SAMPLE);
+        let mut sum = V::splat(0.0);
+        let mut i = 0;
+        while i < n {
+            let lanes = (n - i).min(V::LANES);
+            sum = sum.add(load_lanes::<V>(src.add(i), lanes).0);
+            i += lanes;
+        }
+        pivot_from(sum.reduce_add() / n as f32)
+    }
+}
+
+/// Sums `d = x - pivot` and `d²` over the group at `src` (`pivot` 0 when not centering) while
+/// `apply(state, offset, lanes)` writes the group before it with `begin(r)`'s per-run state:
+/// one stream that reads the next group from memory while the current one goes out, as a
+/// copy's reads and writes overlap.
+#[inline(always)]
+unsafe fn sums_while<V: Vector, const CENTER: bool, R>(
     src: *const f32,
     runs: Runs,
-    pivot: f32,
-) -> GroupStats {
+    begin: impl Fn(usize) -> R,
+    apply: impl Fn(&R, usize, usize),
+) -> Sums {
+    unsafe {
+        let pivot = if CENTER {
+            pivot_estimate::<V>(src, runs.len)
+        } else {
+            0.0
+        };
+        let (k, zero) = (V::splat(pivot), V::splat(0.0));
+        let (mut deviations, mut squares) = (0.0, 0.0);
+        walk_runs::<V, (V, V), R>(
+            runs,
+            (zero, zero),
+            begin,
+            |acc, state, at, lanes| {
+                apply(state, at, lanes);
+                accumulate::<V, CENTER, false>(acc, load_lanes::<V>(src.add(at), lanes), k, k);
+            },
+            |slots| {
+                deviations += lane_sum(&slots.map(|a| a.0));
+                squares += lane_sum(&slots.map(|a| a.1));
+            },
+        );
+        Sums {
+            pivot,
+            deviations,
+            squares,
+        }
+    }
+}
+
+/// One-pass sums of the group at `src`, which is normalized right after: what a group's
+/// statistics start from when no group before it is being written.
+#[inline(always)]
+pub(crate) unsafe fn group_sums<V: Vector>(src: *const f32, runs: Runs) -> Sums {
+    unsafe { sums_while::<V, true, ()>(src, runs, |_| (), |_, _, _| ()) }
+}
+
+/// A group's mean and variance from its one-pass sums ([`Sums::accepts`]), or else from a
+/// centered second pass over the group (which is in cache, just read): the corrected two-pass
+/// algorithm, centered on the first pass's mean rounded to f32.
+#[inline(always)]
+pub(crate) unsafe fn group_stats<V: Vector>(src: *const f32, runs: Runs, sums: Sums) -> GroupStats {
     let count = runs.count * runs.len;
     if count == 0 {
-        return GroupStats::unscaled(Moments::with_pivot(pivot));
+        return GroupStats::unscaled(Moments::with_pivot(sums.pivot));
     }
+    let inv_n = 1.0 / count as f64;
+    if sums.accepts(inv_n) {
+        return two_pass_stats(count, inv_n, sums.pivot, sums.second());
+    }
+    let center = first_pass_mean(sums.deviations, inv_n, sums.pivot);
+    let second = unsafe { second_pass::<V, true>(src, runs, center, inv_n) };
+    two_pass_stats(count, inv_n, center, second)
+}
+
+/// A group's mean square (RMSNorm) from its one-pass sum of squares, or else from a second,
+/// scaled pass where that sum overflowed or lost precision.
+#[inline(always)]
+unsafe fn mean_square<V: Vector>(src: *const f32, runs: Runs, sums: Sums, inv_n: f64) -> Scaled {
+    let (squares, scale) = if sums.squares.is_finite() && sums.squares * inv_n >= UNSCALED_MIN {
+        (sums.squares, 1.0)
+    } else {
+        let (_, q, s) = unsafe { second_pass::<V, false>(src, runs, 0.0, inv_n) };
+        (q, s)
+    };
+    Scaled {
+        value: (squares * inv_n) as f32,
+        scale,
+    }
+}
+
+/// `y = (x - pivot) * scale + shift` over every run of the group at `src`/`dst`, each run with
+/// its own `affine(r)`; with `next`, the next group's sums (same geometry) are taken in the
+/// same stream.
+#[inline(always)]
+pub(crate) unsafe fn apply_runs<V: Vector>(
+    src: *const f32,
+    dst: *mut f32,
+    runs: Runs,
+    affine: &dyn Fn(usize) -> Affine,
+    next: Option<*const f32>,
+    stream: bool,
+) -> Option<Sums> {
     unsafe {
-        let inv_n = 1.0 / count as f64;
-        let center = first_pass_mean(runs_sum::<V>(src, runs, pivot), inv_n, pivot);
-        let second = second_pass::<V, true>(src, runs, center, inv_n);
-        two_pass_stats(count, inv_n, center, second)
+        let Some(next) = next else {
+            for r in 0..runs.count {
+                let at = r * runs.stride;
+                self::affine::<V>(src.add(at), dst.add(at), runs.len, affine(r), stream);
+            }
+            return None;
+        };
+        let begin = |r: usize| {
+            let a = affine(r);
+            (V::splat(a.pivot), V::splat(a.scale), V::splat(a.shift))
+        };
+        let apply = |&(k, s, b): &(V, V, V), at: usize, lanes: usize| {
+            let (x, _) = load_lanes::<V>(src.add(at), lanes);
+            store_lanes(x.sub(k).mul_add(s, b), dst.add(at), lanes);
+        };
+        Some(sums_while::<V, true, _>(next, runs, begin, apply))
     }
 }
 
@@ -359,34 +504,9 @@ fn two_pass_stats(count: usize, inv_n: f64, pivot: f32, second: (f64, f64, f32))
     }
 }
 
-/// Statistics of a group of runs that is normalized right after: exact two-pass while the
-/// group fits in cache (the second pass and the normalize pass then read cache, not memory),
-/// one-pass Welford per run, merged, beyond.
-#[inline(always)]
-pub(crate) unsafe fn group_stats<V: Vector>(src: *const f32, runs: Runs, pivot: f32) -> GroupStats {
-    unsafe {
-        if runs.count * runs.len <= CACHED_GROUP {
-            return runs_moments::<V>(src, runs, pivot);
-        }
-        let mut total = Moments::new();
-        for r in 0..runs.count {
-            let run = core::slice::from_raw_parts(src.add(r * runs.stride), runs.len);
-            total.merge(&moments::<V>(run, pivot));
-        }
-        GroupStats::unscaled(total)
-    }
-}
-
-/// Rows processed side by side: each row's statistics are one dependent chain (reduce,
-/// scale, reduce, sqrt, divide) of ~200 cycles, so short rows are latency-bound unless several
-/// chains run at once.
-const ROW_BATCH: usize = 4;
-
-/// Rows up to this long are batched (four of them still fit in L1 for the second pass).
-const BATCHED_ROW: usize = 1024;
-
-/// LayerNorm (`center`) or RMSNorm of every row, statistics and normalize fused in one call so
-/// short rows pay no per-row dispatch. `mean` and `inv_std`, when given, receive each row's.
+/// LayerNorm (`center`) or RMSNorm of every row, statistics and normalize fused: each row is
+/// written while the next one's sums are taken, so rows stream through like a copy.
+/// `mean` and `inv_std`, when given, receive each row's.
 #[inline(always)]
 pub(crate) unsafe fn normalize_rows<V: Vector>(
     src: *const f32,
@@ -396,86 +516,44 @@ pub(crate) unsafe fn normalize_rows<V: Vector>(
     stream: bool,
 ) {
     unsafe {
+        if p.rows == 0 {
+            return;
+        }
         let runs = Runs::row(p.cols);
-        let batch = if p.cols <= BATCHED_ROW { ROW_BATCH } else { 1 };
         let inv_n = 1.0 / p.cols as f64;
-        let mut first = 0;
-        while first < p.rows {
-            let b = batch.min(p.rows - first);
-            let row = |i: usize| src.add((first + i) * p.cols);
-            // Stage by stage across the batch, so the rows' chains overlap.
-            let mut center = [0.0f32; ROW_BATCH];
-            let mut second = [(0.0f64, 0.0f64, 1.0f32); ROW_BATCH];
-            if p.center && p.cols <= CACHED_GROUP {
-                for (i, c) in center.iter_mut().enumerate().take(b) {
-                    let pivot = pivot_from(row(i).read());
-                    *c = first_pass_mean(runs_sum::<V>(row(i), runs, pivot), inv_n, pivot);
-                }
-                for i in 0..b {
-                    second[i] = second_pass::<V, true>(row(i), runs, center[i], inv_n);
-                }
-            } else if !p.center && p.cols <= CACHED_GROUP {
-                for (i, second) in second.iter_mut().enumerate().take(b) {
-                    *second = second_pass::<V, false>(row(i), runs, 0.0, inv_n);
-                }
+        let row = |i: usize| src.add(i * p.cols);
+        let mut sums = if p.center {
+            group_sums::<V>(row(0), runs)
+        } else {
+            sums_while::<V, false, ()>(row(0), runs, |_| (), |_, _, _| ())
+        };
+        for i in 0..p.rows {
+            let (pivot, mean, inv, reported) = if p.center {
+                let st = group_stats::<V>(row(i), runs, sums);
+                let inv = st.var.inv_sqrt_plus(p.eps);
+                (st.moments.pivot(), st.moments.mean_offset(), inv, st.mean)
+            } else {
+                let ms = mean_square::<V>(row(i), runs, sums, inv_n);
+                (0.0, 0.0, ms.inv_sqrt_plus(p.eps), 0.0)
+            };
+            if let Some((means, inv_stds)) = &mut stats {
+                (means[i], inv_stds[i]) = (reported, inv);
             }
-            for i in 0..b {
-                let (k, r, inv, mean) = if p.cols > CACHED_GROUP {
-                    // Too long to read twice from cache: one Welford pass.
-                    let pivot = if p.center {
-                        pivot_from(row(i).read())
-                    } else {
-                        0.0
-                    };
-                    let st = group_stats::<V>(row(i), runs, pivot);
-                    if p.center {
-                        let inv = st.var.inv_sqrt_plus(p.eps);
-                        (st.moments.pivot(), st.moments.mean_offset(), inv, st.mean)
-                    } else {
-                        let m = &st.moments;
-                        let ms = m.var_raw() + m.mean_offset() * m.mean_offset();
-                        (
-                            0.0,
-                            0.0,
-                            Scaled {
-                                value: ms,
-                                scale: 1.0,
-                            }
-                            .inv_sqrt_plus(p.eps),
-                            0.0,
-                        )
-                    }
-                } else if p.center {
-                    let st = two_pass_stats(p.cols, inv_n, center[i], second[i]);
-                    let inv = st.var.inv_sqrt_plus(p.eps);
-                    (st.moments.pivot(), st.moments.mean_offset(), inv, st.mean)
-                } else {
-                    let (_, squares, s) = second[i];
-                    let ms = Scaled {
-                        value: (squares * inv_n) as f32,
-                        scale: s,
-                    };
-                    (0.0, 0.0, ms.inv_sqrt_plus(p.eps), 0.0)
-                };
-                if let Some((means, inv_stds)) = &mut stats {
-                    (means[first + i], inv_stds[first + i]) = (mean, inv);
-                }
-                let params = RowNormalize {
-                    pivot: k,
-                    mean: r,
-                    inv_std: deviation_scale(inv),
-                    gamma: p.gamma,
-                    beta: p.beta,
-                };
-                normalize_row::<V>(
-                    row(i),
-                    dst.add((first + i) * p.cols),
-                    p.cols,
-                    &params,
-                    stream,
-                );
+            let params = RowNormalize {
+                pivot,
+                mean,
+                inv_std: deviation_scale(inv),
+                gamma: p.gamma,
+                beta: p.beta,
+            };
+            let out = dst.add(i * p.cols);
+            if i + 1 == p.rows {
+                normalize_row::<V>(row(i), out, p.cols, &params, stream);
+            } else if p.center {
+                sums = normalize_row_while::<V, true>(row(i), out, p.cols, &params, row(i + 1));
+            } else {
+                sums = normalize_row_while::<V, false>(row(i), out, p.cols, &params, row(i + 1));
             }
-            first += b;
         }
     }
 }
@@ -564,48 +642,99 @@ pub(crate) unsafe fn normalize_row<V: Vector>(
     stream: bool,
 ) {
     unsafe {
-        match (p.gamma, p.beta) {
-            (Some(g), Some(b)) => {
-                row::<V, true, true>(src, dst, len, p, stream, g.as_ptr(), b.as_ptr())
+        let op = RowOp::<V>::new(p);
+        match (p.gamma.is_some(), p.beta.is_some()) {
+            (true, true) => map::<V>(src, dst, len, stream, |x, i, n| op.at::<true, true>(x, i, n)),
+            (true, false) => {
+                map::<V>(src, dst, len, stream, |x, i, n| op.at::<true, false>(x, i, n))
             }
-            (Some(g), None) => {
-                row::<V, true, false>(src, dst, len, p, stream, g.as_ptr(), ptr::null())
+            (false, true) => {
+                map::<V>(src, dst, len, stream, |x, i, n| op.at::<false, true>(x, i, n))
             }
-            (None, Some(b)) => {
-                row::<V, false, true>(src, dst, len, p, stream, ptr::null(), b.as_ptr())
-            }
-            (None, None) => {
-                row::<V, false, false>(src, dst, len, p, stream, ptr::null(), ptr::null())
+            (false, false) => {
+                map::<V>(src, dst, len, stream, |x, i, n| op.at::<false, false>(x, i, n))
             }
         }
     }
 }
 
+/// `normalize_row` while taking the sums of the next row, at `next`.
 #[inline(always)]
-unsafe fn row<V: Vector, const GAMMA: bool, const BETA: bool>(
+unsafe fn normalize_row_while<V: Vector, const CENTER: bool>(
     src: *const f32,
     dst: *mut f32,
     len: usize,
     p: &RowNormalize<'_>,
-    stream: bool,
+    next: *const f32,
+) -> Sums {
+    unsafe {
+        let op = RowOp::<V>::new(p);
+        match (p.gamma.is_some(), p.beta.is_some()) {
+            (true, true) => row_while::<V, CENTER, true, true>(src, dst, len, &op, next),
+            (true, false) => row_while::<V, CENTER, true, false>(src, dst, len, &op, next),
+            (false, true) => row_while::<V, CENTER, false, true>(src, dst, len, &op, next),
+            (false, false) => row_while::<V, CENTER, false, false>(src, dst, len, &op, next),
+        }
+    }
+}
+
+#[inline(always)]
+unsafe fn row_while<V: Vector, const CENTER: bool, const GAMMA: bool, const BETA: bool>(
+    src: *const f32,
+    dst: *mut f32,
+    len: usize,
+    op: &RowOp<V>,
+    next: *const f32,
+) -> Sums {
+    unsafe {
+        let apply = |_: &(), at: usize, lanes: usize| {
+            let (x, _) = load_lanes::<V>(src.add(at), lanes);
+            store_lanes(op.at::<GAMMA, BETA>(x, at, lanes), dst.add(at), lanes);
+        };
+        sums_while::<V, CENTER, ()>(next, Runs::row(len), |_| (), apply)
+    }
+}
+
+/// A row's normalization, parameters splatted once.
+struct RowOp<V> {
+    pivot: V,
+    mean: V,
+    inv_std: V,
     gamma: *const f32,
     beta: *const f32,
-) {
-    unsafe {
-        let (k, r, inv) = (V::splat(p.pivot), V::splat(p.mean), V::splat(p.inv_std));
-        map::<V>(src, dst, len, stream, |x, i, lanes| {
-            let u = x.sub(k).sub(r);
+}
+
+impl<V: Vector> RowOp<V> {
+    #[inline(always)]
+    unsafe fn new(p: &RowNormalize<'_>) -> Self {
+        unsafe {
+            RowOp {
+                pivot: V::splat(p.pivot),
+                mean: V::splat(p.mean),
+                inv_std: V::splat(p.inv_std),
+                gamma: p.gamma.map_or(ptr::null(), |g| g.as_ptr()),
+                beta: p.beta.map_or(ptr::null(), |b| b.as_ptr()),
+            }
+        }
+    }
+
+    /// The `lanes` outputs at offset `i` from the inputs `x`, with gamma and beta (known
+    /// present or absent at compile time).
+    #[inline(always)]
+    unsafe fn at<const GAMMA: bool, const BETA: bool>(&self, x: V, i: usize, lanes: usize) -> V {
+        unsafe {
+            let u = x.sub(self.pivot).sub(self.mean);
             let scale = if GAMMA {
-                inv.mul(load_param::<V>(gamma, i, lanes))
+                self.inv_std.mul(load_param::<V>(self.gamma, i, lanes))
             } else {
-                inv
+                self.inv_std
             };
             if BETA {
-                u.mul_add(scale, load_param::<V>(beta, i, lanes))
+                u.mul_add(scale, load_param::<V>(self.beta, i, lanes))
             } else {
                 u.mul(scale)
             }
-        });
+        }
     }
 }
 

@@ -16,11 +16,6 @@ use core::sync::atomic::{AtomicU8, Ordering};
 
 pub(crate) use vector::MAX_LANES;
 
-/// Largest group (in values) given two-pass statistics: 256 KiB, which stays in a typical L2
-/// cache for the second statistics pass and the normalize pass. Larger groups are read once,
-/// with Welford, since a second pass would go to memory.
-pub(crate) const CACHED_GROUP: usize = 64 * 1024;
-
 /// An instruction set the kernels can run on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Isa {
@@ -245,6 +240,15 @@ fn variance_scale(var: f64) -> f32 {
     f32::from_bits(((127 - exponent / 2).clamp(1, 254) as u32) << 23)
 }
 
+/// One-pass sums of a group around a pivot: `sum(x - pivot)` and `sum((x - pivot)²)`, each
+/// vector lane summed in f32 and folded into f64 every few hundred values.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sums {
+    pub pivot: f32,
+    pub deviations: f64,
+    pub squares: f64,
+}
+
 /// `count` runs of `len` values, `stride` apart: a row (`count` 1), the planes of a channel
 /// across the batch, or a group's contiguous planes.
 #[derive(Clone, Copy, Debug)]
@@ -330,11 +334,24 @@ pub(crate) struct ColumnAffine<'a> {
     pub row_shift: Option<&'a [f32]>,
 }
 
+/// `generic::apply_runs`: a group's runs written with per-run affines, the next group's sums
+/// taken in the same stream.
+type ApplyRuns = unsafe fn(
+    *const f32,
+    *mut f32,
+    Runs,
+    &dyn Fn(usize) -> Affine,
+    Option<*const f32>,
+    bool,
+) -> Option<Sums>;
+
 /// One instruction set's kernels. Each is `unsafe`: the set must be available on this CPU and
 /// the pointers valid; [`Kernels`] guarantees both.
 pub(crate) struct KernelSet {
     moments: unsafe fn(&[f32], f32) -> Moments,
-    group_stats: unsafe fn(*const f32, Runs, f32) -> GroupStats,
+    group_sums: unsafe fn(*const f32, Runs) -> Sums,
+    group_stats: unsafe fn(*const f32, Runs, Sums) -> GroupStats,
+    apply_runs: ApplyRuns,
     normalize_rows: unsafe fn(*const f32, *mut f32, &Rows<'_>, StatsOut<'_>, bool),
     affine: unsafe fn(*const f32, *mut f32, usize, Affine, bool),
     column_stats: unsafe fn(*const f32, ColumnGeometry, bool, &mut ColumnStats<'_>),
@@ -345,7 +362,7 @@ pub(crate) struct KernelSet {
 /// when the instruction set needs them.
 macro_rules! kernel_set {
     ($name:ident, $vector:ty $(, $features:literal)?) => {
-        use $crate::kernels::{Affine, ColumnAffine, ColumnGeometry, KernelSet};
+        use $crate::kernels::{Affine, ColumnAffine, ColumnGeometry, KernelSet, Runs, Sums};
         use $crate::moments::Moments;
 
         $(#[target_feature(enable = $features)])?
@@ -353,12 +370,29 @@ macro_rules! kernel_set {
             unsafe { $crate::kernels::generic::moments::<$vector>(x, pivot) }
         }
         $(#[target_feature(enable = $features)])?
+        unsafe fn group_sums(src: *const f32, runs: Runs) -> Sums {
+            unsafe { $crate::kernels::generic::group_sums::<$vector>(src, runs) }
+        }
+        $(#[target_feature(enable = $features)])?
         unsafe fn group_stats(
             src: *const f32,
-            runs: $crate::kernels::Runs,
-            pivot: f32,
+            runs: Runs,
+            sums: Sums,
         ) -> $crate::kernels::GroupStats {
-            unsafe { $crate::kernels::generic::group_stats::<$vector>(src, runs, pivot) }
+            unsafe { $crate::kernels::generic::group_stats::<$vector>(src, runs, sums) }
+        }
+        $(#[target_feature(enable = $features)])?
+        unsafe fn apply_runs(
+            src: *const f32,
+            dst: *mut f32,
+            runs: Runs,
+            affine: &dyn Fn(usize) -> Affine,
+            next: Option<*const f32>,
+            stream: bool,
+        ) -> Option<Sums> {
+            unsafe {
+                $crate::kernels::generic::apply_runs::<$vector>(src, dst, runs, affine, next, stream)
+            }
         }
         $(#[target_feature(enable = $features)])?
         unsafe fn normalize_rows(
@@ -396,7 +430,9 @@ macro_rules! kernel_set {
 
         pub(crate) static $name: KernelSet = KernelSet {
             moments,
+            group_sums,
             group_stats,
+            apply_runs,
             normalize_rows,
             affine,
             column_stats,
@@ -456,16 +492,44 @@ impl Kernels {
         unsafe { (self.set.moments)(x, pivot) }
     }
 
-    /// Statistics of a group of runs that is normalized right after (see `generic::group_stats`).
-    pub(crate) fn group_stats(&self, io: &InOut<'_>, start: usize, runs: Runs) -> GroupStats {
+    /// One-pass sums of the group of runs at `start`, which is normalized right after.
+    pub(crate) fn group_sums(&self, io: &InOut<'_>, start: usize, runs: Runs) -> Sums {
         let src = io.input_ptr(start, runs.span());
-        let pivot = match runs.count * runs.len {
-            0 => 0.0,
-            // SAFETY: the group holds at least one value, at `src` (checked above).
-            _ => pivot_from(unsafe { src.read() }),
-        };
         // SAFETY: the set is available; every run lies inside the input (span checked).
-        unsafe { (self.set.group_stats)(src, runs, pivot) }
+        unsafe { (self.set.group_sums)(src, runs) }
+    }
+
+    /// The statistics of the group of runs at `start` from its sums (see
+    /// `generic::group_stats`: a second pass over the group only where the sums fall short).
+    pub(crate) fn group_stats(
+        &self,
+        io: &InOut<'_>,
+        start: usize,
+        runs: Runs,
+        sums: Sums,
+    ) -> GroupStats {
+        let src = io.input_ptr(start, runs.span());
+        // SAFETY: the set is available; every run lies inside the input (span checked).
+        unsafe { (self.set.group_stats)(src, runs, sums) }
+    }
+
+    /// Writes `y = (x - pivot) * scale + shift` over each run `r` of the group at `start`
+    /// with `affine(r)`; with `next` (the start of a group of the same geometry), returns that
+    /// group's sums, taken in the same pass.
+    pub(crate) fn apply_runs(
+        &self,
+        io: &mut InOut<'_>,
+        start: usize,
+        runs: Runs,
+        affine: &dyn Fn(usize) -> Affine,
+        next: Option<usize>,
+    ) -> Option<Sums> {
+        let stream = io.streams();
+        let next = next.map(|at| io.input_ptr(at, runs.span()));
+        let (src, dst) = io.ptrs(start, runs.span());
+        // SAFETY: the set is available; both groups lie inside the buffers (spans checked),
+        // and the caller's groups are disjoint, so the reads of `next` see input values.
+        unsafe { (self.set.apply_runs)(src, dst, runs, affine, next, stream) }
     }
 
     /// LayerNorm or RMSNorm of every row of `io`, which holds exactly `rows * cols` values.

@@ -35,38 +35,28 @@ impl Kernels {
         let Shape { n, c, spatial, .. } = shape;
         match (shape.layout, reduce) {
             (Layout::ChannelsFirst, Reduce::Channel) => {
-                for channel in 0..c {
-                    let set = Planes {
-                        first: channel * spatial,
-                        count: n,
-                        stride: c * spatial,
-                        len: spatial,
-                        channel,
-                        channel_step: 0,
-                    };
-                    let stats = self.planes_moments(io, &set);
-                    let scale = finish(channel, &stats);
-                    self.planes_apply(io, &set, &stats.moments, scale, affine);
-                }
+                let channel = |channel| Planes {
+                    first: channel * spatial,
+                    count: n,
+                    stride: c * spatial,
+                    len: spatial,
+                    channel,
+                    channel_step: 0,
+                };
+                self.planes_normalize(io, c, channel, affine, finish);
             }
             (Layout::ChannelsFirst, Reduce::SampleGroup { group_size }) => {
                 let groups = c / group_size;
-                for sample in 0..n {
-                    for g in 0..groups {
-                        let channel = g * group_size;
-                        let set = Planes {
-                            first: (sample * c + channel) * spatial,
-                            count: group_size,
-                            stride: spatial,
-                            len: spatial,
-                            channel,
-                            channel_step: 1,
-                        };
-                        let stats = self.planes_moments(io, &set);
-                        let scale = finish(sample * groups + g, &stats);
-                        self.planes_apply(io, &set, &stats.moments, scale, affine);
-                    }
-                }
+                // Group `i` is group `i % groups` of sample `i / groups`: contiguous planes.
+                let group = |i: usize| Planes {
+                    first: i * group_size * spatial,
+                    count: group_size,
+                    stride: spatial,
+                    len: spatial,
+                    channel: (i % groups) * group_size,
+                    channel_step: 1,
+                };
+                self.planes_normalize(io, n * groups, group, affine, finish);
             }
             (Layout::ChannelsLast, Reduce::Channel) => {
                 let set = Columns {

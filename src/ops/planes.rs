@@ -2,13 +2,13 @@
 //!
 //! A group is `count` planes of `len` values, `stride` apart: one plane for InstanceNorm, the
 //! N planes of a channel for BatchNorm, the contiguous planes of a group's channels for
-//! GroupNorm. Statistics stream over each plane once; the normalize pass then revisits only
-//! this group's planes, which are usually still in cache.
+//! GroupNorm. Groups are normalized in order, each written in the same pass that reads the
+//! next one's sums from memory, so reads and writes stream together as in a copy; a group's
+//! second statistics pass, where its sums fall short, reads cache.
 
 use super::affine::ChannelAffine;
 use crate::io::InOut;
 use crate::kernels::{Affine, GroupStats, Kernels, Runs};
-use crate::moments::Moments;
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Planes {
@@ -22,48 +22,51 @@ pub(crate) struct Planes {
 }
 
 impl Planes {
-    fn start(&self, i: usize) -> usize {
-        self.first + i * self.stride
+    fn runs(&self) -> Runs {
+        Runs {
+            count: self.count,
+            len: self.len,
+            stride: self.stride,
+        }
     }
 }
 
 impl Kernels {
-    pub(crate) fn planes_moments(&self, io: &InOut<'_>, p: &Planes) -> GroupStats {
-        let runs = if p.stride == p.len {
-            Runs::row(p.count * p.len)
-        } else {
-            Runs {
-                count: p.count,
-                len: p.len,
-                stride: p.stride,
-            }
-        };
-        self.group_stats(io, p.first, runs)
-    }
-
-    /// `y = ((x - mean) * scale) * gamma[c] + beta[c]` over every plane of the group.
-    pub(crate) fn planes_apply(
+    /// Normalizes the groups `group(0)..group(count)`, which share one geometry, in order:
+    /// `finish(i, &stats)` returns the factor group `i`'s deviations are multiplied by, then
+    /// `y = (x - mean) * factor * gamma[c] + beta[c]` is written over its planes.
+    pub(crate) fn planes_normalize(
         &self,
         io: &mut InOut<'_>,
-        p: &Planes,
-        m: &Moments,
-        scale: f32,
+        count: usize,
+        group: impl Fn(usize) -> Planes,
         affine: ChannelAffine<'_>,
+        finish: &mut dyn FnMut(usize, &GroupStats) -> f32,
     ) {
-        for i in 0..p.count {
-            let c = p.channel + i * p.channel_step;
-            let s = scale * affine.gamma(c);
-            let shift = affine.beta(c) - m.mean_offset() * s;
-            self.affine(
-                io,
-                p.start(i),
-                p.len,
+        if count == 0 {
+            return;
+        }
+        let runs = group(0).runs();
+        let mut sums = self.group_sums(io, group(0).first, runs);
+        for i in 0..count {
+            let set = group(i);
+            debug_assert_eq!((set.count, set.len, set.stride), (runs.count, runs.len, runs.stride));
+            let stats = self.group_stats(io, set.first, runs, sums);
+            let factor = finish(i, &stats);
+            let m = stats.moments;
+            let plane = |r: usize| {
+                let c = set.channel + r * set.channel_step;
+                let scale = factor * affine.gamma(c);
                 Affine {
                     pivot: m.pivot(),
-                    scale: s,
-                    shift,
-                },
-            );
+                    scale,
+                    shift: affine.beta(c) - m.mean_offset() * scale,
+                }
+            };
+            let next = (i + 1 < count).then(|| group(i + 1).first);
+            if let Some(next_sums) = self.apply_runs(io, set.first, runs, &plane, next) {
+                sums = next_sums;
+            }
         }
     }
 }
