@@ -7,8 +7,8 @@
 
 use super::vector::{MAX_LANES, Vector};
 use super::{
-    Affine, ColumnAffine, ColumnGeometry, ColumnStats, GroupStats, RowNormalize, Rows, Runs,
-    Scaled, StatsOut, Sums, corrected, deviation_scale,
+    Affine, ColumnAffine, ColumnGeometry, ColumnStats, ColumnSums, GroupStats, RowNormalize, Rows,
+    Runs, Scaled, StatsOut, Sums, corrected, deviation_scale,
 };
 use crate::moments::Moments;
 use crate::moments::pivot_from;
@@ -293,8 +293,20 @@ unsafe fn runs_sum_squares<V: Vector, const CENTER: bool, const SCALED: bool>(
 
 /// Smallest mean square taken without scaling: below it the squares of the smaller
 /// deviations would already be losing bits to f32 subnormals.
-const UNSCALED_MIN: f64 = 1.0 / (1u128 << 100) as f64;
+pub(crate) const UNSCALED_MIN: f64 = 1.0 / (1u128 << 100) as f64;
 const UNSCALED_MIN_F32: f32 = UNSCALED_MIN as f32;
+
+/// Whether one-pass sums around pivots give a group's mean and variance as exactly as a
+/// centered second pass: the mean square (`squares * inv_n`) is where f32 squares keep full
+/// precision (none overflowed or went subnormal), and the pivots lie within half a standard
+/// deviation of the means (`offsets`, the sum over the group's columns of `sum(d)² / n`, at
+/// most a fifth of `squares`), so the squares summed exceed the centered ones by at most a
+/// quarter (their rounding error grows by as much) and removing the offsets cancels less than
+/// a bit.
+pub(crate) fn one_pass_accepted(offsets: f64, squares: f64, inv_n: f64) -> bool {
+    let mean_square = squares * inv_n;
+    mean_square.is_finite() && mean_square >= UNSCALED_MIN && 5.0 * offsets <= squares
+}
 
 /// The centered pass, `(sum(d), sum(d²), scale)`: unscaled first (the common case, with no
 /// dependence on a maximum); redone with a power-of-two scale from the largest magnitude when
@@ -326,17 +338,12 @@ unsafe fn second_pass<V: Vector, const CENTER: bool>(
 }
 
 impl Sums {
-    /// Whether the sums give the mean and variance as exactly as a centered second pass: the
-    /// mean square is where f32 squares keep full precision (none overflowed or went
-    /// subnormal), and the pivot lies within half a standard deviation of the mean, so the
-    /// squares summed exceed the centered ones by at most a quarter (their rounding error
-    /// grows by as much) and `mean square - offset²` cancels less than a bit.
     fn accepts(&self, inv_n: f64) -> bool {
-        let offset = self.deviations * inv_n;
-        let mean_square = self.squares * inv_n;
-        mean_square.is_finite()
-            && mean_square >= UNSCALED_MIN
-            && 5.0 * offset * offset <= mean_square
+        one_pass_accepted(
+            self.deviations * self.deviations * inv_n,
+            self.squares,
+            inv_n,
+        )
     }
 
     /// The sums as a (centered, unscaled) second pass's result.
@@ -504,9 +511,18 @@ fn two_pass_stats(count: usize, inv_n: f64, pivot: f32, second: (f64, f64, f32))
     }
 }
 
-/// LayerNorm (`center`) or RMSNorm of every row, statistics and normalize fused: each row is
-/// written while the next one's sums are taken, so rows stream through like a copy.
-/// `mean` and `inv_std`, when given, receive each row's.
+/// Rows up to this long are normalized a block at a time: each row alone is too short to
+/// hide the latency of its statistics (reductions, square root, division).
+const SHORT_ROW: usize = 256;
+
+/// Rows per block: sixteen chains of statistics overlap, and the block (at most 16 KiB) is
+/// still in L1 when it is written.
+const BLOCK_ROWS: usize = 16;
+
+/// LayerNorm (`center`) or RMSNorm of every row, statistics and normalize fused in one call.
+/// Long rows are written each in the pass that takes the next one's sums, so they stream
+/// through like a copy; short rows go a block at a time, each stage across the block's rows so
+/// their dependency chains overlap. `mean` and `inv_std`, when given, receive each row's.
 #[inline(always)]
 pub(crate) unsafe fn normalize_rows<V: Vector>(
     src: *const f32,
@@ -516,45 +532,98 @@ pub(crate) unsafe fn normalize_rows<V: Vector>(
     stream: bool,
 ) {
     unsafe {
+        let runs = Runs::row(p.cols);
+        let row = |i: usize| src.add(i * p.cols);
+        let out = |i: usize| dst.add(i * p.cols);
+        let mut report = |i: usize, mean: f32, inv: f32| {
+            if let Some((means, inv_stds)) = &mut stats {
+                (means[i], inv_stds[i]) = (mean, inv);
+            }
+        };
+        if p.cols <= SHORT_ROW {
+            let mut first = 0;
+            while first < p.rows {
+                let block = BLOCK_ROWS.min(p.rows - first);
+                let mut sums = [None; BLOCK_ROWS];
+                for (i, s) in sums.iter_mut().enumerate().take(block) {
+                    *s = Some(row_sums::<V>(row(first + i), runs, p.center));
+                }
+                let mut params = [None; BLOCK_ROWS];
+                for i in 0..block {
+                    let (params_i, mean, inv) = row_stats::<V>(row(first + i), p, sums[i]);
+                    report(first + i, mean, inv);
+                    params[i] = Some(params_i);
+                }
+                for (i, params) in params.iter().enumerate().take(block) {
+                    if let Some(params) = params {
+                        normalize_row::<V>(row(first + i), out(first + i), p.cols, params, stream);
+                    }
+                }
+                first += block;
+            }
+            return;
+        }
         if p.rows == 0 {
             return;
         }
-        let runs = Runs::row(p.cols);
-        let inv_n = 1.0 / p.cols as f64;
-        let row = |i: usize| src.add(i * p.cols);
-        let mut sums = if p.center {
-            group_sums::<V>(row(0), runs)
-        } else {
-            sums_while::<V, false, ()>(row(0), runs, |_| (), |_, _, _| ())
-        };
+        let mut sums = row_sums::<V>(row(0), runs, p.center);
         for i in 0..p.rows {
-            let (pivot, mean, inv, reported) = if p.center {
-                let st = group_stats::<V>(row(i), runs, sums);
-                let inv = st.var.inv_sqrt_plus(p.eps);
-                (st.moments.pivot(), st.moments.mean_offset(), inv, st.mean)
-            } else {
-                let ms = mean_square::<V>(row(i), runs, sums, inv_n);
-                (0.0, 0.0, ms.inv_sqrt_plus(p.eps), 0.0)
-            };
-            if let Some((means, inv_stds)) = &mut stats {
-                (means[i], inv_stds[i]) = (reported, inv);
-            }
-            let params = RowNormalize {
-                pivot,
-                mean,
-                inv_std: deviation_scale(inv),
-                gamma: p.gamma,
-                beta: p.beta,
-            };
-            let out = dst.add(i * p.cols);
+            let (params, mean, inv) = row_stats::<V>(row(i), p, Some(sums));
+            report(i, mean, inv);
             if i + 1 == p.rows {
-                normalize_row::<V>(row(i), out, p.cols, &params, stream);
+                normalize_row::<V>(row(i), out(i), p.cols, &params, stream);
             } else if p.center {
-                sums = normalize_row_while::<V, true>(row(i), out, p.cols, &params, row(i + 1));
+                sums = normalize_row_while::<V, true>(row(i), out(i), p.cols, &params, row(i + 1));
             } else {
-                sums = normalize_row_while::<V, false>(row(i), out, p.cols, &params, row(i + 1));
+                sums = normalize_row_while::<V, false>(row(i), out(i), p.cols, &params, row(i + 1));
             }
         }
+    }
+}
+
+/// A row's one-pass sums: around a pivot estimate for LayerNorm, of squares for RMSNorm.
+#[inline(always)]
+unsafe fn row_sums<V: Vector>(row: *const f32, runs: Runs, center: bool) -> Sums {
+    unsafe {
+        if center {
+            group_sums::<V>(row, runs)
+        } else {
+            sums_while::<V, false, ()>(row, runs, |_| (), |_, _, _| ())
+        }
+    }
+}
+
+/// A row's normalization from its sums (`None` only for rows never summed, which do not
+/// occur), with the mean and inverse std to report.
+#[inline(always)]
+unsafe fn row_stats<'a, V: Vector>(
+    row: *const f32,
+    p: &Rows<'a>,
+    sums: Option<Sums>,
+) -> (RowNormalize<'a>, f32, f32) {
+    unsafe {
+        let runs = Runs::row(p.cols);
+        let sums = sums.unwrap_or(Sums {
+            pivot: 0.0,
+            deviations: 0.0,
+            squares: 0.0,
+        });
+        let (pivot, mean, inv, reported) = if p.center {
+            let st = group_stats::<V>(row, runs, sums);
+            let inv = st.var.inv_sqrt_plus(p.eps);
+            (st.moments.pivot(), st.moments.mean_offset(), inv, st.mean)
+        } else {
+            let ms = mean_square::<V>(row, runs, sums, 1.0 / p.cols as f64);
+            (0.0, 0.0, ms.inv_sqrt_plus(p.eps), 0.0)
+        };
+        let params = RowNormalize {
+            pivot,
+            mean,
+            inv_std: deviation_scale(inv),
+            gamma: p.gamma,
+            beta: p.beta,
+        };
+        (params, reported, inv)
     }
 }
 
@@ -574,8 +643,7 @@ unsafe fn map<V: Vector>(
     unsafe {
         let mut i = 0;
         if stream && V::STREAMS {
-            let align = V::LANES * 4;
-            let head = ((align - dst as usize % align) % align / 4).min(len);
+            let head = aligned_head::<V>(dst, len);
             if head > 0 {
                 op(V::load_partial(src, head), 0, head).store_partial(dst, head);
                 i = head;
@@ -605,6 +673,15 @@ unsafe fn map<V: Vector>(
     }
 }
 
+/// Values before `dst + head` is aligned to a whole vector (0 when it already is), at most
+/// `len`: where streaming stores may start.
+#[inline(always)]
+fn aligned_head<V: Vector>(dst: *const f32, len: usize) -> usize {
+    let align = V::LANES * size_of::<f32>();
+    let misalignment = dst as usize % align;
+    ((align - misalignment) % align / size_of::<f32>()).min(len)
+}
+
 /// Loads the `lanes` values of a per-element parameter at `offset` (0 past them).
 #[inline(always)]
 unsafe fn load_param<V: Vector>(param: *const f32, offset: usize, lanes: usize) -> V {
@@ -619,13 +696,7 @@ unsafe fn load_param<V: Vector>(param: *const f32, offset: usize, lanes: usize) 
 
 /// `y = (x - pivot) * scale + shift` with scalar parameters.
 #[inline(always)]
-pub(crate) unsafe fn affine<V: Vector>(
-    src: *const f32,
-    dst: *mut f32,
-    len: usize,
-    p: Affine,
-    stream: bool,
-) {
+unsafe fn affine<V: Vector>(src: *const f32, dst: *mut f32, len: usize, p: Affine, stream: bool) {
     unsafe {
         let (k, s, b) = (V::splat(p.pivot), V::splat(p.scale), V::splat(p.shift));
         map::<V>(src, dst, len, stream, |x, _, _| x.sub(k).mul_add(s, b));
@@ -644,16 +715,18 @@ pub(crate) unsafe fn normalize_row<V: Vector>(
     unsafe {
         let op = RowOp::<V>::new(p);
         match (p.gamma.is_some(), p.beta.is_some()) {
-            (true, true) => map::<V>(src, dst, len, stream, |x, i, n| op.at::<true, true>(x, i, n)),
-            (true, false) => {
-                map::<V>(src, dst, len, stream, |x, i, n| op.at::<true, false>(x, i, n))
-            }
-            (false, true) => {
-                map::<V>(src, dst, len, stream, |x, i, n| op.at::<false, true>(x, i, n))
-            }
-            (false, false) => {
-                map::<V>(src, dst, len, stream, |x, i, n| op.at::<false, false>(x, i, n))
-            }
+            (true, true) => map::<V>(src, dst, len, stream, |x, i, n| {
+                op.at::<true, true>(x, i, n)
+            }),
+            (true, false) => map::<V>(src, dst, len, stream, |x, i, n| {
+                op.at::<true, false>(x, i, n)
+            }),
+            (false, true) => map::<V>(src, dst, len, stream, |x, i, n| {
+                op.at::<false, true>(x, i, n)
+            }),
+            (false, false) => map::<V>(src, dst, len, stream, |x, i, n| {
+                op.at::<false, false>(x, i, n)
+            }),
         }
     }
 }
@@ -826,6 +899,66 @@ pub(crate) unsafe fn column_stats<V: Vector>(
         column_squares::<V, true>(src, g, center, a);
     }
 }
+
+/// One pass down each column of a block: adds `sum(x - pivot[j])` to `dev[j]` and
+/// `sum((x - pivot[j])²)` to `sq[j]`, in f32 over at most `SUM_ROWS` rows at a time (four rows
+/// per step, so each accumulator is loaded and stored once per four rows), folded into the f64
+/// totals after each. The f32 arrays hold `g.width` rounded up to `MAX_LANES`.
+#[inline(always)]
+pub(crate) unsafe fn column_sums<V: Vector>(
+    src: *const f32,
+    g: ColumnGeometry,
+    s: &mut ColumnSums<'_>,
+) {
+    unsafe {
+        let width = g.width.next_multiple_of(MAX_LANES);
+        let k = s.pivot.as_ptr();
+        let (dev32, sq32) = (s.dev32.as_mut_ptr(), s.sq32.as_mut_ptr());
+        let (dev, sq) = (s.dev.as_mut_ptr(), s.sq.as_mut_ptr());
+        let mut r0 = 0;
+        while r0 < g.rows {
+            let rows = SUM_ROWS.min(g.rows - r0);
+            for j in 0..width {
+                (*dev32.add(j), *sq32.add(j)) = (0.0, 0.0);
+            }
+            let row = |r: usize| src.add((r0 + r) * g.stride);
+            let mut r = 0;
+            while r < rows {
+                let step = if rows - r >= 4 { 4 } else { 1 };
+                let mut j = 0;
+                while j < g.width {
+                    // Padding lanes read nothing and sum `0 - pivot` into padding slots.
+                    let lanes = (g.width - j).min(V::LANES);
+                    let pivot = V::load(k.add(j));
+                    let d = |i: usize| load_lanes::<V>(row(r + i).add(j), lanes).0.sub(pivot);
+                    let (mut sum, mut squares) = (V::load(dev32.add(j)), V::load(sq32.add(j)));
+                    if step == 4 {
+                        let (d0, d1, d2, d3) = (d(0), d(1), d(2), d(3));
+                        sum = sum.add(d0.add(d1).add(d2.add(d3)));
+                        let q = d0.mul_add(d0, d1.mul(d1)).add(d2.mul_add(d2, d3.mul(d3)));
+                        squares = squares.add(q);
+                    } else {
+                        let d0 = d(0);
+                        sum = sum.add(d0);
+                        squares = d0.mul_add(d0, squares);
+                    }
+                    sum.store(dev32.add(j));
+                    squares.store(sq32.add(j));
+                    j += lanes;
+                }
+                r += step;
+            }
+            for j in 0..g.width {
+                *dev.add(j) += f64::from(*dev32.add(j));
+                *sq.add(j) += f64::from(*sq32.add(j));
+            }
+            r0 += rows;
+        }
+    }
+}
+
+/// Rows summed in f32 before a column's sums are folded into f64 (see `column_sums`).
+const SUM_ROWS: usize = 64;
 
 /// Pass 2 of `column_stats`: `dev[j] += d`, `sq[j] += d²` for `d = (x - pivot[j]) * scale[j]`.
 #[inline(always)]

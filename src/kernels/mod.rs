@@ -2,6 +2,7 @@
 //! dispatch that picks one. Kernels know nothing of layouts or operators.
 
 mod generic;
+pub(crate) use generic::one_pass_accepted;
 mod portable;
 mod scalar;
 mod vector;
@@ -277,7 +278,7 @@ impl Runs {
 }
 
 /// `y = (x - pivot) * scale + shift` over a run of values.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Affine {
     pub pivot: f32,
     pub scale: f32,
@@ -323,6 +324,17 @@ pub(crate) struct ColumnStats<'a> {
     pub scale: &'a mut [f32],
 }
 
+/// Per-column state of `column_sums`: pivots in, f32 scratch for a block's sums, and the f64
+/// totals of `x - pivot` and of its square the block's sums are added to.
+#[derive(Debug)]
+pub(crate) struct ColumnSums<'a> {
+    pub pivot: &'a [f32],
+    pub dev32: &'a mut [f32],
+    pub sq32: &'a mut [f32],
+    pub dev: &'a mut [f64],
+    pub sq: &'a mut [f64],
+}
+
 /// Per-column `y = (x - pivot[j]) * scale[j] + shift[j]`, then per row
 /// `y = y * row_scale[r] + row_shift[r]` (absent: 1 and 0).
 #[derive(Clone, Copy, Debug)]
@@ -353,8 +365,8 @@ pub(crate) struct KernelSet {
     group_stats: unsafe fn(*const f32, Runs, Sums) -> GroupStats,
     apply_runs: ApplyRuns,
     normalize_rows: unsafe fn(*const f32, *mut f32, &Rows<'_>, StatsOut<'_>, bool),
-    affine: unsafe fn(*const f32, *mut f32, usize, Affine, bool),
     column_stats: unsafe fn(*const f32, ColumnGeometry, bool, &mut ColumnStats<'_>),
+    column_sums: unsafe fn(*const f32, ColumnGeometry, &mut ColumnSums<'_>),
     column_affine: unsafe fn(*const f32, *mut f32, ColumnGeometry, &ColumnAffine<'_>, bool),
 }
 
@@ -405,10 +417,6 @@ macro_rules! kernel_set {
             unsafe { $crate::kernels::generic::normalize_rows::<$vector>(src, dst, p, stats, stream) }
         }
         $(#[target_feature(enable = $features)])?
-        unsafe fn affine(src: *const f32, dst: *mut f32, len: usize, p: Affine, stream: bool) {
-            unsafe { $crate::kernels::generic::affine::<$vector>(src, dst, len, p, stream) }
-        }
-        $(#[target_feature(enable = $features)])?
         unsafe fn column_stats(
             src: *const f32,
             g: ColumnGeometry,
@@ -416,6 +424,14 @@ macro_rules! kernel_set {
             a: &mut $crate::kernels::ColumnStats<'_>,
         ) {
             unsafe { $crate::kernels::generic::column_stats::<$vector>(src, g, center, a) }
+        }
+        $(#[target_feature(enable = $features)])?
+        unsafe fn column_sums(
+            src: *const f32,
+            g: ColumnGeometry,
+            s: &mut $crate::kernels::ColumnSums<'_>,
+        ) {
+            unsafe { $crate::kernels::generic::column_sums::<$vector>(src, g, s) }
         }
         $(#[target_feature(enable = $features)])?
         unsafe fn column_affine(
@@ -434,8 +450,8 @@ macro_rules! kernel_set {
             group_stats,
             apply_runs,
             normalize_rows,
-            affine,
             column_stats,
+            column_sums,
             column_affine,
         };
     };
@@ -548,13 +564,6 @@ impl Kernels {
         unsafe { (self.set.normalize_rows)(src, dst, p, stats, stream) }
     }
 
-    pub(crate) fn affine(&self, io: &mut InOut<'_>, start: usize, len: usize, p: Affine) {
-        let stream = io.streams();
-        let (src, dst) = io.ptrs(start, len);
-        // SAFETY: `ptrs` checked that `start..start + len` lies inside both buffers.
-        unsafe { (self.set.affine)(src, dst, len, p, stream) }
-    }
-
     pub(crate) fn column_stats(
         &self,
         io: &InOut<'_>,
@@ -570,6 +579,22 @@ impl Kernels {
         let src = io.input_ptr(start, g.span());
         // SAFETY: the span and the padded column arrays were checked above.
         unsafe { (self.set.column_stats)(src, g, center, a) }
+    }
+
+    pub(crate) fn column_sums(
+        &self,
+        io: &InOut<'_>,
+        start: usize,
+        g: ColumnGeometry,
+        s: &mut ColumnSums<'_>,
+    ) {
+        let padded = g.width.next_multiple_of(MAX_LANES);
+        assert!(g.width <= g.stride || g.rows <= 1);
+        assert!(s.pivot.len() >= padded && s.dev32.len() >= padded && s.sq32.len() >= padded);
+        assert!(s.dev.len() >= g.width && s.sq.len() >= g.width);
+        let src = io.input_ptr(start, g.span());
+        // SAFETY: the span and the column arrays were checked above.
+        unsafe { (self.set.column_sums)(src, g, s) }
     }
 
     pub(crate) fn column_affine(

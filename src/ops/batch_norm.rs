@@ -10,7 +10,7 @@ use super::saved::SavedStats;
 use super::spread::{deviation_scale, inv_std};
 use crate::error::NormError;
 use crate::io::InOut;
-use crate::kernels::{Affine, ColumnAffine, ColumnGeometry, Kernels};
+use crate::kernels::{Affine, ColumnAffine, ColumnGeometry, Kernels, Runs};
 use crate::shape::{Layout, Shape};
 
 /// BatchNorm with fixed (running) statistics: inference, and folding into a preceding layer.
@@ -160,10 +160,22 @@ impl Kernels {
         let Shape { n, c, spatial, .. } = shape;
         match shape.layout {
             Layout::ChannelsFirst => {
-                for channel in 0..c {
-                    let affine = bn.channel_affine(channel);
+                // A window of channels' affines computed once, then applied to each sample's
+                // planes of those channels in memory order, one kernel call per sample.
+                let mut affines = [Affine::default(); WINDOW];
+                for w0 in (0..c).step_by(WINDOW) {
+                    let width = WINDOW.min(c - w0);
+                    for (j, a) in affines.iter_mut().enumerate().take(width) {
+                        *a = bn.channel_affine(w0 + j);
+                    }
+                    let planes = Runs {
+                        count: width,
+                        len: spatial,
+                        stride: spatial,
+                    };
                     for sample in 0..n {
-                        self.affine(&mut io, (sample * c + channel) * spatial, spatial, affine);
+                        let start = (sample * c + w0) * spatial;
+                        self.apply_runs(&mut io, start, planes, &|j| affines[j], None);
                     }
                 }
             }

@@ -8,7 +8,10 @@
 
 use super::affine::ChannelAffine;
 use crate::io::InOut;
-use crate::kernels::{ColumnAffine, ColumnGeometry, ColumnStats, GroupStats, Kernels, corrected};
+use crate::kernels::{
+    ColumnAffine, ColumnGeometry, ColumnStats, ColumnSums, GroupStats, Kernels, corrected,
+    one_pass_accepted,
+};
 use crate::moments::{WideMoments, pivot_from};
 
 /// Columns per window: the size of the stack arrays (a multiple of the widest vector).
@@ -48,11 +51,31 @@ pub(crate) struct Columns<'a> {
     pub row_affine: ChannelAffine<'a>,
 }
 
+/// Rows whose mean gives each column's pivot for the one-pass sums: enough that for
+/// unstructured data the pivot lies far inside half a standard deviation of the column's mean
+/// (the sums' acceptance test), so the exact fallback is rare.
+const PIVOT_ROWS: usize = 128;
+
+/// The per-column and per-group state of one call, on the stack.
+struct Scratch {
+    pivot: [f32; WINDOW],
+    offset: [f32; WINDOW],
+    dev: [f32; WINDOW],
+    sq: [f32; WINDOW],
+    scale: [f32; WINDOW],
+    dev64: [f64; WINDOW],
+    sq64: [f64; WINDOW],
+    /// Per group of the current run of groups.
+    moments: [WideMoments; WINDOW],
+    offsets: [f64; WINDOW],
+    squares: [f64; WINDOW],
+}
+
 impl Kernels {
-    /// Normalizes every group of columns: statistics block by block (two passes over each
-    /// cached block, merged in f64), then `finish(group, &stats)` gives the factor its
-    /// deviations are multiplied by (and records whatever the operator reports), then one pass
-    /// writes the output.
+    /// Normalizes every group of columns: statistics in one pass down the columns (or, where
+    /// that falls short, block by block in two passes over each cached block), then
+    /// `finish(group, &stats)` gives the factor its deviations are multiplied by (and records
+    /// whatever the operator reports), then one pass writes the output.
     pub(crate) fn columns_normalize(
         &self,
         io: &mut InOut<'_>,
@@ -65,14 +88,19 @@ impl Kernels {
         let gs = set.group_size;
         let groups = set.cols / gs;
         let groups_per_run = (WINDOW / gs).max(1);
-        // Per column: the statistics state, reused as the normalize parameters.
-        let mut pivot = [0.0f32; WINDOW];
-        let mut offset = [0.0f32; WINDOW];
-        let mut dev = [0.0f32; WINDOW];
-        let mut sq = [0.0f32; WINDOW];
-        let mut scale = [0.0f32; WINDOW];
-        // Per group of the current run.
-        let mut group_moments = [WideMoments::EMPTY; WINDOW];
+        let mut s = Scratch {
+            pivot: [0.0; WINDOW],
+            offset: [0.0; WINDOW],
+            dev: [0.0; WINDOW],
+            sq: [0.0; WINDOW],
+            scale: [0.0; WINDOW],
+            dev64: [0.0; WINDOW],
+            sq64: [0.0; WINDOW],
+            moments: [WideMoments::EMPTY; WINDOW],
+            offsets: [0.0; WINDOW],
+            squares: [0.0; WINDOW],
+        };
+        // Per group of the current run: the normalize parameters.
         let mut group_pivot = [0.0f32; WINDOW];
         let mut group_offset = [0.0f32; WINDOW];
         let mut group_factor = [0.0f32; WINDOW];
@@ -81,45 +109,11 @@ impl Kernels {
         while first_group < groups {
             let run = groups_per_run.min(groups - first_group);
             let (c0, c1) = (first_group * gs, (first_group + run) * gs);
-            group_moments[..run].fill(WideMoments::EMPTY);
-
-            for w0 in (c0..c1).step_by(WINDOW) {
-                let width = WINDOW.min(c1 - w0);
-                let block_rows = (BLOCK_VALUES / width).clamp(1, BLOCK_ROWS);
-                for r0 in (0..set.rows).step_by(block_rows) {
-                    let rows = block_rows.min(set.rows - r0);
-                    let at = set.start + r0 * set.cols + w0;
-                    if set.center {
-                        for (k, &x) in pivot.iter_mut().zip(io.input(at, width)) {
-                            *k = pivot_from(x);
-                        }
-                    }
-                    let g = ColumnGeometry {
-                        rows,
-                        width,
-                        stride: set.cols,
-                    };
-                    let mut state = ColumnStats {
-                        pivot: &mut pivot,
-                        offset: &mut offset,
-                        dev: &mut dev,
-                        sq: &mut sq,
-                        scale: &mut scale,
-                    };
-                    self.column_stats(io, at, g, set.center, &mut state);
-                    let inv_rows = 1.0 / rows as f64;
-                    for j in 0..width {
-                        let second = (f64::from(dev[j]), f64::from(sq[j]), scale[j]);
-                        let (offset64, scaled_var) = corrected(inv_rows, offset[j], second);
-                        let s = f64::from(scale[j]);
-                        let mean = f64::from(pivot[j]) + offset64;
-                        let m2 = scaled_var / (s * s) * rows as f64;
-                        group_moments[(w0 + j) / gs - first_group].merge(rows as f64, mean, m2);
-                    }
-                }
+            if !self.columns_one_pass(io, set, (c0, c1), first_group, &mut s) {
+                self.columns_two_pass(io, set, (c0, c1), first_group, &mut s);
             }
             for g in 0..run {
-                let stats = group_moments[g].stats();
+                let stats = s.moments[g].stats();
                 group_factor[g] = finish(first_group + g, &stats);
                 group_pivot[g] = if set.center {
                     stats.moments.pivot()
@@ -138,14 +132,14 @@ impl Kernels {
                 for j in 0..width {
                     let c = w0 + j;
                     let g = c / gs - first_group;
-                    let s = group_factor[g] * set.column_affine.gamma(c);
-                    let shift = set.column_affine.beta(c) - group_offset[g] * s;
-                    (pivot[j], offset[j], dev[j]) = (group_pivot[g], s, shift);
+                    let scale = group_factor[g] * set.column_affine.gamma(c);
+                    let shift = set.column_affine.beta(c) - group_offset[g] * scale;
+                    (s.pivot[j], s.offset[j], s.dev[j]) = (group_pivot[g], scale, shift);
                 }
                 let p = ColumnAffine {
-                    pivot: &pivot,
-                    scale: &offset,
-                    shift: &dev,
+                    pivot: &s.pivot,
+                    scale: &s.offset,
+                    shift: &s.dev,
                     row_scale: set.row_affine.gamma,
                     row_shift: set.row_affine.beta,
                 };
@@ -157,6 +151,121 @@ impl Kernels {
                 self.column_affine(io, set.start + w0, g, &p);
             }
             first_group += run;
+        }
+    }
+
+    /// The statistics of the groups of columns `c0..c1` (from `first_group` on) into
+    /// `s.moments`, from one pass down the columns around pivots from their first rows.
+    /// Returns false where the sums fall short for some group ([`one_pass_accepted`]).
+    fn columns_one_pass(
+        &self,
+        io: &InOut<'_>,
+        set: &Columns<'_>,
+        (c0, c1): (usize, usize),
+        first_group: usize,
+        s: &mut Scratch,
+    ) -> bool {
+        let gs = set.group_size;
+        let run = (c1 - c0) / gs;
+        s.moments[..run].fill(WideMoments::EMPTY);
+        s.offsets[..run].fill(0.0);
+        s.squares[..run].fill(0.0);
+        let n = set.rows as f64;
+        for w0 in (c0..c1).step_by(WINDOW) {
+            let width = WINDOW.min(c1 - w0);
+            let at = set.start + w0;
+            let geometry = |rows| ColumnGeometry {
+                rows,
+                width,
+                stride: set.cols,
+            };
+            s.pivot.fill(0.0);
+            if set.center {
+                // Pivots: the columns' means over their first rows (summed around 0).
+                let rows = PIVOT_ROWS.min(set.rows);
+                self.column_sums_into(io, at, geometry(rows), s);
+                for (k, &sum) in s.pivot.iter_mut().zip(&s.dev64[..width]) {
+                    *k = pivot_from((sum / rows as f64) as f32);
+                }
+            }
+            self.column_sums_into(io, at, geometry(set.rows), s);
+            for j in 0..width {
+                let g = (w0 + j) / gs - first_group;
+                let d = if set.center { s.dev64[j] } else { 0.0 };
+                let q = s.sq64[j];
+                let offset = d * d / n;
+                let m2 = q - offset;
+                let mean = f64::from(s.pivot[j]) + d / n;
+                s.moments[g].merge(n, mean, if m2 > 0.0 { m2 } else { 0.0 });
+                s.offsets[g] += offset;
+                s.squares[g] += q;
+            }
+        }
+        let inv_count = 1.0 / (n * gs as f64);
+        (0..run).all(|g| one_pass_accepted(s.offsets[g], s.squares[g], inv_count))
+    }
+
+    /// Sums of `x - s.pivot[j]` and of its square down the columns into `s.dev64`, `s.sq64`.
+    fn column_sums_into(&self, io: &InOut<'_>, at: usize, g: ColumnGeometry, s: &mut Scratch) {
+        s.dev64[..g.width].fill(0.0);
+        s.sq64[..g.width].fill(0.0);
+        let mut sums = ColumnSums {
+            pivot: &s.pivot,
+            dev32: &mut s.dev,
+            sq32: &mut s.sq,
+            dev: &mut s.dev64,
+            sq: &mut s.sq64,
+        };
+        self.column_sums(io, at, g, &mut sums);
+    }
+
+    /// The statistics of the groups of columns `c0..c1` into `s.moments`, exactly: block by
+    /// block, two passes over each cached block (the second centered on the first's means,
+    /// with power-of-two scaling where magnitudes are extreme), blocks merged in f64.
+    fn columns_two_pass(
+        &self,
+        io: &InOut<'_>,
+        set: &Columns<'_>,
+        (c0, c1): (usize, usize),
+        first_group: usize,
+        s: &mut Scratch,
+    ) {
+        let gs = set.group_size;
+        s.moments[..(c1 - c0) / gs].fill(WideMoments::EMPTY);
+        for w0 in (c0..c1).step_by(WINDOW) {
+            let width = WINDOW.min(c1 - w0);
+            let block_rows = (BLOCK_VALUES / width).clamp(1, BLOCK_ROWS);
+            for r0 in (0..set.rows).step_by(block_rows) {
+                let rows = block_rows.min(set.rows - r0);
+                let at = set.start + r0 * set.cols + w0;
+                if set.center {
+                    for (k, &x) in s.pivot.iter_mut().zip(io.input(at, width)) {
+                        *k = pivot_from(x);
+                    }
+                }
+                let g = ColumnGeometry {
+                    rows,
+                    width,
+                    stride: set.cols,
+                };
+                let mut state = ColumnStats {
+                    pivot: &mut s.pivot,
+                    offset: &mut s.offset,
+                    dev: &mut s.dev,
+                    sq: &mut s.sq,
+                    scale: &mut s.scale,
+                };
+                self.column_stats(io, at, g, set.center, &mut state);
+                let inv_rows = 1.0 / rows as f64;
+                for j in 0..width {
+                    let second = (f64::from(s.dev[j]), f64::from(s.sq[j]), s.scale[j]);
+                    let (offset64, scaled_var) = corrected(inv_rows, s.offset[j], second);
+                    let scale = f64::from(s.scale[j]);
+                    let mean = f64::from(s.pivot[j]) + offset64;
+                    let m2 = scaled_var / (scale * scale) * rows as f64;
+                    s.moments[(w0 + j) / gs - first_group].merge(rows as f64, mean, m2);
+                }
+            }
         }
     }
 }

@@ -50,7 +50,10 @@ impl Kernels {
         let mut sums = self.group_sums(io, group(0).first, runs);
         for i in 0..count {
             let set = group(i);
-            debug_assert_eq!((set.count, set.len, set.stride), (runs.count, runs.len, runs.stride));
+            debug_assert_eq!(
+                (set.count, set.len, set.stride),
+                (runs.count, runs.len, runs.stride)
+            );
             let stats = self.group_stats(io, set.first, runs, sums);
             let factor = finish(i, &stats);
             let m = stats.moments;
