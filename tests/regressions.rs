@@ -303,3 +303,51 @@ fn empty_layer_norm_channels_still_checks_saved_stats() {
         assert!(mean.iter().all(|&v| v == 7.0));
     }
 }
+
+/// One-pass row sums around a pivot (`src/kernels/generic.rs`), as first written for short
+/// rows: the pivot was the mean of the row's first 64 values, and the sums went into one
+/// accumulator (found by the property suite before it landed). In this sparse
+/// 255-wide row (a position of the property suite's channels-last LayerNorm over channels)
+/// one large value among the first 64 put the pivot 0.2 standard deviations off; every
+/// zero then added that offset to a partial sum growing to 250 times it, and the rounding of
+/// `sum(x - pivot)` moved the mean by 73u of the standard deviation on the scalar path
+/// (vector paths split the sum over their lanes). Fixed by a pivot from the first 256 values,
+/// four accumulators per row, and accepting the sums only for pivots within a quarter of a
+/// standard deviation (at most 8u of drift); a second, centered pass otherwise.
+#[test]
+fn row_sums_drift_with_an_offset_pivot() {
+    let mut x = vec![0.0f32; 255];
+    for (i, v) in [
+        (14, -1_168_241_700_000.0),
+        (21, 2_871_683_000.0),
+        (24, -1_226_390_200_000.0),
+        (115, 12_805_494_000.0),
+        (140, 570_429_700_000.0),
+        (225, -97_122_950_000.0),
+    ] {
+        x[i] = v;
+    }
+    assert_normalizes(
+        "LayerNorm over a sparse row of 255",
+        &x,
+        false,
+        |k, x, y| {
+            let p = LayerNorm::new(x.len()).eps(0.0);
+            k.layer_norm(&p, InOut::new(x, y), None).unwrap();
+        },
+    );
+    // A trend: the first 256 values (the pivot's sample) sit 0.7 standard deviations below
+    // the row's mean, so the one-pass sums must be refused and the row redone centered.
+    let row: Vec<f32> = (0..4096)
+        .map(|i| (i * 37 % 101) as f32 / 101.0 - 0.5 + if i < 256 { 0.0 } else { 0.2 })
+        .collect();
+    assert_normalizes(
+        "LayerNorm over a row with a trend",
+        &row,
+        false,
+        |k, x, y| {
+            let p = LayerNorm::new(x.len()).eps(0.0);
+            k.layer_norm(&p, InOut::new(x, y), None).unwrap();
+        },
+    );
+}

@@ -298,14 +298,15 @@ const UNSCALED_MIN_F32: f32 = UNSCALED_MIN as f32;
 
 /// Whether one-pass sums around pivots give a group's mean and variance as exactly as a
 /// centered second pass: the mean square (`squares * inv_n`) is where f32 squares keep full
-/// precision (none overflowed or went subnormal), and the pivots lie within half a standard
-/// deviation of the means (`offsets`, the sum over the group's columns of `sum(d)² / n`, at
-/// most a fifth of `squares`), so the squares summed exceed the centered ones by at most a
-/// quarter (their rounding error grows by as much) and removing the offsets cancels less than
-/// a bit.
+/// precision (none overflowed or went subnormal), and the pivots lie within a quarter of a
+/// standard deviation of the means (`offsets`, the sum over the group's columns of
+/// `sum(d)² / n`, at most a seventeenth of `squares`). Then the squares summed exceed the
+/// centered ones by at most 1/16 (their rounding error grows by as much), removing the offsets
+/// cancels no bit, and the error of `sum(d)`, whose partial sums drift by the offset at each
+/// term (at most 64 terms per accumulator lane), stays within 8u of the standard deviation.
 pub(crate) fn one_pass_accepted(offsets: f64, squares: f64, inv_n: f64) -> bool {
     let mean_square = squares * inv_n;
-    mean_square.is_finite() && mean_square >= UNSCALED_MIN && 5.0 * offsets <= squares
+    mean_square.is_finite() && mean_square >= UNSCALED_MIN && 17.0 * offsets <= squares
 }
 
 /// The centered pass, `(sum(d), sum(d²), scale)`: unscaled first (the common case, with no
@@ -352,8 +353,10 @@ impl Sums {
     }
 }
 
-/// Values averaged for a group's pivot estimate.
-const PIVOT_SAMPLE: usize = 64;
+/// Values averaged for a group's pivot estimate: for data without a trend its offset from the
+/// mean is then ~1/16 of a standard deviation, and the sums are accepted unless it is 4 times
+/// that.
+const PIVOT_SAMPLE: usize = 256;
 
 /// The mean of the first values of a group (at most `PIVOT_SAMPLE`, from its first run of
 /// `len >= 1`), rounded to f32: a pivot within a fraction of a standard deviation of the
@@ -520,9 +523,7 @@ const SHORT_ROW: usize = 256;
 const BLOCK_ROWS: usize = 16;
 
 /// LayerNorm (`center`) or RMSNorm of every row, statistics and normalize fused in one call.
-/// Long rows are written each in the pass that takes the next one's sums, so they stream
-/// through like a copy; short rows go a block at a time, each stage across the block's rows so
-/// their dependency chains overlap. `mean` and `inv_std`, when given, receive each row's.
+/// `mean` and `inv_std`, when given, receive each row's.
 #[inline(always)]
 pub(crate) unsafe fn normalize_rows<V: Vector>(
     src: *const f32,
@@ -532,44 +533,42 @@ pub(crate) unsafe fn normalize_rows<V: Vector>(
     stream: bool,
 ) {
     unsafe {
-        let runs = Runs::row(p.cols);
-        let row = |i: usize| src.add(i * p.cols);
-        let out = |i: usize| dst.add(i * p.cols);
-        let mut report = |i: usize, mean: f32, inv: f32| {
-            if let Some((means, inv_stds)) = &mut stats {
-                (means[i], inv_stds[i]) = (mean, inv);
-            }
-        };
         if p.cols <= SHORT_ROW {
-            let mut first = 0;
-            while first < p.rows {
-                let block = BLOCK_ROWS.min(p.rows - first);
-                let mut sums = [None; BLOCK_ROWS];
-                for (i, s) in sums.iter_mut().enumerate().take(block) {
-                    *s = Some(row_sums::<V>(row(first + i), runs, p.center));
-                }
-                let mut params = [None; BLOCK_ROWS];
-                for i in 0..block {
-                    let (params_i, mean, inv) = row_stats::<V>(row(first + i), p, sums[i]);
-                    report(first + i, mean, inv);
-                    params[i] = Some(params_i);
-                }
-                for (i, params) in params.iter().enumerate().take(block) {
-                    if let Some(params) = params {
-                        normalize_row::<V>(row(first + i), out(first + i), p.cols, params, stream);
-                    }
-                }
-                first += block;
-            }
-            return;
+            short_rows::<V>(src, dst, p, &mut stats, stream);
+        } else {
+            long_rows::<V>(src, dst, p, &mut stats, stream);
         }
+    }
+}
+
+/// Records row `i`'s mean and inverse std where asked to.
+#[inline(always)]
+fn report(stats: &mut StatsOut<'_>, i: usize, mean: f32, inv_std: f32) {
+    if let Some((means, inv_stds)) = stats {
+        (means[i], inv_stds[i]) = (mean, inv_std);
+    }
+}
+
+/// Long rows: each row is written in the pass that takes the next one's sums, so rows stream
+/// through like a copy.
+#[inline(always)]
+unsafe fn long_rows<V: Vector>(
+    src: *const f32,
+    dst: *mut f32,
+    p: &Rows<'_>,
+    stats: &mut StatsOut<'_>,
+    stream: bool,
+) {
+    unsafe {
         if p.rows == 0 {
             return;
         }
-        let mut sums = row_sums::<V>(row(0), runs, p.center);
+        let row = |i: usize| src.add(i * p.cols);
+        let out = |i: usize| dst.add(i * p.cols);
+        let mut sums = row_sums::<V>(row(0), Runs::row(p.cols), p.center);
         for i in 0..p.rows {
-            let (params, mean, inv) = row_stats::<V>(row(i), p, Some(sums));
-            report(i, mean, inv);
+            let (params, mean, inv) = row_stats::<V>(row(i), p, sums);
+            report(stats, i, mean, inv);
             if i + 1 == p.rows {
                 normalize_row::<V>(row(i), out(i), p.cols, &params, stream);
             } else if p.center {
@@ -578,6 +577,114 @@ pub(crate) unsafe fn normalize_rows<V: Vector>(
                 sums = normalize_row_while::<V, false>(row(i), out(i), p.cols, &params, row(i + 1));
             }
         }
+    }
+}
+
+/// Short rows, a block at a time and each stage across the block's rows, so that their
+/// dependency chains overlap: sums (one vector accumulator, one reduction each), then the
+/// statistics in f32 where the sums are accepted (the general f64 path otherwise), then the
+/// normalize pass over the block, still in L1.
+#[inline(always)]
+unsafe fn short_rows<V: Vector>(
+    src: *const f32,
+    dst: *mut f32,
+    p: &Rows<'_>,
+    stats: &mut StatsOut<'_>,
+    stream: bool,
+) {
+    unsafe {
+        let row = |i: usize| src.add(i * p.cols);
+        let inv_n = 1.0 / p.cols as f32;
+        let mut first = 0;
+        while first < p.rows {
+            let block = BLOCK_ROWS.min(p.rows - first);
+            let mut sums = [(0.0f32, 0.0f32, 0.0f32); BLOCK_ROWS];
+            for (i, sums) in sums.iter_mut().enumerate().take(block) {
+                *sums = if p.center {
+                    short_row_sums::<V, true>(row(first + i), p.cols)
+                } else {
+                    short_row_sums::<V, false>(row(first + i), p.cols)
+                };
+            }
+            let mut params = [(0.0f32, 0.0f32, 0.0f32); BLOCK_ROWS];
+            for i in 0..block {
+                let (pivot, deviations, squares) = sums[i];
+                let offset = deviations * inv_n;
+                let mean_square = squares * inv_n;
+                let fast = one_pass_accepted(
+                    f64::from(deviations) * f64::from(offset),
+                    f64::from(squares),
+                    f64::from(inv_n),
+                );
+                let (pivot, offset, inv, mean) = if fast && p.center {
+                    let var = mean_square - offset * offset;
+                    let inv = 1.0 / libm::sqrtf(if var > 0.0 { var } else { 0.0 } + p.eps);
+                    (pivot, offset, inv, pivot + offset)
+                } else if fast {
+                    (0.0, 0.0, 1.0 / libm::sqrtf(mean_square + p.eps), 0.0)
+                } else {
+                    let sums = Sums {
+                        pivot,
+                        deviations: f64::from(deviations),
+                        squares: f64::from(squares),
+                    };
+                    let (params, mean, inv) = row_stats::<V>(row(first + i), p, sums);
+                    (params.pivot, params.mean, inv, mean)
+                };
+                report(stats, first + i, mean, inv);
+                params[i] = (pivot, offset, deviation_scale(inv));
+            }
+            for (i, &(pivot, mean, inv_std)) in params.iter().enumerate().take(block) {
+                let params = RowNormalize {
+                    pivot,
+                    mean,
+                    inv_std,
+                    gamma: p.gamma,
+                    beta: p.beta,
+                };
+                let at = (first + i) * p.cols;
+                normalize_row::<V>(src.add(at), dst.add(at), p.cols, &params, stream);
+            }
+            first += block;
+        }
+    }
+}
+
+/// A short row's pivot estimate (0 when not centering) and the sums of `d = x - pivot` and of
+/// `d²`, each in one vector accumulator.
+#[inline(always)]
+unsafe fn short_row_sums<V: Vector, const CENTER: bool>(
+    row: *const f32,
+    len: usize,
+) -> (f32, f32, f32) {
+    unsafe {
+        let pivot = if CENTER {
+            pivot_estimate::<V>(row, len)
+        } else {
+            0.0
+        };
+        let (k, zero) = (V::splat(pivot), V::splat(0.0));
+        // Independent slots, as in `walk_runs`: at most 64 terms per lane (rows <= 256).
+        let mut slots = [(zero, zero); UNROLL];
+        let mut i = 0;
+        while i + UNROLL * V::LANES <= len {
+            for (u, acc) in slots.iter_mut().enumerate() {
+                let v = V::load(row.add(i + u * V::LANES));
+                accumulate::<V, CENTER, false>(acc, (v, None), k, k);
+            }
+            i += UNROLL * V::LANES;
+        }
+        while i < len {
+            let lanes = (len - i).min(V::LANES);
+            accumulate::<V, CENTER, false>(&mut slots[0], load_lanes::<V>(row.add(i), lanes), k, k);
+            i += lanes;
+        }
+        let [a, b, c, d] = slots;
+        let acc = (
+            a.0.add(b.0).add(c.0.add(d.0)),
+            a.1.add(b.1).add(c.1.add(d.1)),
+        );
+        (pivot, acc.0.reduce_add(), acc.1.reduce_add())
     }
 }
 
@@ -593,21 +700,15 @@ unsafe fn row_sums<V: Vector>(row: *const f32, runs: Runs, center: bool) -> Sums
     }
 }
 
-/// A row's normalization from its sums (`None` only for rows never summed, which do not
-/// occur), with the mean and inverse std to report.
+/// A row's normalization from its sums, with the mean and inverse std to report.
 #[inline(always)]
 unsafe fn row_stats<'a, V: Vector>(
     row: *const f32,
     p: &Rows<'a>,
-    sums: Option<Sums>,
+    sums: Sums,
 ) -> (RowNormalize<'a>, f32, f32) {
     unsafe {
         let runs = Runs::row(p.cols);
-        let sums = sums.unwrap_or(Sums {
-            pivot: 0.0,
-            deviations: 0.0,
-            squares: 0.0,
-        });
         let (pivot, mean, inv, reported) = if p.center {
             let st = group_stats::<V>(row, runs, sums);
             let inv = st.var.inv_sqrt_plus(p.eps);
