@@ -5,8 +5,10 @@
 //! MeanVarianceNormalization, on channels-first (NCHW, NCL) and channels-last (NHWC, NTC)
 //! layouts. `#![no_std]`, no allocation.
 //!
-//! Statistics take one pass over memory (Welford per SIMD lane around a pivot, lanes and blocks
-//! merged with Chan's formula); the normalize pass applies the folded scale and shift. Every
+//! Statistics take one pass over memory (sums around a pivot per SIMD lane, folded into f64,
+//! read while the previous group is written; a second, centered pass from cache only where
+//! the pivot proves too far from the mean); the normalize pass applies the folded scale and
+//! shift. Every
 //! operator is a method of [`Kernels`], which picks the fastest instruction set at run time
 //! (or the one you force, to test every path).
 //!

@@ -9,7 +9,7 @@ use common::check::{U, Y_TOL};
 use common::reference::Stats;
 use normkern::{
     BatchNorm, BatchNormTraining, InOut, InstanceNorm, Isa, Kernels, LayerNorm, MeanVarianceNorm,
-    Moments, RmsNorm, SavedStats, Shape,
+    Moments, Momentum, RmsNorm, RunningStats, SavedStats, Shape,
 };
 
 /// Normalizes with `op` on every instruction set; panics with the worst error (in units of u,
@@ -350,4 +350,56 @@ fn row_sums_drift_with_an_offset_pivot() {
             k.layer_norm(&p, InOut::new(x, y), None).unwrap();
         },
     );
+}
+
+/// BatchNorm training's running update (`src/ops/batch_norm.rs`) took the weight of the old
+/// value as `1 - w` from the batch's weight `w`. With ONNX momentum `m` (the old value's
+/// weight), `w = 1 - m` was rounded first, so a small `m` came back with a relative error of
+/// `2^-24 / m`: found by the property suite with m = 5.95e-4 and a channel of zeros, where the
+/// running mean `m · old` was off by 150u. Fixed by forming each weight from the parameter.
+#[test]
+fn small_onnx_momentum_keeps_its_digits() {
+    let m = 0.000_595_325_8f32;
+    let old = -0.091_6f32;
+    let x = [0.0f32, 0.0, 1.0, 3.0];
+    let shape = Shape::ncl(1, 2, 2);
+    for isa in Isa::available() {
+        let (mut mean, mut var) = ([old, old], [1.0f32, 1.0]);
+        let mut y = [0.0f32; 4];
+        let stats = RunningStats {
+            mean: &mut mean,
+            var: &mut var,
+            momentum: Momentum::Onnx(m),
+        };
+        Kernels::new(isa)
+            .unwrap()
+            .batch_norm_training(
+                &BatchNormTraining::new(shape),
+                InOut::new(&x, &mut y),
+                Some(stats),
+                None,
+            )
+            .unwrap();
+        let want = f64::from(m) * f64::from(old);
+        let error = (f64::from(mean[0]) - want).abs() / want.abs();
+        assert!(
+            error <= 4.0 * U,
+            "{isa}: running mean {} for {want}: {:.0}u",
+            mean[0],
+            error / U
+        );
+        // The other channel: mean 2, biased variance 1.
+        let want = f64::from(m) * f64::from(old) + (1.0 - f64::from(m)) * 2.0;
+        assert!(
+            (f64::from(mean[1]) - want).abs() <= 4.0 * U * want.abs(),
+            "{isa}: {}",
+            mean[1]
+        );
+        let want = f64::from(m) + (1.0 - f64::from(m));
+        assert!(
+            (f64::from(var[1]) - want).abs() <= 4.0 * U,
+            "{isa}: {}",
+            var[1]
+        );
+    }
 }

@@ -425,7 +425,7 @@ pub(crate) unsafe fn group_sums<V: Vector>(src: *const f32, runs: Runs) -> Sums 
 }
 
 /// A group's mean and variance from its one-pass sums ([`Sums::accepts`]), or else from a
-/// centered second pass over the group (which is in cache, just read): the corrected two-pass
+/// centered second pass over the group (usually in cache, just read): the corrected two-pass
 /// algorithm, centered on the first pass's mean rounded to f32.
 #[inline(always)]
 pub(crate) unsafe fn group_stats<V: Vector>(src: *const f32, runs: Runs, sums: Sums) -> GroupStats {

@@ -125,12 +125,17 @@ impl Momentum {
         }
     }
 
-    /// `(weight of the batch, use the unbiased variance)`.
-    fn batch_weight(self) -> (f32, bool) {
+    /// `(weight of the old value, weight of the batch, use the unbiased variance)`. Each
+    /// weight is formed from the given parameter directly: taking one as `1 - other` would
+    /// round away the small one's digits (ONNX momentum 6e-4 lost 1e-4 of itself that way).
+    fn weights(self) -> (f32, f32, bool) {
         match self {
-            Momentum::PyTorch(m) => (m, true),
-            Momentum::CumulativeAverage { batches } => (1.0 / batches as f32, true),
-            Momentum::Onnx(m) => (1.0 - m, false),
+            Momentum::PyTorch(m) => (1.0 - m, m, true),
+            Momentum::CumulativeAverage { batches } => {
+                let b = batches as f64;
+                (((b - 1.0) / b) as f32, (1.0 / b) as f32, true)
+            }
+            Momentum::Onnx(m) => (m, 1.0 - m, false),
         }
     }
 }
@@ -248,14 +253,14 @@ impl Kernels {
             let inv = stats.var.inv_sqrt_plus(p.eps);
             SavedStats::record(&mut saved, c, mean, inv);
             if let Some(r) = &mut running {
-                let (w, unbiased) = r.momentum.batch_weight();
+                let (keep, w, unbiased) = r.momentum.weights();
                 let batch_var = if unbiased {
                     m.sample_variance().unwrap_or(f32::NAN)
                 } else {
                     var
                 };
-                r.mean[c] = (1.0 - w) * r.mean[c] + w * mean;
-                r.var[c] = (1.0 - w) * r.var[c] + w * batch_var;
+                r.mean[c] = keep * r.mean[c] + w * mean;
+                r.var[c] = keep * r.var[c] + w * batch_var;
             }
             deviation_scale(inv)
         });
