@@ -311,8 +311,8 @@ fn empty_layer_norm_channels_still_checks_saved_stats() {
 /// one large value among the first 64 put the pivot 0.2 standard deviations off; every
 /// zero then added that offset to a partial sum growing to 250 times it, and the rounding of
 /// `sum(x - pivot)` moved the mean by 73u of the standard deviation on the scalar path
-/// (vector paths split the sum over their lanes). Fixed by a pivot from the first 256 values,
-/// four accumulators per row, and accepting the sums only for pivots within a quarter of a
+/// (vector paths split the sum over their lanes). Fixed by a pivot from 256 values (all of a
+/// short row's, pieces spread over a long one), four accumulators per row, and accepting the sums only for pivots within a quarter of a
 /// standard deviation (at most 8u of drift); a second, centered pass otherwise.
 #[test]
 fn row_sums_drift_with_an_offset_pivot() {
@@ -336,13 +336,15 @@ fn row_sums_drift_with_an_offset_pivot() {
             k.layer_norm(&p, InOut::new(x, y), None).unwrap();
         },
     );
-    // A trend: the first 256 values (the pivot's sample) sit 0.7 standard deviations below
-    // the row's mean, so the one-pass sums must be refused and the row redone centered.
-    let row: Vec<f32> = (0..4096)
-        .map(|i| (i * 37 % 101) as f32 / 101.0 - 0.5 + if i < 256 { 0.0 } else { 0.2 })
+    // Outliers in the pivot's sample (its first piece): the pivot lands 0.9 standard
+    // deviations from the mean, so the one-pass sums must be refused and the row redone
+    // centered.
+    let mut row: Vec<f32> = (0..4096)
+        .map(|i| (i * 37 % 101) as f32 / 101.0 - 0.5)
         .collect();
+    row[..16].fill(1000.0);
     assert_normalizes(
-        "LayerNorm over a row with a trend",
+        "LayerNorm over a row with outliers",
         &row,
         false,
         |k, x, y| {

@@ -358,22 +358,42 @@ impl Sums {
 /// that.
 const PIVOT_SAMPLE: usize = 256;
 
-/// The mean of the first values of a group (at most `PIVOT_SAMPLE`, from its first run of
-/// `len >= 1`), rounded to f32: a pivot within a fraction of a standard deviation of the
-/// group's mean unless the data trends, so sums around it lose almost nothing to cancellation
-/// ([`Sums::accepts`] checks that for each group).
+/// Pieces the pivot's sample of a larger group is taken in, spread evenly over it.
+const PIVOT_PIECES: usize = 16;
+
+/// The mean of a sample of a group's values, rounded to f32: all of them up to
+/// `PIVOT_SAMPLE`, else `PIVOT_PIECES` pieces spread evenly over the group (so that a trend
+/// across it, such as an image brighter at the top, does not bias the sample). A pivot within a
+/// fraction of a standard deviation of the group's mean, so sums around it lose almost nothing
+/// to cancellation ([`Sums::accepts`] checks that for each group). The group holds at least
+/// one value.
 #[inline(always)]
-unsafe fn pivot_estimate<V: Vector>(src: *const f32, len: usize) -> f32 {
+unsafe fn pivot_estimate<V: Vector>(src: *const f32, runs: Runs) -> f32 {
     unsafe {
-        let n = len.min(PIVOT_SAMPLE);
-        let mut sum = V::splat(0.0);
-        let mut i = 0;
-        while i < n {
-            let lanes = (n - i).min(V::LANES);
-            sum = sum.add(load_lanes::<V>(src.add(i), lanes).0);
-            i += lanes;
+        let total = runs.count * runs.len;
+        let (mut sum, mut count) = (V::splat(0.0), 0);
+        let mut add = |at: usize, n: usize| {
+            let mut i = 0;
+            while i < n {
+                let lanes = (n - i).min(V::LANES);
+                sum = sum.add(load_lanes::<V>(src.add(at + i), lanes).0);
+                i += lanes;
+            }
+            count += n;
+        };
+        if total <= PIVOT_SAMPLE {
+            for r in 0..runs.count {
+                add(r * runs.stride, runs.len);
+            }
+        } else {
+            let spacing = total / PIVOT_PIECES;
+            for i in 0..PIVOT_PIECES {
+                let (r, offset) = (i * spacing / runs.len, i * spacing % runs.len);
+                let n = (PIVOT_SAMPLE / PIVOT_PIECES).min(runs.len - offset);
+                add(r * runs.stride + offset, n);
+            }
         }
-        pivot_from(sum.reduce_add() / n as f32)
+        pivot_from(sum.reduce_add() / count as f32)
     }
 }
 
@@ -390,7 +410,7 @@ unsafe fn sums_while<V: Vector, const CENTER: bool, R>(
 ) -> Sums {
     unsafe {
         let pivot = if CENTER {
-            pivot_estimate::<V>(src, runs.len)
+            pivot_estimate::<V>(src, runs)
         } else {
             0.0
         };
@@ -659,7 +679,7 @@ unsafe fn short_row_sums<V: Vector, const CENTER: bool>(
 ) -> (f32, f32, f32) {
     unsafe {
         let pivot = if CENTER {
-            pivot_estimate::<V>(row, len)
+            pivot_estimate::<V>(row, Runs::row(len))
         } else {
             0.0
         };

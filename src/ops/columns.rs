@@ -51,11 +51,12 @@ pub(crate) struct Columns<'a> {
     pub row_affine: ChannelAffine<'a>,
 }
 
-/// Rows whose mean gives each column's pivot for the one-pass sums. Data without a trend then
-/// puts the pivot ~1/16 of a standard deviation from the column's mean, and a column fails
-/// the acceptance test (a quarter) with probability ~6e-5: with 768 channels, a call falls
-/// back to the two-pass blocks once in 20. (At 128 rows it was once in 1.02: BatchNorm
-/// training over 32x128x768 ran at 2.5x copy instead of 1.4x.)
+/// Rows whose mean gives each column's pivot for the one-pass sums, spread evenly over the
+/// block (a trend down the rows, such as an image brighter at the top, then does not bias
+/// them). Data without a trend puts the pivot ~1/16 of a standard deviation from the column's
+/// mean, and a column fails the acceptance test (a quarter) with probability ~6e-5: with 768
+/// channels, a call falls back to the two-pass blocks once in 20. (At 128 rows it was once in
+/// 1.02: BatchNorm training over 32x128x768 ran at 2.5x copy instead of 1.4x.)
 const PIVOT_ROWS: usize = 256;
 
 /// The per-column and per-group state of one call, on the stack.
@@ -183,9 +184,13 @@ impl Kernels {
             };
             s.pivot.fill(0.0);
             if set.center {
-                // Pivots: the columns' means over their first rows (summed around 0).
+                // Pivots: the columns' means over rows spread evenly (summed around 0).
                 let rows = PIVOT_ROWS.min(set.rows);
-                self.column_sums_into(io, at, geometry(rows), s);
+                let spread = ColumnGeometry {
+                    stride: set.cols * (set.rows / rows),
+                    ..geometry(rows)
+                };
+                self.column_sums_into(io, at, spread, s);
                 for (k, &sum) in s.pivot.iter_mut().zip(&s.dev64[..width]) {
                     *k = pivot_from((sum / rows as f64) as f32);
                 }
