@@ -482,7 +482,7 @@ unsafe fn mean_square<V: Vector>(src: *const f32, runs: Runs, sums: Sums, inv_n:
 /// its own `affine(r)`; with `next`, the next group's sums (same geometry) are taken in the
 /// same stream.
 #[inline(always)]
-pub(crate) unsafe fn apply_runs<V: Vector>(
+pub(crate) unsafe fn apply_runs<V: Vector, S: Vector>(
     src: *const f32,
     dst: *mut f32,
     runs: Runs,
@@ -494,7 +494,7 @@ pub(crate) unsafe fn apply_runs<V: Vector>(
         let Some(next) = next else {
             for r in 0..runs.count {
                 let at = r * runs.stride;
-                self::affine::<V>(src.add(at), dst.add(at), runs.len, affine(r), stream);
+                self::affine::<S>(src.add(at), dst.add(at), runs.len, affine(r), stream);
             }
             return None;
         };

@@ -59,4 +59,4 @@ impl Vector for f32x8 {
     }
 }
 
-super::kernel_set!(PORTABLE, f32x8);
+super::kernel_set!(PORTABLE, f32x8, f32x8);

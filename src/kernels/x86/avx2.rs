@@ -98,4 +98,4 @@ unsafe fn lanes(n: usize) -> __m256i {
     unsafe { _mm256_loadu_si256(WINDOW.as_ptr().add(8 - n).cast()) }
 }
 
-crate::kernels::kernel_set!(AVX2, F32x8, "avx2,fma");
+crate::kernels::kernel_set!(AVX2, F32x8, F32x8, "avx2,fma");

@@ -83,4 +83,4 @@ fn lanes(n: usize) -> __mmask16 {
     ((1u32 << n) - 1) as __mmask16
 }
 
-crate::kernels::kernel_set!(AVX512, F32x16, "avx512f");
+crate::kernels::kernel_set!(AVX512, F32x16, super::avx2::F32x8, "avx512f,avx2,fma");
