@@ -763,12 +763,16 @@ unsafe fn map<V: Vector>(
 ) {
     unsafe {
         let mut i = 0;
-        if stream && V::STREAMS {
+        // Long runs first store up to a vector-aligned output, so that no later store splits
+        // a cache line (streaming stores need the alignment).
+        if len >= ALIGNED_RUN * V::LANES || (stream && V::STREAMS) {
             let head = aligned_head::<V>(dst, len);
             if head > 0 {
                 op(V::load_partial(src, head), 0, head).store_partial(dst, head);
                 i = head;
             }
+        }
+        if stream && V::STREAMS {
             while i + V::LANES <= len {
                 op(V::load(src.add(i)), i, V::LANES).store_stream(dst.add(i));
                 i += V::LANES;
@@ -794,8 +798,11 @@ unsafe fn map<V: Vector>(
     }
 }
 
+/// Vectors a run must hold for `map` to align its stores first.
+const ALIGNED_RUN: usize = 64;
+
 /// Values before `dst + head` is aligned to a whole vector (0 when it already is), at most
-/// `len`: where streaming stores may start.
+/// `len`.
 #[inline(always)]
 fn aligned_head<V: Vector>(dst: *const f32, len: usize) -> usize {
     let align = V::LANES * size_of::<f32>();

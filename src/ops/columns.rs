@@ -112,8 +112,15 @@ impl Kernels {
         while first_group < groups {
             let run = groups_per_run.min(groups - first_group);
             let (c0, c1) = (first_group * gs, (first_group + run) * gs);
-            if !self.columns_one_pass(io, set, (c0, c1), first_group, &mut s) {
-                self.columns_two_pass(io, set, (c0, c1), first_group, &mut s);
+            self.columns_one_pass(io, set, (c0, c1), first_group, &mut s);
+            // Groups whose sums fall short are redone on their own, so that a group's result
+            // never depends on another's values.
+            let inv_count = 1.0 / (set.rows * gs) as f64;
+            for g in 0..run {
+                if !one_pass_accepted(s.offsets[g], s.squares[g], inv_count) {
+                    let group = first_group + g;
+                    self.columns_two_pass(io, set, (group * gs, (group + 1) * gs), g, &mut s);
+                }
             }
             for g in 0..run {
                 let stats = s.moments[g].stats();
@@ -158,8 +165,8 @@ impl Kernels {
     }
 
     /// The statistics of the groups of columns `c0..c1` (from `first_group` on) into
-    /// `s.moments`, from one pass down the columns around pivots from their first rows.
-    /// Returns false where the sums fall short for some group ([`one_pass_accepted`]).
+    /// `s.moments`, from one pass down the columns around pivots from rows spread over them,
+    /// with what [`one_pass_accepted`] needs to judge each group in `s.offsets`, `s.squares`.
     fn columns_one_pass(
         &self,
         io: &InOut<'_>,
@@ -167,7 +174,7 @@ impl Kernels {
         (c0, c1): (usize, usize),
         first_group: usize,
         s: &mut Scratch,
-    ) -> bool {
+    ) {
         let gs = set.group_size;
         let run = (c1 - c0) / gs;
         s.moments[..run].fill(WideMoments::EMPTY);
@@ -208,8 +215,6 @@ impl Kernels {
                 s.squares[g] += q;
             }
         }
-        let inv_count = 1.0 / (n * gs as f64);
-        (0..run).all(|g| one_pass_accepted(s.offsets[g], s.squares[g], inv_count))
     }
 
     /// Sums of `x - s.pivot[j]` and of its square down the columns into `s.dev64`, `s.sq64`.
@@ -226,19 +231,20 @@ impl Kernels {
         self.column_sums(io, at, g, &mut sums);
     }
 
-    /// The statistics of the groups of columns `c0..c1` into `s.moments`, exactly: block by
-    /// block, two passes over each cached block (the second centered on the first's means,
-    /// with power-of-two scaling where magnitudes are extreme), blocks merged in f64.
+    /// The statistics of the groups of columns `c0..c1` into `s.moments` from index `slot`,
+    /// exactly: block by block, two passes over each cached block (the second centered on the
+    /// first's means, with power-of-two scaling where magnitudes are extreme), blocks merged in
+    /// f64.
     fn columns_two_pass(
         &self,
         io: &InOut<'_>,
         set: &Columns<'_>,
         (c0, c1): (usize, usize),
-        first_group: usize,
+        slot: usize,
         s: &mut Scratch,
     ) {
         let gs = set.group_size;
-        s.moments[..(c1 - c0) / gs].fill(WideMoments::EMPTY);
+        s.moments[slot..slot + (c1 - c0) / gs].fill(WideMoments::EMPTY);
         for w0 in (c0..c1).step_by(WINDOW) {
             let width = WINDOW.min(c1 - w0);
             let block_rows = (BLOCK_VALUES / width).clamp(1, BLOCK_ROWS);
@@ -270,7 +276,7 @@ impl Kernels {
                     let scale = f64::from(s.scale[j]);
                     let mean = f64::from(s.pivot[j]) + offset64;
                     let m2 = scaled_var / (scale * scale) * rows as f64;
-                    s.moments[(w0 + j) / gs - first_group].merge(rows as f64, mean, m2);
+                    s.moments[slot + (w0 + j - c0) / gs].merge(rows as f64, mean, m2);
                 }
             }
         }
