@@ -601,9 +601,9 @@ unsafe fn long_rows<V: Vector>(
 }
 
 /// Short rows, a block at a time and each stage across the block's rows, so that their
-/// dependency chains overlap: sums (one vector accumulator, one reduction each), then the
-/// statistics in f32 where the sums are accepted (the general f64 path otherwise), then the
-/// normalize pass over the block, still in L1.
+/// dependency chains overlap: sums (four accumulators folded into one vector, one reduction
+/// each), then the statistics in f32 where the sums are accepted (the general f64 path
+/// otherwise), then the normalize pass over the block, still in L1.
 #[inline(always)]
 unsafe fn short_rows<V: Vector>(
     src: *const f32,
@@ -1122,9 +1122,12 @@ pub(crate) unsafe fn column_affine<V: Vector>(
 ) {
     unsafe {
         let (k, s, b) = (p.pivot.as_ptr(), p.scale.as_ptr(), p.shift.as_ptr());
-        let column = |x: V, j: usize, _: usize| {
-            x.sub(V::load(k.add(j)))
-                .mul_add(V::load(s.add(j)), V::load(b.add(j)))
+        // Parameters are loaded for exactly the lanes stored: `map` may start a row with a
+        // partial vector (to align its stores), so later vectors need not sit on multiples
+        // of `LANES` and a whole-vector load could run past the arrays.
+        let column = |x: V, j: usize, lanes: usize| {
+            let param = |p: *const f32| load_param::<V>(p, j, lanes);
+            x.sub(param(k)).mul_add(param(s), param(b))
         };
         for r in 0..g.rows {
             let (src_row, dst_row) = (src.add(r * g.stride), dst.add(r * g.stride));
