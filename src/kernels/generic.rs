@@ -601,9 +601,9 @@ unsafe fn long_rows<V: Vector>(
 }
 
 /// Short rows, a block at a time and each stage across the block's rows, so that their
-/// dependency chains overlap: sums (four accumulators folded into one vector, one reduction
-/// each), then the statistics in f32 where the sums are accepted (the general f64 path
-/// otherwise), then the normalize pass over the block, still in L1.
+/// dependency chains overlap: the rows' one-pass sums, then the statistics in f32 where the
+/// sums are accepted (the general f64 path otherwise), then the normalize pass over the
+/// block, still in L1.
 #[inline(always)]
 unsafe fn short_rows<V: Vector>(
     src: *const f32,
@@ -618,17 +618,18 @@ unsafe fn short_rows<V: Vector>(
         let mut first = 0;
         while first < p.rows {
             let block = BLOCK_ROWS.min(p.rows - first);
-            let mut sums = [(0.0f32, 0.0f32, 0.0f32); BLOCK_ROWS];
+            let mut sums = [Sums::default(); BLOCK_ROWS];
             for (i, sums) in sums.iter_mut().enumerate().take(block) {
-                *sums = if p.center {
-                    short_row_sums::<V, true>(row(first + i), p.cols)
-                } else {
-                    short_row_sums::<V, false>(row(first + i), p.cols)
-                };
+                *sums = row_sums::<V>(row(first + i), Runs::row(p.cols), p.center);
             }
             let mut params = [(0.0f32, 0.0f32, 0.0f32); BLOCK_ROWS];
             for i in 0..block {
-                let (pivot, deviations, squares) = sums[i];
+                // A short row's sums are single f32 sums (one fold), so these are exact.
+                let (pivot, deviations, squares) = (
+                    sums[i].pivot,
+                    sums[i].deviations as f32,
+                    sums[i].squares as f32,
+                );
                 let offset = deviations * inv_n;
                 let mean_square = squares * inv_n;
                 let fast = one_pass_accepted(
@@ -643,12 +644,7 @@ unsafe fn short_rows<V: Vector>(
                 } else if fast {
                     (0.0, 0.0, 1.0 / libm::sqrtf(mean_square + p.eps), 0.0)
                 } else {
-                    let sums = Sums {
-                        pivot,
-                        deviations: f64::from(deviations),
-                        squares: f64::from(squares),
-                    };
-                    let (params, mean, inv) = row_stats::<V>(row(first + i), p, sums);
+                    let (params, mean, inv) = row_stats::<V>(row(first + i), p, sums[i]);
                     (params.pivot, params.mean, inv, mean)
                 };
                 report(stats, first + i, mean, inv);
@@ -667,44 +663,6 @@ unsafe fn short_rows<V: Vector>(
             }
             first += block;
         }
-    }
-}
-
-/// A short row's pivot estimate (0 when not centering) and the sums of `d = x - pivot` and of
-/// `d²`, each in one vector accumulator.
-#[inline(always)]
-unsafe fn short_row_sums<V: Vector, const CENTER: bool>(
-    row: *const f32,
-    len: usize,
-) -> (f32, f32, f32) {
-    unsafe {
-        let pivot = if CENTER {
-            pivot_estimate::<V>(row, Runs::row(len))
-        } else {
-            0.0
-        };
-        let (k, zero) = (V::splat(pivot), V::splat(0.0));
-        // Independent slots, as in `walk_runs`: at most 64 terms per lane (rows <= 256).
-        let mut slots = [(zero, zero); UNROLL];
-        let mut i = 0;
-        while i + UNROLL * V::LANES <= len {
-            for (u, acc) in slots.iter_mut().enumerate() {
-                let v = V::load(row.add(i + u * V::LANES));
-                accumulate::<V, CENTER, false>(acc, (v, None), k, k);
-            }
-            i += UNROLL * V::LANES;
-        }
-        while i < len {
-            let lanes = (len - i).min(V::LANES);
-            accumulate::<V, CENTER, false>(&mut slots[0], load_lanes::<V>(row.add(i), lanes), k, k);
-            i += lanes;
-        }
-        let [a, b, c, d] = slots;
-        let acc = (
-            a.0.add(b.0).add(c.0.add(d.0)),
-            a.1.add(b.1).add(c.1.add(d.1)),
-        );
-        (pivot, acc.0.reduce_add(), acc.1.reduce_add())
     }
 }
 

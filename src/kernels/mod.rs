@@ -243,7 +243,7 @@ fn variance_scale(var: f64) -> f32 {
 
 /// One-pass sums of a group around a pivot: `sum(x - pivot)` and `sum((x - pivot)²)`, each
 /// vector lane summed in f32 and folded into f64 every few hundred values.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Sums {
     pub pivot: f32,
     pub deviations: f64,
