@@ -448,3 +448,41 @@ fn channels_last_groups_do_not_depend_on_each_other() {
         }
     }
 }
+
+/// Short rows share their reductions sixteen at a time (one transposing add tree per block),
+/// so a row's statistics must not depend on the other rows of its block: poisoning one row
+/// with NaN, or with values large enough to overflow its squares, leaves every other row's
+/// output bit for bit as it was, on every path, whole-vector widths and ragged ones alike.
+#[test]
+fn short_rows_do_not_depend_on_each_other() {
+    for cols in [64, 37, 256] {
+        let rows = 40;
+        let clean: Vec<f32> = (0..rows * cols)
+            .map(|i| ((i * 7919) % 1009) as f32 / 101.0 + (i / cols) as f32)
+            .collect();
+        for poison in [f32::NAN, 3e30] {
+            let mut poisoned = clean.clone();
+            poisoned[17 * cols + cols / 2] = poison;
+            for isa in Isa::available() {
+                let k = Kernels::new(isa).unwrap();
+                let (gamma, beta) = (vec![1.5f32; cols], vec![0.25f32; cols]);
+                let p = LayerNorm::new(cols).gamma(&gamma).beta(&beta).eps(1e-5);
+                let run = |x: &[f32]| {
+                    let mut y = vec![0.0f32; x.len()];
+                    k.layer_norm(&p, InOut::new(x, &mut y), None).unwrap();
+                    y
+                };
+                let (want, got) = (run(&clean), run(&poisoned));
+                for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+                    if i / cols != 17 {
+                        assert_eq!(
+                            w.to_bits(),
+                            g.to_bits(),
+                            "{isa}, {cols} cols: y[{i}] changed by row 17's {poison}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -5,7 +5,7 @@
 //! Pointer arguments are valid for the lengths given; the safe wrappers in `kernels::mod` check
 //! that before calling.
 
-use super::vector::{MAX_LANES, Vector};
+use super::vector::{MAX_LANES, ROWS, Vector};
 use super::{
     Affine, ColumnAffine, ColumnGeometry, ColumnStats, ColumnSums, GroupStats, RowNormalize, Rows,
     Runs, Scaled, StatsOut, Sums, corrected, deviation_scale,
@@ -129,52 +129,96 @@ fn square_scale(max_abs: f32) -> f32 {
 /// f32 rounding error of long sums to that of 256-term sums.
 const FOLD_VECTORS: usize = 256;
 
+/// Where [`walk_runs`] empties its accumulator slots. A trait with an always-inlined method
+/// rather than a closure: rustc compiles a closure called from code inlined in several places
+/// as a function of its own, without the caller's instruction set, and every intrinsic in it
+/// becomes a call (the AVX2 row kernels did so once per row before).
+trait Flush<V, A> {
+    unsafe fn flush(&mut self, slots: &[A; UNROLL]);
+}
+
+/// f64 totals of `sum(d)` and `sum(d²)` from `(sum, squares)` slots.
+#[derive(Default)]
+struct SumTotals {
+    deviations: f64,
+    squares: f64,
+}
+
+impl<V: Vector> Flush<V, (V, V)> for SumTotals {
+    #[inline(always)]
+    unsafe fn flush(&mut self, slots: &[(V, V); UNROLL]) {
+        unsafe {
+            self.deviations += lane_sum(&slots.map(|a| a.0));
+            self.squares += lane_sum(&slots.map(|a| a.1));
+        }
+    }
+}
+
+/// The largest lane of any slot.
+struct MaxTotal(f32);
+
+impl<V: Vector> Flush<V, V> for MaxTotal {
+    #[inline(always)]
+    unsafe fn flush(&mut self, slots: &[V; UNROLL]) {
+        unsafe {
+            let m = slots[0]
+                .max(slots[1])
+                .max(slots[2].max(slots[3]))
+                .reduce_max();
+            self.0 = self.0.max(m);
+        }
+    }
+}
+
 /// Walks every value of the runs as vectors, `UNROLL` at a time into independent accumulator
 /// slots (hiding add latency). `begin(r)` gives run `r`'s state; `step(slot, state, offset,
 /// lanes)` sees the vector at `offset` from the group's first value, `lanes = LANES` (a
 /// constant the step's branches fold away) for whole vectors and fewer for each run's last
-/// partial one. `flush` empties the slots into wider totals every `FOLD_VECTORS` vectors and
-/// at the end.
+/// partial one. `totals` takes in the slots every `FOLD_VECTORS` vectors and at the end.
 #[inline(always)]
 unsafe fn walk_runs<V: Vector, A: Copy, R>(
     runs: Runs,
     empty: A,
     begin: impl Fn(usize) -> R,
     step: impl Fn(&mut A, &R, usize, usize),
-    mut flush: impl FnMut(&mut [A; UNROLL]),
+    totals: &mut impl Flush<V, A>,
 ) {
     let width = V::LANES * UNROLL;
     let mut slots = [empty; UNROLL];
-    let mut pending = 0;
-    for r in 0..runs.count {
-        let state = begin(r);
-        let run = r * runs.stride;
-        let mut i = 0;
-        while i + width <= runs.len {
-            for (u, slot) in slots.iter_mut().enumerate() {
-                step(slot, &state, run + i + u * V::LANES, V::LANES);
+    let (mut r, mut i) = (0, 0);
+    let mut state = (runs.count > 0).then(|| begin(0));
+    loop {
+        let mut pending = 0;
+        while let Some(run_state) = &state {
+            let run = r * runs.stride;
+            while i + width <= runs.len && pending < FOLD_VECTORS {
+                for (u, slot) in slots.iter_mut().enumerate() {
+                    step(slot, run_state, run + i + u * V::LANES, V::LANES);
+                }
+                i += width;
+                pending += UNROLL;
             }
-            i += width;
-            pending += UNROLL;
             if pending >= FOLD_VECTORS {
-                flush(&mut slots);
-                slots = [empty; UNROLL];
-                pending = 0;
+                break;
+            }
+            while i < runs.len {
+                let n = (runs.len - i).min(V::LANES);
+                step(&mut slots[0], run_state, run + i, n);
+                i += n;
+                pending += 1;
+            }
+            (r, i) = (r + 1, 0);
+            state = (r < runs.count).then(|| begin(r));
+            if pending >= FOLD_VECTORS {
+                break;
             }
         }
-        while i < runs.len {
-            let n = (runs.len - i).min(V::LANES);
-            step(&mut slots[0], &state, run + i, n);
-            i += n;
-            pending += 1;
-        }
-        if pending >= FOLD_VECTORS {
-            flush(&mut slots);
-            slots = [empty; UNROLL];
-            pending = 0;
+        unsafe { totals.flush(&slots) };
+        slots = [empty; UNROLL];
+        if state.is_none() {
+            return;
         }
     }
-    flush(&mut slots);
 }
 
 /// The `lanes` values at `src` (0 past them), with the mask of those lanes when `lanes <
@@ -220,7 +264,7 @@ unsafe fn lane_sum<V: Vector>(slots: &[V; UNROLL]) -> f64 {
 unsafe fn runs_max_abs<V: Vector>(src: *const f32, runs: Runs, pivot: f32) -> f32 {
     unsafe {
         let k = V::splat(pivot);
-        let mut max = 0.0f32;
+        let mut max = MaxTotal(0.0);
         walk_runs::<V, V, ()>(
             runs,
             V::splat(0.0),
@@ -230,15 +274,9 @@ unsafe fn runs_max_abs<V: Vector>(src: *const f32, runs: Runs, pivot: f32) -> f3
                 let z = v.sub(k).abs();
                 *acc = acc.max(mask.map_or(z, |m| z.mul(m)));
             },
-            |slots| {
-                let m = slots[0]
-                    .max(slots[1])
-                    .max(slots[2].max(slots[3]))
-                    .reduce_max();
-                max = max.max(m);
-            },
+            &mut max,
         );
-        max
+        max.0
     }
 }
 
@@ -274,7 +312,7 @@ unsafe fn runs_sum_squares<V: Vector, const CENTER: bool, const SCALED: bool>(
 ) -> (f64, f64) {
     unsafe {
         let (c, s, zero) = (V::splat(center), V::splat(scale), V::splat(0.0));
-        let (mut deviations, mut squares) = (0.0, 0.0);
+        let mut totals = SumTotals::default();
         walk_runs::<V, (V, V), ()>(
             runs,
             (zero, zero),
@@ -282,12 +320,9 @@ unsafe fn runs_sum_squares<V: Vector, const CENTER: bool, const SCALED: bool>(
             |acc, _, at, lanes| {
                 accumulate::<V, CENTER, SCALED>(acc, load_lanes::<V>(src.add(at), lanes), c, s)
             },
-            |slots| {
-                deviations += lane_sum(&slots.map(|a| a.0));
-                squares += lane_sum(&slots.map(|a| a.1));
-            },
+            &mut totals,
         );
-        (deviations, squares)
+        (totals.deviations, totals.squares)
     }
 }
 
@@ -415,7 +450,7 @@ unsafe fn sums_while<V: Vector, const CENTER: bool, R>(
             0.0
         };
         let (k, zero) = (V::splat(pivot), V::splat(0.0));
-        let (mut deviations, mut squares) = (0.0, 0.0);
+        let mut totals = SumTotals::default();
         walk_runs::<V, (V, V), R>(
             runs,
             (zero, zero),
@@ -424,15 +459,12 @@ unsafe fn sums_while<V: Vector, const CENTER: bool, R>(
                 apply(state, at, lanes);
                 accumulate::<V, CENTER, false>(acc, load_lanes::<V>(src.add(at), lanes), k, k);
             },
-            |slots| {
-                deviations += lane_sum(&slots.map(|a| a.0));
-                squares += lane_sum(&slots.map(|a| a.1));
-            },
+            &mut totals,
         );
         Sums {
             pivot,
-            deviations,
-            squares,
+            deviations: totals.deviations,
+            squares: totals.squares,
         }
     }
 }
@@ -538,10 +570,6 @@ fn two_pass_stats(count: usize, inv_n: f64, pivot: f32, second: (f64, f64, f32))
 /// hide the latency of its statistics (reductions, square root, division).
 const SHORT_ROW: usize = 256;
 
-/// Rows per block: sixteen chains of statistics overlap, and the block (at most 16 KiB) is
-/// still in L1 when it is written.
-const BLOCK_ROWS: usize = 16;
-
 /// LayerNorm (`center`) or RMSNorm of every row, statistics and normalize fused in one call.
 /// `mean` and `inv_std`, when given, receive each row's.
 #[inline(always)]
@@ -600,10 +628,12 @@ unsafe fn long_rows<V: Vector>(
     }
 }
 
-/// Short rows, a block at a time and each stage across the block's rows, so that their
-/// dependency chains overlap: the rows' one-pass sums, then the statistics in f32 where the
-/// sums are accepted (the general f64 path otherwise), then the normalize pass over the
-/// block, still in L1.
+/// Short rows, a block of `ROWS` at a time and each stage across the block's rows, so that
+/// their dependency chains overlap and their reductions share one add tree
+/// ([`Vector::reduce_add_rows`]): the rows' means (the pivots), their sums around the pivots,
+/// the statistics in f32 where those sums are accepted (the general f64 path otherwise), then
+/// the normalize pass over the block, still in L1. While the block is summed, the next one is
+/// prefetched: a block's stages are too long for the hardware to start its loads in time.
 #[inline(always)]
 unsafe fn short_rows<V: Vector>(
     src: *const f32,
@@ -613,55 +643,197 @@ unsafe fn short_rows<V: Vector>(
     stream: bool,
 ) {
     unsafe {
+        if p.cols.is_multiple_of(UNROLL * V::LANES) {
+            short_blocks::<V, true>(src, dst, p, stats, stream);
+        } else {
+            short_blocks::<V, false>(src, dst, p, stats, stream);
+        }
+    }
+}
+
+/// [`short_rows`], `WHOLE` as in [`row_lane_sums`].
+#[inline(always)]
+unsafe fn short_blocks<V: Vector, const WHOLE: bool>(
+    src: *const f32,
+    dst: *mut f32,
+    p: &Rows<'_>,
+    stats: &mut StatsOut<'_>,
+    stream: bool,
+) {
+    unsafe {
         let row = |i: usize| src.add(i * p.cols);
         let inv_n = 1.0 / p.cols as f32;
+        let zero = V::splat(0.0);
         let mut first = 0;
         while first < p.rows {
-            let block = BLOCK_ROWS.min(p.rows - first);
-            let mut sums = [Sums::default(); BLOCK_ROWS];
-            for (i, sums) in sums.iter_mut().enumerate().take(block) {
-                *sums = row_sums::<V>(row(first + i), Runs::row(p.cols), p.center);
+            let block = ROWS.min(p.rows - first);
+            let mut pivots = [0.0f32; ROWS];
+            if p.center {
+                let mut totals = [zero; ROWS];
+                for (i, total) in totals.iter_mut().enumerate().take(block) {
+                    *total =
+                        row_lane_sums::<V, false, false, WHOLE>(row(first + i), p.cols, zero).0;
+                }
+                let totals = V::reduce_add_rows(&totals);
+                for (pivot, total) in pivots.iter_mut().zip(totals) {
+                    *pivot = pivot_from(total * inv_n);
+                }
             }
-            let mut params = [(0.0f32, 0.0f32, 0.0f32); BLOCK_ROWS];
+            let (mut deviations, mut squares) = ([zero; ROWS], [zero; ROWS]);
             for i in 0..block {
-                // A short row's sums are single f32 sums (one fold), so these are exact.
-                let (pivot, deviations, squares) = (
-                    sums[i].pivot,
-                    sums[i].deviations as f32,
-                    sums[i].squares as f32,
-                );
-                let offset = deviations * inv_n;
-                let mean_square = squares * inv_n;
-                let fast = one_pass_accepted(
-                    f64::from(deviations) * f64::from(offset),
-                    f64::from(squares),
-                    f64::from(inv_n),
-                );
-                let (pivot, offset, inv, mean) = if fast && p.center {
-                    let var = mean_square - offset * offset;
-                    let inv = 1.0 / libm::sqrtf(if var > 0.0 { var } else { 0.0 } + p.eps);
-                    (pivot, offset, inv, pivot + offset)
-                } else if fast {
-                    (0.0, 0.0, 1.0 / libm::sqrtf(mean_square + p.eps), 0.0)
+                let next = first + ROWS + i;
+                if next < p.rows {
+                    prefetch_row::<V>(row(next), p.cols);
+                }
+                let pivot = V::splat(pivots[i]);
+                (deviations[i], squares[i]) = if p.center {
+                    row_lane_sums::<V, true, true, WHOLE>(row(first + i), p.cols, pivot)
                 } else {
-                    let (params, mean, inv) = row_stats::<V>(row(first + i), p, sums[i]);
-                    (params.pivot, params.mean, inv, mean)
+                    row_lane_sums::<V, true, false, WHOLE>(row(first + i), p.cols, pivot)
                 };
-                report(stats, first + i, mean, inv);
-                params[i] = (pivot, offset, deviation_scale(inv));
             }
-            for (i, &(pivot, mean, inv_std)) in params.iter().enumerate().take(block) {
-                let params = RowNormalize {
-                    pivot,
-                    mean,
-                    inv_std,
-                    gamma: p.gamma,
-                    beta: p.beta,
-                };
-                let at = (first + i) * p.cols;
-                normalize_row::<V>(src.add(at), dst.add(at), p.cols, &params, stream);
+            let deviations = V::reduce_add_rows(&deviations);
+            let squares = V::reduce_add_rows(&squares);
+            let mut params = [(0.0f32, 0.0f32, 0.0f32); ROWS];
+            for i in 0..block {
+                let sums = (pivots[i], deviations[i], squares[i]);
+                let (params_i, mean, inv) = short_row_stats::<V>(row(first + i), p, sums, inv_n);
+                report(stats, first + i, mean, inv);
+                params[i] = params_i;
+            }
+            let (src, dst) = (row(first), dst.add(first * p.cols));
+            let params = &params[..block];
+            match (p.gamma.is_some(), p.beta.is_some()) {
+                (true, true) => normalize_block::<V, true, true>(src, dst, p, params, stream),
+                (true, false) => normalize_block::<V, true, false>(src, dst, p, params, stream),
+                (false, true) => normalize_block::<V, false, true>(src, dst, p, params, stream),
+                (false, false) => normalize_block::<V, false, false>(src, dst, p, params, stream),
             }
             first += block;
+        }
+    }
+}
+
+/// The normalize pass over a block of short rows, one `(pivot, mean offset, deviation scale)`
+/// per row, with gamma and beta known present or absent at compile time. (The same pass
+/// through `normalize_row`, which matches on them per row, measured 0.3 x copy slower.)
+#[inline(always)]
+unsafe fn normalize_block<V: Vector, const GAMMA: bool, const BETA: bool>(
+    src: *const f32,
+    dst: *mut f32,
+    p: &Rows<'_>,
+    params: &[(f32, f32, f32)],
+    stream: bool,
+) {
+    unsafe {
+        for (i, &(pivot, mean, inv_std)) in params.iter().enumerate() {
+            let op = RowOp::<V>::new(&RowNormalize {
+                pivot,
+                mean,
+                inv_std,
+                gamma: p.gamma,
+                beta: p.beta,
+            });
+            let at = i * p.cols;
+            let op = RowOpWith::<V, GAMMA, BETA>(&op);
+            map::<V>(src.add(at), dst.add(at), p.cols, stream, &op);
+        }
+    }
+}
+
+/// A short row's `(pivot, mean offset, deviation scale)` and the mean and inverse std to
+/// report, from its sums around `pivot`: in f32 where [`one_pass_accepted`] holds (a short
+/// row's sums are single f32 sums, so these are exact), else by the general path. The test is
+/// taken in f32 too: a product that overflows rejects, one that underflows was far below the
+/// bound anyway.
+#[inline(always)]
+unsafe fn short_row_stats<V: Vector>(
+    row: *const f32,
+    p: &Rows<'_>,
+    (pivot, deviations, squares): (f32, f32, f32),
+    inv_n: f32,
+) -> ((f32, f32, f32), f32, f32) {
+    let offset = deviations * inv_n;
+    let mean_square = squares * inv_n;
+    let accepted = mean_square.is_finite()
+        && mean_square >= UNSCALED_MIN_F32
+        && 17.0 * (deviations * offset) <= squares;
+    let (pivot, offset, inv, mean) = if accepted && p.center {
+        let var = mean_square - offset * offset;
+        let inv = 1.0 / libm::sqrtf(if var > 0.0 { var } else { 0.0 } + p.eps);
+        (pivot, offset, inv, pivot + offset)
+    } else if accepted {
+        (0.0, 0.0, 1.0 / libm::sqrtf(mean_square + p.eps), 0.0)
+    } else {
+        let sums = Sums {
+            pivot,
+            deviations: f64::from(deviations),
+            squares: f64::from(squares),
+        };
+        let (params, mean, inv) = unsafe { row_stats::<V>(row, p, sums) };
+        (params.pivot, params.mean, inv, mean)
+    };
+    ((pivot, offset, deviation_scale(inv)), mean, inv)
+}
+
+/// Per-lane sums over a row, for [`Vector::reduce_add_rows`]: of `x` (without `SQUARES`; the
+/// first vector), or of `d = x - pivot` and of `d²` (with `SQUARES`; `d = x`, and no sum of
+/// it, without `CENTER`). `UNROLL` accumulators, none summing more than a quarter of the row's
+/// vectors (so at most 64 terms per lane in a short row). `WHOLE`: the row is whole groups of
+/// `UNROLL` vectors (as most model widths are), so the code for the rest is left out.
+#[inline(always)]
+unsafe fn row_lane_sums<V: Vector, const SQUARES: bool, const CENTER: bool, const WHOLE: bool>(
+    row: *const f32,
+    cols: usize,
+    pivot: V,
+) -> (V, V) {
+    unsafe {
+        let zero = V::splat(0.0);
+        let mut acc = [(zero, zero); UNROLL];
+        let step = |acc: &mut (V, V), loaded: (V, Option<V>)| {
+            if SQUARES {
+                accumulate::<V, CENTER, false>(acc, loaded, pivot, pivot);
+            } else {
+                acc.0 = acc.0.add(loaded.0);
+            }
+        };
+        let mut j = 0;
+        while j + UNROLL * V::LANES <= cols {
+            for (u, acc) in acc.iter_mut().enumerate() {
+                step(acc, (V::load(row.add(j + u * V::LANES)), None));
+            }
+            j += UNROLL * V::LANES;
+        }
+        if !WHOLE {
+            // Up to three whole vectors go to the other accumulators, the partial one to the
+            // first.
+            for acc in &mut acc[1..] {
+                if j + V::LANES <= cols {
+                    step(acc, (V::load(row.add(j)), None));
+                    j += V::LANES;
+                }
+            }
+            if j < cols {
+                step(&mut acc[0], load_lanes::<V>(row.add(j), cols - j));
+            }
+        }
+        let fold = |a: [V; UNROLL]| a[0].add(a[1]).add(a[2].add(a[3]));
+        (fold(acc.map(|a| a.0)), fold(acc.map(|a| a.1)))
+    }
+}
+
+/// Prefetches the lines of a row of `cols` values.
+#[inline(always)]
+unsafe fn prefetch_row<V: Vector>(row: *const f32, cols: usize) {
+    const LINE: usize = 64 / size_of::<f32>();
+    unsafe {
+        let mut i = 0;
+        while i < cols {
+            V::prefetch(row.add(i));
+            i += LINE;
+        }
+        if cols > 0 {
+            V::prefetch(row.add(cols - 1));
         }
     }
 }
@@ -706,7 +878,35 @@ unsafe fn row_stats<'a, V: Vector>(
     }
 }
 
-/// Runs `op(values, offset, lanes)` over `len` values: whole vectors with `lanes = LANES` (a
+/// What [`map`] applies: the outputs for the `lanes` values `x` at offset `i`. A trait with an
+/// always-inlined method rather than a closure: rustc compiles a closure that `map` calls from
+/// several places as a function of its own, without the caller's instruction set, and every
+/// intrinsic in it becomes a call (AVX2 and channels-last AVX-512 paths did so before).
+trait Lanewise<V: Vector> {
+    unsafe fn at(&self, x: V, i: usize, lanes: usize) -> V;
+}
+
+/// `y = (x - pivot) * scale + shift`, splatted.
+struct AffineOp<V>(V, V, V);
+
+impl<V: Vector> Lanewise<V> for AffineOp<V> {
+    #[inline(always)]
+    unsafe fn at(&self, x: V, _: usize, _: usize) -> V {
+        unsafe { x.sub(self.0).mul_add(self.1, self.2) }
+    }
+}
+
+/// A row's normalization with gamma and beta known present or absent at compile time.
+struct RowOpWith<'a, V, const GAMMA: bool, const BETA: bool>(&'a RowOp<V>);
+
+impl<V: Vector, const GAMMA: bool, const BETA: bool> Lanewise<V> for RowOpWith<'_, V, GAMMA, BETA> {
+    #[inline(always)]
+    unsafe fn at(&self, x: V, i: usize, lanes: usize) -> V {
+        unsafe { self.0.at::<GAMMA, BETA>(x, i, lanes) }
+    }
+}
+
+/// Runs `op.at(values, offset, lanes)` over `len` values: whole vectors with `lanes = LANES` (a
 /// constant the op's branches fold away), then the tail as a partial vector of `lanes` values,
 /// rounded exactly like the others. `src` may equal `dst` (in place). With `stream` (outputs
 /// far larger than the caches) whole vectors are stored non-temporally, from the first aligned
@@ -717,7 +917,7 @@ unsafe fn map<V: Vector>(
     dst: *mut f32,
     len: usize,
     stream: bool,
-    op: impl Fn(V, usize, usize) -> V,
+    op: &impl Lanewise<V>,
 ) {
     unsafe {
         let mut i = 0;
@@ -726,13 +926,15 @@ unsafe fn map<V: Vector>(
         if len >= ALIGNED_RUN * V::LANES || (stream && V::STREAMS) {
             let head = aligned_head::<V>(dst, len);
             if head > 0 {
-                op(V::load_partial(src, head), 0, head).store_partial(dst, head);
+                op.at(V::load_partial(src, head), 0, head)
+                    .store_partial(dst, head);
                 i = head;
             }
         }
         if stream && V::STREAMS {
             while i + V::LANES <= len {
-                op(V::load(src.add(i)), i, V::LANES).store_stream(dst.add(i));
+                op.at(V::load(src.add(i)), i, V::LANES)
+                    .store_stream(dst.add(i));
                 i += V::LANES;
             }
             V::fence();
@@ -741,17 +943,19 @@ unsafe fn map<V: Vector>(
         while i + PAIR * V::LANES <= len {
             let a = V::load(src.add(i));
             let b = V::load(src.add(i + V::LANES));
-            op(a, i, V::LANES).store(dst.add(i));
-            op(b, i + V::LANES, V::LANES).store(dst.add(i + V::LANES));
+            op.at(a, i, V::LANES).store(dst.add(i));
+            op.at(b, i + V::LANES, V::LANES)
+                .store(dst.add(i + V::LANES));
             i += PAIR * V::LANES;
         }
         while i + V::LANES <= len {
-            op(V::load(src.add(i)), i, V::LANES).store(dst.add(i));
+            op.at(V::load(src.add(i)), i, V::LANES).store(dst.add(i));
             i += V::LANES;
         }
         if i < len {
             let n = len - i;
-            op(V::load_partial(src.add(i), n), i, n).store_partial(dst.add(i), n);
+            op.at(V::load_partial(src.add(i), n), i, n)
+                .store_partial(dst.add(i), n);
         }
     }
 }
@@ -785,7 +989,7 @@ unsafe fn load_param<V: Vector>(param: *const f32, offset: usize, lanes: usize) 
 unsafe fn affine<V: Vector>(src: *const f32, dst: *mut f32, len: usize, p: Affine, stream: bool) {
     unsafe {
         let (k, s, b) = (V::splat(p.pivot), V::splat(p.scale), V::splat(p.shift));
-        map::<V>(src, dst, len, stream, |x, _, _| x.sub(k).mul_add(s, b));
+        map::<V>(src, dst, len, stream, &AffineOp(k, s, b));
     }
 }
 
@@ -801,18 +1005,10 @@ pub(crate) unsafe fn normalize_row<V: Vector>(
     unsafe {
         let op = RowOp::<V>::new(p);
         match (p.gamma.is_some(), p.beta.is_some()) {
-            (true, true) => map::<V>(src, dst, len, stream, |x, i, n| {
-                op.at::<true, true>(x, i, n)
-            }),
-            (true, false) => map::<V>(src, dst, len, stream, |x, i, n| {
-                op.at::<true, false>(x, i, n)
-            }),
-            (false, true) => map::<V>(src, dst, len, stream, |x, i, n| {
-                op.at::<false, true>(x, i, n)
-            }),
-            (false, false) => map::<V>(src, dst, len, stream, |x, i, n| {
-                op.at::<false, false>(x, i, n)
-            }),
+            (true, true) => map::<V>(src, dst, len, stream, &RowOpWith::<V, true, true>(&op)),
+            (true, false) => map::<V>(src, dst, len, stream, &RowOpWith::<V, true, false>(&op)),
+            (false, true) => map::<V>(src, dst, len, stream, &RowOpWith::<V, false, true>(&op)),
+            (false, false) => map::<V>(src, dst, len, stream, &RowOpWith::<V, false, false>(&op)),
         }
     }
 }
@@ -1079,25 +1275,50 @@ pub(crate) unsafe fn column_affine<V: Vector>(
     stream: bool,
 ) {
     unsafe {
-        let (k, s, b) = (p.pivot.as_ptr(), p.scale.as_ptr(), p.shift.as_ptr());
-        // Parameters are loaded for exactly the lanes stored: `map` may start a row with a
-        // partial vector (to align its stores), so later vectors need not sit on multiples
-        // of `LANES` and a whole-vector load could run past the arrays.
-        let column = |x: V, j: usize, lanes: usize| {
-            let param = |p: *const f32| load_param::<V>(p, j, lanes);
-            x.sub(param(k)).mul_add(param(s), param(b))
-        };
+        let column = ColumnOp(p.pivot.as_ptr(), p.scale.as_ptr(), p.shift.as_ptr());
         for r in 0..g.rows {
             let (src_row, dst_row) = (src.add(r * g.stride), dst.add(r * g.stride));
             if p.row_scale.is_none() && p.row_shift.is_none() {
-                map::<V>(src_row, dst_row, g.width, stream, column);
+                map::<V>(src_row, dst_row, g.width, stream, &column);
             } else {
                 let rs = V::splat(p.row_scale.map_or(1.0, |v| v[r]));
                 let rb = V::splat(p.row_shift.map_or(0.0, |v| v[r]));
-                map::<V>(src_row, dst_row, g.width, stream, |x, j, n| {
-                    column(x, j, n).mul_add(rs, rb)
-                });
+                map::<V>(
+                    src_row,
+                    dst_row,
+                    g.width,
+                    stream,
+                    &RowScaled(&column, rs, rb),
+                );
             }
         }
+    }
+}
+
+/// `y = (x - pivot[j]) * scale[j] + shift[j]`, per column `j`. Parameters are loaded for
+/// exactly the lanes stored: `map` may start a row with a partial vector (to align its
+/// stores), so later vectors need not sit on multiples of `LANES` and a whole-vector load
+/// could run past the arrays.
+struct ColumnOp(*const f32, *const f32, *const f32);
+
+impl<V: Vector> Lanewise<V> for ColumnOp {
+    #[inline(always)]
+    unsafe fn at(&self, x: V, j: usize, lanes: usize) -> V {
+        unsafe {
+            let pivot = load_param::<V>(self.0, j, lanes);
+            let scale = load_param::<V>(self.1, j, lanes);
+            let shift = load_param::<V>(self.2, j, lanes);
+            x.sub(pivot).mul_add(scale, shift)
+        }
+    }
+}
+
+/// A column op, then `y * row_scale + row_shift`.
+struct RowScaled<'a, V>(&'a ColumnOp, V, V);
+
+impl<V: Vector> Lanewise<V> for RowScaled<'_, V> {
+    #[inline(always)]
+    unsafe fn at(&self, x: V, j: usize, lanes: usize) -> V {
+        unsafe { Lanewise::<V>::at(self.0, x, j, lanes).mul_add(self.1, self.2) }
     }
 }

@@ -53,6 +53,20 @@ pub(crate) trait Vector: Copy {
         }
     }
 
+    /// The lane sums of `ROWS` vectors, `sums[r] = v[r].reduce_add()`, where lanes are summed
+    /// in the same order for every `r` (so no sum depends on the other vectors). Wide sets
+    /// override it with a transposing add tree: a fraction of the shuffles of sixteen
+    /// reductions, and one chain of latency instead of sixteen.
+    #[inline(always)]
+    unsafe fn reduce_add_rows(v: &[Self; ROWS]) -> [f32; ROWS] {
+        core::array::from_fn(|r| unsafe { v[r].reduce_add() })
+    }
+
+    /// Asks for the cache line holding `src` to be brought into L1 ahead of its use. A hint: it
+    /// never faults, and it changes no result.
+    #[inline(always)]
+    unsafe fn prefetch(_src: *const f32) {}
+
     /// Whether `store_stream` bypasses the cache (x86 non-temporal stores).
     const STREAMS: bool = false;
 
@@ -77,6 +91,9 @@ pub(crate) trait Vector: Copy {
 
 /// The widest register any implementation uses, in lanes (AVX-512).
 pub(crate) const MAX_LANES: usize = 16;
+
+/// Vectors [`Vector::reduce_add_rows`] reduces at once: one per row of a block of short rows.
+pub(crate) const ROWS: usize = 16;
 
 /// Plain `f32`: the scalar reference path.
 impl Vector for f32 {

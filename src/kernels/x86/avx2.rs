@@ -1,6 +1,6 @@
 //! AVX2 + FMA: 8 lanes, fused multiply-add.
 
-use crate::kernels::vector::Vector;
+use crate::kernels::vector::{ROWS, Vector};
 use core::arch::x86_64::*;
 
 #[derive(Clone, Copy)]
@@ -59,6 +59,48 @@ impl Vector for F32x8 {
             let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
             _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)))
         }
+    }
+    /// Eight vectors at a time, halving the partial sums per vector at each level while pairing
+    /// vectors (8 of 8 partials, 4 of 2 x 4, 2 of 4 x 2, 1 of 8 x 1), each level adding only
+    /// lanes of the same row. The last level leaves rows 0, 2, 4, 6, 1, 3, 5, 7 in lanes 0-7.
+    #[inline(always)]
+    unsafe fn reduce_add_rows(v: &[Self; ROWS]) -> [f32; ROWS] {
+        // Plain loops, no closures: a closure would be compiled without AVX, and every
+        // intrinsic in it called rather than inlined.
+        unsafe {
+            let mut sums = [0.0f32; ROWS];
+            for (eight, sums) in v.chunks_exact(8).zip(sums.chunks_exact_mut(8)) {
+                let mut halves = [_mm256_setzero_ps(); 4];
+                for (i, half) in halves.iter_mut().enumerate() {
+                    let (a, b) = (eight[2 * i].0, eight[2 * i + 1].0);
+                    *half = _mm256_add_ps(
+                        _mm256_permute2f128_ps::<0x20>(a, b),
+                        _mm256_permute2f128_ps::<0x31>(a, b),
+                    );
+                }
+                let mut quarters = [_mm256_setzero_ps(); 2];
+                for (i, quarter) in quarters.iter_mut().enumerate() {
+                    let (a, b) = (halves[2 * i], halves[2 * i + 1]);
+                    *quarter = _mm256_add_ps(
+                        _mm256_shuffle_ps::<0b10_00_10_00>(a, b),
+                        _mm256_shuffle_ps::<0b11_01_11_01>(a, b),
+                    );
+                }
+                let (a, b) = (quarters[0], quarters[1]);
+                let interleaved = _mm256_add_ps(
+                    _mm256_shuffle_ps::<0b10_00_10_00>(a, b),
+                    _mm256_shuffle_ps::<0b11_01_11_01>(a, b),
+                );
+                let rows = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+                let ordered = _mm256_permutevar8x32_ps(interleaved, rows);
+                _mm256_storeu_ps(sums.as_mut_ptr(), ordered);
+            }
+            sums
+        }
+    }
+    #[inline(always)]
+    unsafe fn prefetch(src: *const f32) {
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(src.cast()) }
     }
     const STREAMS: bool = true;
     #[inline(always)]

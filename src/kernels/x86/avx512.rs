@@ -1,6 +1,6 @@
 //! AVX-512F: 16 lanes, fused multiply-add.
 
-use crate::kernels::vector::Vector;
+use crate::kernels::vector::{ROWS, Vector};
 use core::arch::x86_64::*;
 
 #[derive(Clone, Copy)]
@@ -56,6 +56,53 @@ impl Vector for F32x16 {
     #[inline(always)]
     unsafe fn reduce_max(self) -> f32 {
         unsafe { _mm512_reduce_max_ps(self.0) }
+    }
+    /// Halves the partial sums per vector at each level while pairing vectors: 16 vectors of
+    /// 16 partials, 8 of 2 x 8, 4 of 4 x 4, 2 of 8 x 2, 1 of 16 x 1, each level adding only
+    /// lanes of the same row. The last level leaves row `4m + k` in lane `4k + m`.
+    #[inline(always)]
+    unsafe fn reduce_add_rows(v: &[Self; ROWS]) -> [f32; ROWS] {
+        // Plain loops, no closures: a closure would be compiled without AVX-512, and every
+        // intrinsic in it called rather than inlined.
+        unsafe {
+            let mut halves = [_mm512_setzero_ps(); 8];
+            for (i, half) in halves.iter_mut().enumerate() {
+                let (a, b) = (v[2 * i].0, v[2 * i + 1].0);
+                *half = _mm512_add_ps(
+                    _mm512_shuffle_f32x4::<0b01_00_01_00>(a, b),
+                    _mm512_shuffle_f32x4::<0b11_10_11_10>(a, b),
+                );
+            }
+            let mut quarters = [_mm512_setzero_ps(); 4];
+            for (i, quarter) in quarters.iter_mut().enumerate() {
+                let (a, b) = (halves[2 * i], halves[2 * i + 1]);
+                *quarter = _mm512_add_ps(
+                    _mm512_shuffle_f32x4::<0b10_00_10_00>(a, b),
+                    _mm512_shuffle_f32x4::<0b11_01_11_01>(a, b),
+                );
+            }
+            let mut eighths = [_mm512_setzero_ps(); 2];
+            for (i, eighth) in eighths.iter_mut().enumerate() {
+                let (a, b) = (quarters[2 * i], quarters[2 * i + 1]);
+                *eighth = _mm512_add_ps(
+                    _mm512_shuffle_ps::<0b10_00_10_00>(a, b),
+                    _mm512_shuffle_ps::<0b11_01_11_01>(a, b),
+                );
+            }
+            let (a, b) = (eighths[0], eighths[1]);
+            let interleaved = _mm512_add_ps(
+                _mm512_shuffle_ps::<0b10_00_10_00>(a, b),
+                _mm512_shuffle_ps::<0b11_01_11_01>(a, b),
+            );
+            let rows = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+            let mut sums = [0.0f32; ROWS];
+            _mm512_storeu_ps(sums.as_mut_ptr(), _mm512_permutexvar_ps(rows, interleaved));
+            sums
+        }
+    }
+    #[inline(always)]
+    unsafe fn prefetch(src: *const f32) {
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(src.cast()) }
     }
     const STREAMS: bool = true;
     #[inline(always)]
