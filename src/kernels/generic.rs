@@ -643,17 +643,25 @@ unsafe fn short_rows<V: Vector>(
     stream: bool,
 ) {
     unsafe {
-        if p.cols.is_multiple_of(UNROLL * V::LANES) {
-            short_blocks::<V, true>(src, dst, p, stats, stream);
-        } else {
-            short_blocks::<V, false>(src, dst, p, stats, stream);
+        // The common widths of 4, 8 or 16 whole vectors get copies with every loop's count
+        // known at compile time (LayerNorm 4096x64 with AVX-512: 1.9 vs 2.5 x copy).
+        let vectors = (V::LANES > 1 && p.cols.is_multiple_of(V::LANES)).then(|| p.cols / V::LANES);
+        match vectors {
+            Some(4) => short_blocks::<V, true, 4>(src, dst, p, stats, stream),
+            Some(8) => short_blocks::<V, true, 8>(src, dst, p, stats, stream),
+            Some(16) => short_blocks::<V, true, 16>(src, dst, p, stats, stream),
+            _ if p.cols.is_multiple_of(UNROLL * V::LANES) => {
+                short_blocks::<V, true, 0>(src, dst, p, stats, stream)
+            }
+            _ => short_blocks::<V, false, 0>(src, dst, p, stats, stream),
         }
     }
 }
 
-/// [`short_rows`], `WHOLE` as in [`row_lane_sums`].
+/// [`short_rows`], `WHOLE` as in [`row_lane_sums`]; rows of `VECTORS` whole vectors, or any
+/// length where `VECTORS` is 0.
 #[inline(always)]
-unsafe fn short_blocks<V: Vector, const WHOLE: bool>(
+unsafe fn short_blocks<V: Vector, const WHOLE: bool, const VECTORS: usize>(
     src: *const f32,
     dst: *mut f32,
     p: &Rows<'_>,
@@ -661,8 +669,13 @@ unsafe fn short_blocks<V: Vector, const WHOLE: bool>(
     stream: bool,
 ) {
     unsafe {
-        let row = |i: usize| src.add(i * p.cols);
-        let inv_n = 1.0 / p.cols as f32;
+        let cols = if VECTORS > 0 {
+            VECTORS * V::LANES
+        } else {
+            p.cols
+        };
+        let row = |i: usize| src.add(i * cols);
+        let inv_n = 1.0 / cols as f32;
         let zero = V::splat(0.0);
         let mut first = 0;
         while first < p.rows {
@@ -671,8 +684,7 @@ unsafe fn short_blocks<V: Vector, const WHOLE: bool>(
             if p.center {
                 let mut totals = [zero; ROWS];
                 for (i, total) in totals.iter_mut().enumerate().take(block) {
-                    *total =
-                        row_lane_sums::<V, false, false, WHOLE>(row(first + i), p.cols, zero).0;
+                    *total = row_lane_sums::<V, false, false, WHOLE>(row(first + i), cols, zero).0;
                 }
                 let totals = V::reduce_add_rows(&totals);
                 for (pivot, total) in pivots.iter_mut().zip(totals) {
@@ -683,13 +695,13 @@ unsafe fn short_blocks<V: Vector, const WHOLE: bool>(
             for i in 0..block {
                 let next = first + ROWS + i;
                 if next < p.rows {
-                    prefetch_row::<V>(row(next), p.cols);
+                    prefetch_row::<V>(row(next), cols);
                 }
                 let pivot = V::splat(pivots[i]);
                 (deviations[i], squares[i]) = if p.center {
-                    row_lane_sums::<V, true, true, WHOLE>(row(first + i), p.cols, pivot)
+                    row_lane_sums::<V, true, true, WHOLE>(row(first + i), cols, pivot)
                 } else {
-                    row_lane_sums::<V, true, false, WHOLE>(row(first + i), p.cols, pivot)
+                    row_lane_sums::<V, true, false, WHOLE>(row(first + i), cols, pivot)
                 };
             }
             let deviations = V::reduce_add_rows(&deviations);
@@ -701,13 +713,19 @@ unsafe fn short_blocks<V: Vector, const WHOLE: bool>(
                 report(stats, first + i, mean, inv);
                 params[i] = params_i;
             }
-            let (src, dst) = (row(first), dst.add(first * p.cols));
+            let (src, dst) = (row(first), dst.add(first * cols));
             let params = &params[..block];
             match (p.gamma.is_some(), p.beta.is_some()) {
-                (true, true) => normalize_block::<V, true, true>(src, dst, p, params, stream),
-                (true, false) => normalize_block::<V, true, false>(src, dst, p, params, stream),
-                (false, true) => normalize_block::<V, false, true>(src, dst, p, params, stream),
-                (false, false) => normalize_block::<V, false, false>(src, dst, p, params, stream),
+                (true, true) => normalize_block::<V, true, true>(src, dst, cols, p, params, stream),
+                (true, false) => {
+                    normalize_block::<V, true, false>(src, dst, cols, p, params, stream)
+                }
+                (false, true) => {
+                    normalize_block::<V, false, true>(src, dst, cols, p, params, stream)
+                }
+                (false, false) => {
+                    normalize_block::<V, false, false>(src, dst, cols, p, params, stream)
+                }
             }
             first += block;
         }
@@ -721,6 +739,7 @@ unsafe fn short_blocks<V: Vector, const WHOLE: bool>(
 unsafe fn normalize_block<V: Vector, const GAMMA: bool, const BETA: bool>(
     src: *const f32,
     dst: *mut f32,
+    cols: usize,
     p: &Rows<'_>,
     params: &[(f32, f32, f32)],
     stream: bool,
@@ -734,9 +753,9 @@ unsafe fn normalize_block<V: Vector, const GAMMA: bool, const BETA: bool>(
                 gamma: p.gamma,
                 beta: p.beta,
             });
-            let at = i * p.cols;
+            let at = i * cols;
             let op = RowOpWith::<V, GAMMA, BETA>(&op);
-            map::<V>(src.add(at), dst.add(at), p.cols, stream, &op);
+            map::<V>(src.add(at), dst.add(at), cols, stream, &op);
         }
     }
 }
@@ -1203,7 +1222,7 @@ pub(crate) unsafe fn column_sums<V: Vector>(
             for j in 0..width {
                 (*dev32.add(j), *sq32.add(j)) = (0.0, 0.0);
             }
-            let row = |r: usize| src.add((r0 + r) * g.stride);
+            let row = |r: usize| src.wrapping_add((r0 + r) * g.stride);
             let mut r = 0;
             while r < rows {
                 let step = if rows - r >= 4 { 4 } else { 1 };
@@ -1211,6 +1230,13 @@ pub(crate) unsafe fn column_sums<V: Vector>(
                 while j < g.width {
                     // Padding lanes read nothing and sum `0 - pivot` into padding slots.
                     let lanes = (g.width - j).min(V::LANES);
+                    // The rows PREFETCH_ROWS ahead, a line at a time: the hardware prefetchers
+                    // fall behind four rows read side by side.
+                    if j % (64 / size_of::<f32>()) < V::LANES {
+                        for i in 0..4 {
+                            V::prefetch(row(r + PREFETCH_ROWS + i).wrapping_add(j));
+                        }
+                    }
                     let pivot = V::load(k.add(j));
                     let d = |i: usize| load_lanes::<V>(row(r + i).add(j), lanes).0.sub(pivot);
                     let (mut sum, mut squares) = (V::load(dev32.add(j)), V::load(sq32.add(j)));
@@ -1238,6 +1264,9 @@ pub(crate) unsafe fn column_sums<V: Vector>(
         }
     }
 }
+
+/// How far ahead `column_sums` prefetches, in rows.
+const PREFETCH_ROWS: usize = 8;
 
 /// Rows summed in f32 before a column's sums are folded into f64 (see `column_sums`).
 const SUM_ROWS: usize = 64;
