@@ -650,7 +650,10 @@ unsafe fn short_rows<V: Vector>(
     unsafe {
         // The common widths of 4, 8 or 16 whole vectors get copies with every loop's count
         // known at compile time (LayerNorm 4096x64 with AVX-512: 1.9 vs 2.5 x copy).
-        let vectors = (V::LANES > 1 && p.cols.is_multiple_of(V::LANES)).then(|| p.cols / V::LANES);
+        if !V::SPECIALIZE {
+            return short_blocks::<V, false, 0>(src, dst, p, stats, stream);
+        }
+        let vectors = p.cols.is_multiple_of(V::LANES).then(|| p.cols / V::LANES);
         match vectors {
             Some(4) => short_blocks::<V, true, 4>(src, dst, p, stats, stream),
             Some(8) => short_blocks::<V, true, 8>(src, dst, p, stats, stream),
@@ -720,28 +723,18 @@ unsafe fn short_blocks<V: Vector, const WHOLE: bool, const VECTORS: usize>(
             }
             let (src, dst) = (row(first), dst.add(first * cols));
             let params = &params[..block];
-            match (p.gamma.is_some(), p.beta.is_some()) {
-                (true, true) => normalize_block::<V, true, true>(src, dst, cols, p, params, stream),
-                (true, false) => {
-                    normalize_block::<V, true, false>(src, dst, cols, p, params, stream)
-                }
-                (false, true) => {
-                    normalize_block::<V, false, true>(src, dst, cols, p, params, stream)
-                }
-                (false, false) => {
-                    normalize_block::<V, false, false>(src, dst, cols, p, params, stream)
-                }
-            }
+            normalize_block::<V>(src, dst, cols, p, params, stream);
             first += block;
         }
     }
 }
 
 /// The normalize pass over a block of short rows, one `(pivot, mean offset, deviation scale)`
-/// per row, with gamma and beta known present or absent at compile time. (The same pass
-/// through `normalize_row`, which matches on them per row, measured 0.3 x copy slower.)
+/// per row: with gamma and beta matched once per block where the instruction set specializes
+/// (`normalize_row` matches per row, measured 0.3 x copy slower on 64-value rows), else row by
+/// row through `normalize_row`, whose copies long rows share.
 #[inline(always)]
-unsafe fn normalize_block<V: Vector, const GAMMA: bool, const BETA: bool>(
+unsafe fn normalize_block<V: Vector>(
     src: *const f32,
     dst: *mut f32,
     cols: usize,
@@ -750,14 +743,51 @@ unsafe fn normalize_block<V: Vector, const GAMMA: bool, const BETA: bool>(
     stream: bool,
 ) {
     unsafe {
-        for (i, &(pivot, mean, inv_std)) in params.iter().enumerate() {
-            let op = RowOp::<V>::new(&RowNormalize {
-                pivot,
-                mean,
-                inv_std,
-                gamma: p.gamma,
-                beta: p.beta,
-            });
+        let row_op = |&(pivot, mean, inv_std): &(f32, f32, f32)| RowNormalize {
+            pivot,
+            mean,
+            inv_std,
+            gamma: p.gamma,
+            beta: p.beta,
+        };
+        if !V::SPECIALIZE {
+            for (i, params) in params.iter().enumerate() {
+                let at = i * cols;
+                normalize_row::<V>(src.add(at), dst.add(at), cols, &row_op(params), stream);
+            }
+            return;
+        }
+        let (s, d) = (src, dst);
+        match (p.gamma.is_some(), p.beta.is_some()) {
+            (true, true) => {
+                normalize_block_with::<V, true, true>(s, d, cols, params, stream, row_op)
+            }
+            (true, false) => {
+                normalize_block_with::<V, true, false>(s, d, cols, params, stream, row_op)
+            }
+            (false, true) => {
+                normalize_block_with::<V, false, true>(s, d, cols, params, stream, row_op)
+            }
+            (false, false) => {
+                normalize_block_with::<V, false, false>(s, d, cols, params, stream, row_op)
+            }
+        }
+    }
+}
+
+/// [`normalize_block`] with gamma and beta known present or absent at compile time.
+#[inline(always)]
+unsafe fn normalize_block_with<'a, V: Vector, const GAMMA: bool, const BETA: bool>(
+    src: *const f32,
+    dst: *mut f32,
+    cols: usize,
+    params: &[(f32, f32, f32)],
+    stream: bool,
+    row_op: impl Fn(&(f32, f32, f32)) -> RowNormalize<'a>,
+) {
+    unsafe {
+        for (i, params) in params.iter().enumerate() {
+            let op = RowOp::<V>::new(&row_op(params));
             let at = i * cols;
             let op = RowOpWith::<V, GAMMA, BETA>(&op);
             map::<V>(src.add(at), dst.add(at), cols, stream, &op);
@@ -945,6 +975,20 @@ unsafe fn map<V: Vector>(
 ) {
     unsafe {
         let mut i = 0;
+        if !V::SPECIALIZE {
+            // The compact form: `op` inlined twice rather than six times.
+            while i < len {
+                let n = (len - i).min(V::LANES);
+                if n == V::LANES {
+                    op.at(V::load(src.add(i)), i, V::LANES).store(dst.add(i));
+                } else {
+                    op.at(V::load_partial(src.add(i), n), i, n)
+                        .store_partial(dst.add(i), n);
+                }
+                i += n;
+            }
+            return;
+        }
         // Long runs first store up to a vector-aligned output, so that no later store splits
         // a cache line (streaming stores need the alignment).
         if len >= ALIGNED_RUN * V::LANES || (stream && V::STREAMS) {

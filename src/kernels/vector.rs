@@ -67,6 +67,10 @@ pub(crate) trait Vector: Copy {
     #[inline(always)]
     unsafe fn prefetch(_src: *const f32) {}
 
+    /// Whether hot loops get extra copies specialized to common lengths: worth its code size
+    /// on the runtime-selected x86 sets, not in a microcontroller's flash.
+    const SPECIALIZE: bool = false;
+
     /// Whether `store_stream` bypasses the cache (x86 non-temporal stores).
     const STREAMS: bool = false;
 

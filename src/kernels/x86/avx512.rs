@@ -104,6 +104,7 @@ impl Vector for F32x16 {
     unsafe fn prefetch(src: *const f32) {
         unsafe { _mm_prefetch::<_MM_HINT_T0>(src.cast()) }
     }
+    const SPECIALIZE: bool = true;
     const STREAMS: bool = true;
     #[inline(always)]
     unsafe fn store_stream(self, dst: *mut f32) {
