@@ -7,13 +7,14 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use normkern::{
     BatchNorm, BatchNormTraining, ConvKernel, InOut, Kernels, Layout, Momentum, NormError,
-    RunningStats, SavedStats,
+    RunningStats,
 };
 use normkern_fuzz::check::{self, Case, Extra, Reference};
 use normkern_fuzz::input::{
     self as spec, Buffers, Dim, Eps, IsaPick, Len, Param, SavedSpec, ShapeSpec,
 };
 use normkern_fuzz::reference::{self as r, DEV, Expect, Grouping, Norm, REL};
+use normkern_fuzz::saved;
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
 enum MomentumSpec {
@@ -129,16 +130,13 @@ fn inference(input: &Input, mean: &Param, var: &Param) {
     let c = shape.c;
     let eps = input.eps.value();
     let want = spec::shape_len(&shape);
-    let x = input.data.fill(input.buffers.x_len.resolve(want));
-    let y_len = input.buffers.y_len.resolve(want);
+    let (x, y_len) = input.buffers.build(&input.data, want);
     let (mean, var) = (mean.build(Some(c)), var.build(Some(c)));
     let gamma = spec::opt_param(&input.gamma, Some(c));
     let beta = spec::opt_param(&input.beta, Some(c));
     let (g, b) = (gamma.as_deref(), beta.as_deref());
 
-    let valid = want.is_some()
-        && Some(x.len()) == want
-        && (input.buffers.in_place || Some(y_len) == want)
+    let valid = input.buffers.tensor_lengths_ok(want, &x, y_len)
         && mean.len() == c
         && var.len() == c
         && g.is_none_or(|v| v.len() == c)
@@ -208,8 +206,7 @@ fn training(input: &Input, running: Option<&Running>, saved: Option<SavedSpec>) 
     let (n, c, s) = (shape.n, shape.c, shape.spatial);
     let eps = input.eps.value();
     let want = spec::shape_len(&shape);
-    let x = input.data.fill(input.buffers.x_len.resolve(want));
-    let y_len = input.buffers.y_len.resolve(want);
+    let (x, y_len) = input.buffers.build(&input.data, want);
     let gamma = spec::opt_param(&input.gamma, Some(c));
     let beta = spec::opt_param(&input.beta, Some(c));
     let (g, b) = (gamma.as_deref(), beta.as_deref());
@@ -218,28 +215,19 @@ fn training(input: &Input, running: Option<&Running>, saved: Option<SavedSpec>) 
     let momentum = running.map(|rs| rs.momentum.momentum());
     let per_channel = n as u128 * s as u128;
 
-    let valid = want.is_some()
-        && Some(x.len()) == want
-        && (input.buffers.in_place || Some(y_len) == want)
+    let valid = input.buffers.tensor_lengths_ok(want, &x, y_len)
         && spec::eps_valid(eps)
         && g.is_none_or(|v| v.len() == c)
         && b.is_none_or(|v| v.len() == c)
-        && saved
-            .as_ref()
-            .is_none_or(|(m, i)| m.len() == c && i.len() == c)
+        && saved::lengths_ok(saved.as_ref(), Some(c))
         && running_bufs
             .as_ref()
             .is_none_or(|(m, v)| m.len() == c && v.len() == c)
         && momentum.is_none_or(momentum_valid)
         && per_channel > 1;
 
-    let cl = shape.layout == Layout::ChannelsLast;
-    let grouping = valid.then(|| Grouping::tensor(n, c, s, cl, c, |_, ci, _| (ci, ci)));
-    let mut extras = vec![];
-    if let Some((m, i)) = &saved {
-        extras.push(Extra::output("saved_mean", m.len(), true));
-        extras.push(Extra::output("saved_inv_std", i.len(), true));
-    }
+    let grouping = valid.then(|| Grouping::per_channel(&shape));
+    let mut extras = saved::extras(saved.as_ref(), ["saved_mean", "saved_inv_std"], true);
     if let Some((m, v)) = &running_bufs {
         extras.push(Extra::in_out("running_mean", m.clone()));
         extras.push(Extra::in_out("running_var", v.clone()));
@@ -270,10 +258,7 @@ fn training(input: &Input, running: Option<&Running>, saved: Option<SavedSpec>) 
     let has_saved = saved.is_some();
     let run = |k: &Kernels, io: InOut<'_>, extras: &mut [Vec<f32>]| -> Result<(), NormError> {
         let (saved_bufs, running_slices) = extras.split_at_mut(if has_saved { 2 } else { 0 });
-        let saved = match saved_bufs {
-            [mean, inv_std] => Some(SavedStats { mean, inv_std }),
-            _ => None,
-        };
+        let saved = saved::stats(saved_bufs);
         let running = match running_slices {
             [mean, var] => Some(RunningStats {
                 mean,
@@ -295,8 +280,7 @@ fn training(input: &Input, running: Option<&Running>, saved: Option<SavedSpec>) 
         let st = &out.stats;
         let mut extras = vec![];
         if has_saved {
-            extras.push(r::saved_mean(st));
-            extras.push(r::saved_inv_std(st, eps));
+            extras.extend(saved::expected(st, eps));
         }
         if let (Some((rm, rv)), Some(m)) = (&running_bufs, momentum) {
             let (w, unbiased) = match m {

@@ -4,10 +4,11 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use normkern::{GroupNorm, InOut, Kernels, Layout, NormError, SavedStats};
-use normkern_fuzz::check::{self, Case, Extra, Reference};
+use normkern::{GroupNorm, InOut, Kernels, NormError};
+use normkern_fuzz::check::{self, Case};
 use normkern_fuzz::input::{self as spec, Buffers, Dim, Eps, IsaPick, Param, SavedSpec, ShapeSpec};
-use normkern_fuzz::reference::{self as r, Grouping, Norm};
+use normkern_fuzz::reference::{self as r, Grouping};
+use normkern_fuzz::saved;
 
 #[derive(Arbitrary, Debug)]
 enum Groups {
@@ -34,7 +35,7 @@ fuzz_target!(|input: Input| run(input));
 
 fn run(input: Input) {
     let shape = input.shape.shape();
-    let (n, c, s) = (shape.n, shape.c, shape.spatial);
+    let (n, c) = (shape.n, shape.c);
     let groups = match input.groups {
         Groups::Divisor(k) if c > 0 && c <= 1 << 20 => {
             let divisors: Vec<usize> = (1..=c).filter(|d| c % d == 0).collect();
@@ -45,41 +46,30 @@ fn run(input: Input) {
     };
     let eps = input.eps.value();
     let want = spec::shape_len(&shape);
-    let x = input.data.fill(input.buffers.x_len.resolve(want));
-    let y_len = input.buffers.y_len.resolve(want);
+    let (x, y_len) = input.buffers.build(&input.data, want);
     let gamma = spec::opt_param(&input.gamma, Some(c));
     let beta = spec::opt_param(&input.beta, Some(c));
     let (g, b) = (gamma.as_deref(), beta.as_deref());
     let saved_len = want.and_then(|_| n.checked_mul(groups));
     let saved = input.saved.map(|sv| sv.build(saved_len));
 
-    let valid = want.is_some()
-        && Some(x.len()) == want
-        && (input.buffers.in_place || Some(y_len) == want)
+    let valid = input.buffers.tensor_lengths_ok(want, &x, y_len)
         && groups != 0
         && c != 0
         && c % groups == 0
         && spec::eps_valid(eps)
         && g.is_none_or(|v| v.len() == c)
         && b.is_none_or(|v| v.len() == c)
-        && saved
-            .as_ref()
-            .is_none_or(|(m, i)| Some(m.len()) == saved_len && Some(i.len()) == saved_len);
+        && saved::lengths_ok(saved.as_ref(), saved_len);
 
-    let cl = shape.layout == Layout::ChannelsLast;
     let grouping = valid.then(|| {
         let size = c / groups;
-        Grouping::tensor(n, c, s, cl, n.saturating_mul(groups), |ni, ci, _| {
+        Grouping::of_shape(&shape, n.saturating_mul(groups), |ni, ci, _| {
             (ni * groups + ci / size, ci)
         })
     });
-    let extras = match &saved {
-        Some((m, i)) => vec![
-            Extra::output("mean", m.len(), s > 0),
-            Extra::output("inv_std", i.len(), s > 0),
-        ],
-        None => vec![],
-    };
+    // Groups are empty when spatial = 0: nothing is normalized and no statistic is written.
+    let extras = saved::extras(saved.as_ref(), ["mean", "inv_std"], shape.spatial > 0);
     let case = Case {
         name: "group_norm",
         x,
@@ -98,26 +88,11 @@ fn run(input: Input) {
     p.gamma = g;
     p.beta = b;
     let run = |k: &Kernels, io: InOut<'_>, extras: &mut [Vec<f32>]| -> Result<(), NormError> {
-        let saved = match extras {
-            [mean, inv_std] => Some(SavedStats { mean, inv_std }),
-            _ => None,
-        };
-        k.group_norm(&p, io, saved)
+        k.group_norm(&p, io, saved::stats(extras))
     };
     let reference = |x: &[f32]| {
-        let out = r::normalize(
-            x,
-            grouping.as_ref().expect("valid"),
-            Norm::Standard { eps },
-            g,
-            b,
-        );
-        let extras = if saved.is_some() {
-            vec![r::saved_mean(&out.stats), r::saved_inv_std(&out.stats, eps)]
-        } else {
-            vec![]
-        };
-        Reference { y: out.y, extras }
+        let grouping = grouping.as_ref().expect("valid");
+        check::standard_reference(x, grouping, eps, g, b, saved.is_some())
     };
     check::check_case(&case, &run, &reference);
 }

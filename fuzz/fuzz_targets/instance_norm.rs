@@ -4,10 +4,11 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use normkern::{InOut, InstanceNorm, Kernels, Layout, NormError, SavedStats};
-use normkern_fuzz::check::{self, Case, Extra, Reference};
+use normkern::{InOut, InstanceNorm, Kernels, NormError};
+use normkern_fuzz::check::{self, Case};
 use normkern_fuzz::input::{self as spec, Buffers, Eps, IsaPick, Param, SavedSpec, ShapeSpec};
-use normkern_fuzz::reference::{self as r, Grouping, Norm};
+use normkern_fuzz::reference::{self as r, Grouping};
+use normkern_fuzz::saved;
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -27,39 +28,22 @@ fn run(input: Input) {
     let shape = input.shape.shape();
     let eps = input.eps.value();
     let want = spec::shape_len(&shape);
-    let x = input.data.fill(input.buffers.x_len.resolve(want));
-    let y_len = input.buffers.y_len.resolve(want);
+    let (x, y_len) = input.buffers.build(&input.data, want);
     let gamma = spec::opt_param(&input.gamma, Some(shape.c));
     let beta = spec::opt_param(&input.beta, Some(shape.c));
     let (g, b) = (gamma.as_deref(), beta.as_deref());
     let groups = want.and_then(|_| shape.n.checked_mul(shape.c));
     let saved = input.saved.map(|s| s.build(groups));
 
-    let valid = want.is_some()
-        && Some(x.len()) == want
-        && (input.buffers.in_place || Some(y_len) == want)
+    let valid = input.buffers.tensor_lengths_ok(want, &x, y_len)
         && spec::eps_valid(eps)
         && g.is_none_or(|v| v.len() == shape.c)
         && b.is_none_or(|v| v.len() == shape.c)
-        && saved
-            .as_ref()
-            .is_none_or(|(m, i)| Some(m.len()) == groups && Some(i.len()) == groups);
+        && saved::lengths_ok(saved.as_ref(), groups);
 
-    let (n, c, s) = (shape.n, shape.c, shape.spatial);
-    let cl = shape.layout == Layout::ChannelsLast;
-    let grouping = valid.then(|| {
-        Grouping::tensor(n, c, s, cl, n.saturating_mul(c), |ni, ci, _| {
-            (ni * c + ci, ci)
-        })
-    });
+    let grouping = valid.then(|| Grouping::per_instance(&shape));
     // Groups are empty when spatial = 0: nothing is normalized and no statistic is written.
-    let extras = match &saved {
-        Some((m, i)) => vec![
-            Extra::output("mean", m.len(), s > 0),
-            Extra::output("inv_std", i.len(), s > 0),
-        ],
-        None => vec![],
-    };
+    let extras = saved::extras(saved.as_ref(), ["mean", "inv_std"], shape.spatial > 0);
     let case = Case {
         name: "instance_norm",
         x,
@@ -78,26 +62,11 @@ fn run(input: Input) {
     p.gamma = g;
     p.beta = b;
     let run = |k: &Kernels, io: InOut<'_>, extras: &mut [Vec<f32>]| -> Result<(), NormError> {
-        let saved = match extras {
-            [mean, inv_std] => Some(SavedStats { mean, inv_std }),
-            _ => None,
-        };
-        k.instance_norm(&p, io, saved)
+        k.instance_norm(&p, io, saved::stats(extras))
     };
     let reference = |x: &[f32]| {
-        let out = r::normalize(
-            x,
-            grouping.as_ref().expect("valid"),
-            Norm::Standard { eps },
-            g,
-            b,
-        );
-        let extras = if saved.is_some() {
-            vec![r::saved_mean(&out.stats), r::saved_inv_std(&out.stats, eps)]
-        } else {
-            vec![]
-        };
-        Reference { y: out.y, extras }
+        let grouping = grouping.as_ref().expect("valid");
+        check::standard_reference(x, grouping, eps, g, b, saved.is_some())
     };
     check::check_case(&case, &run, &reference);
 }

@@ -3,7 +3,7 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use normkern::{InOut, Kernels, Layout, MeanVarianceNorm, MvnAxes, NormError};
+use normkern::{InOut, Kernels, MeanVarianceNorm, MvnAxes, NormError};
 use normkern_fuzz::check::{self, Case, Reference};
 use normkern_fuzz::input::{self as spec, Buffers, IsaPick, ShapeSpec};
 use normkern_fuzz::reference::{self as r, Grouping, Norm};
@@ -34,19 +34,13 @@ fn run(input: Input) {
         Axes::ChannelsAndSpatial => MvnAxes::ChannelsAndSpatial,
     };
     let want = spec::shape_len(&shape);
-    let x = input.data.fill(input.buffers.x_len.resolve(want));
-    let y_len = input.buffers.y_len.resolve(want);
-    let valid =
-        want.is_some() && Some(x.len()) == want && (input.buffers.in_place || Some(y_len) == want);
+    let (x, y_len) = input.buffers.build(&input.data, want);
+    let valid = input.buffers.tensor_lengths_ok(want, &x, y_len);
 
-    let (n, c, s) = (shape.n, shape.c, shape.spatial);
-    let cl = shape.layout == Layout::ChannelsLast;
     let grouping = valid.then(|| match axes {
-        MvnAxes::BatchAndSpatial => Grouping::tensor(n, c, s, cl, c, |_, ci, _| (ci, ci)),
-        MvnAxes::Spatial => Grouping::tensor(n, c, s, cl, n.saturating_mul(c), |ni, ci, _| {
-            (ni * c + ci, ci)
-        }),
-        MvnAxes::ChannelsAndSpatial => Grouping::tensor(n, c, s, cl, n, |ni, ci, _| (ni, ci)),
+        MvnAxes::BatchAndSpatial => Grouping::per_channel(&shape),
+        MvnAxes::Spatial => Grouping::per_instance(&shape),
+        MvnAxes::ChannelsAndSpatial => Grouping::of_shape(&shape, shape.n, |n, c, _| (n, c)),
     });
     let case = Case {
         name: "mean_variance_norm",

@@ -4,20 +4,14 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use normkern::{InOut, Kernels, Layout, NormError, RmsNorm};
+use normkern::{InOut, Kernels, NormError, RmsNorm};
 use normkern_fuzz::check::{self, Case, Reference};
-use normkern_fuzz::input::{self as spec, Buffers, Dim, Eps, IsaPick, Len, Param, ShapeSpec};
+use normkern_fuzz::input::{self as spec, Buffers, Eps, IsaPick, Param, RowMode};
 use normkern_fuzz::reference::{self as r, Grouping, Norm};
 
 #[derive(Arbitrary, Debug)]
-enum Mode {
-    Rows { rows: Dim, cols: Dim },
-    Channels { shape: ShapeSpec, cols: Len },
-}
-
-#[derive(Arbitrary, Debug)]
 struct Input {
-    mode: Mode,
+    mode: RowMode,
     isa: IsaPick,
     buffers: Buffers,
     eps: Eps,
@@ -29,48 +23,17 @@ fuzz_target!(|input: Input| run(input));
 
 fn run(input: Input) {
     let eps = input.eps.value();
-    let (cols, want_len, shape) = match &input.mode {
-        Mode::Rows { rows, cols } => {
-            let (rows, cols) = (rows.value(), cols.value());
-            (cols, spec::mul(rows, cols), None)
-        }
-        Mode::Channels { shape, cols } => {
-            let shape = shape.shape();
-            let cols = if shape.c > spec::CAP {
-                shape.c
-            } else {
-                cols.resolve(Some(shape.c))
-            };
-            (cols, spec::shape_len(&shape), Some(shape))
-        }
-    };
-    let x = input.data.fill(input.buffers.x_len.resolve(want_len));
-    let y_len = input.buffers.y_len.resolve(want_len);
+    let rows = input.mode.rows();
+    let (cols, shape) = (rows.cols, rows.shape);
+    let (x, y_len) = input.buffers.build(&input.data, rows.len);
     let gamma = spec::opt_param(&input.gamma, Some(cols));
     let g = gamma.as_deref();
 
     let y_ok = input.buffers.in_place || y_len == x.len();
     let params_ok = spec::eps_valid(eps) && g.is_none_or(|v| v.len() == cols);
-    let shape_ok = match shape {
-        None => cols != 0 && x.len().is_multiple_of(cols),
-        Some(s) => want_len.is_some() && Some(x.len()) == want_len && cols == s.c && s.c != 0,
-    };
-    let valid = shape_ok && y_ok && params_ok;
+    let valid = rows.x_ok(x.len()) && y_ok && params_ok;
 
-    let grouping = valid.then(|| match shape {
-        None => Grouping::rows(x.len(), cols),
-        Some(s) => {
-            let cl = s.layout == Layout::ChannelsLast;
-            Grouping::tensor(
-                s.n,
-                s.c,
-                s.spatial,
-                cl,
-                s.n.saturating_mul(s.spatial),
-                |n, c, p| (n * s.spatial + p, c),
-            )
-        }
-    });
+    let grouping = valid.then(|| Grouping::per_row(shape.as_ref(), x.len(), cols));
     let case = Case {
         name: if shape.is_some() {
             "rms_norm_channels"

@@ -14,7 +14,7 @@
 //! 6. on input in the numeric domain (see [`crate::reference`]) every instruction set is
 //!    within tolerance of the float64 reference and of `Isa::Scalar`.
 
-use crate::reference::{Expect, Grouping};
+use crate::reference::{self as r, Expect, Grouping, Norm};
 use normkern::{InOut, Isa, Kernels, NormError};
 
 /// A NaN payload the kernels never produce from non-NaN operands.
@@ -115,6 +115,26 @@ pub struct Reference {
     pub extras: Vec<Vec<Expect>>,
 }
 pub type RefFn<'r> = dyn Fn(&[f32]) -> Reference + 'r;
+
+/// The reference of a mean-and-variance normalization ([`Norm::Standard`]) over `grouping`,
+/// with the saved statistics when the case has them: the one oracle of LayerNorm,
+/// InstanceNorm and GroupNorm, kept in one place so they cannot drift apart.
+pub fn standard_reference(
+    x: &[f32],
+    grouping: &Grouping,
+    eps: f32,
+    gamma: Option<&[f32]>,
+    beta: Option<&[f32]>,
+    with_saved: bool,
+) -> Reference {
+    let out = r::normalize(x, grouping, Norm::Standard { eps }, gamma, beta);
+    let extras = if with_saved {
+        crate::saved::expected(&out.stats, eps)
+    } else {
+        vec![]
+    };
+    Reference { y: out.y, extras }
+}
 
 /// The result of one call.
 pub struct Outcome {

@@ -283,3 +283,82 @@ pub struct Buffers {
     pub x_len: Len,
     pub y_len: Len,
 }
+
+impl Buffers {
+    /// The input `x` (values from `data`) and the length of the separate output, for an
+    /// operator that expects `want` values.
+    pub fn build(&self, data: &Data, want: Option<usize>) -> (Vec<f32>, usize) {
+        (data.fill(self.x_len.resolve(want)), self.y_len.resolve(want))
+    }
+
+    /// Independent rule of the tensor operators: `x`, and `y` unless in place, hold exactly
+    /// the `want` values of the shape (`None`: the shape overflows, nothing is valid).
+    pub fn tensor_lengths_ok(&self, want: Option<usize>, x: &[f32], y_len: usize) -> bool {
+        want.is_some() && Some(x.len()) == want && (self.in_place || Some(y_len) == want)
+    }
+}
+
+/// What a row normalization (LayerNorm, RMSNorm) runs over.
+#[derive(Arbitrary, Debug)]
+pub enum RowMode {
+    /// `rows` rows of `cols` values.
+    Rows { rows: Dim, cols: Dim },
+    /// The `*_channels` operator: `cols` must equal the shape's channel count.
+    Channels { shape: ShapeSpec, cols: Len },
+}
+
+/// A [`RowMode`] made concrete.
+#[derive(Debug, Clone, Copy)]
+pub struct Rows {
+    /// Values per row (the gamma / beta length).
+    pub cols: usize,
+    /// The expected input length (`None`: does not fit in `usize`).
+    pub len: Option<usize>,
+    /// The expected number of rows (one saved statistic each).
+    pub rows: Option<usize>,
+    /// The tensor, in channels mode.
+    pub shape: Option<Shape>,
+}
+
+impl RowMode {
+    pub fn rows(&self) -> Rows {
+        match self {
+            RowMode::Rows { rows, cols } => {
+                let (rows, cols) = (rows.value(), cols.value());
+                Rows {
+                    cols,
+                    len: mul(rows, cols),
+                    rows: Some(rows),
+                    shape: None,
+                }
+            }
+            RowMode::Channels { shape, cols } => {
+                let shape = shape.shape();
+                let want = shape_len(&shape);
+                // Past CAP the resolved length would differ from c: keep cols == c there.
+                let cols = if shape.c > CAP {
+                    shape.c
+                } else {
+                    cols.resolve(Some(shape.c))
+                };
+                Rows {
+                    cols,
+                    len: want,
+                    rows: want.and_then(|_| shape.n.checked_mul(shape.spatial)),
+                    shape: Some(shape),
+                }
+            }
+        }
+    }
+}
+
+impl Rows {
+    /// Independent rule for the input: a flat buffer must be whole rows of `cols > 0` values;
+    /// channels mode needs the exact shape length and `cols == c > 0`.
+    pub fn x_ok(&self, x_len: usize) -> bool {
+        match self.shape {
+            None => self.cols != 0 && x_len.is_multiple_of(self.cols),
+            Some(s) => self.len.is_some() && Some(x_len) == self.len && self.cols == s.c && s.c != 0,
+        }
+    }
+}

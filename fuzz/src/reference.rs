@@ -22,6 +22,8 @@
 //! subnormal-dominated groups) results are legitimately ill-conditioned and only the
 //! structural properties are checked.
 
+use normkern::{Layout, Shape};
+
 /// Relative tolerance on the normalized term and the shift (see the module docs).
 pub const REL: f64 = 1e-4;
 /// Tolerance per sqrt(count)·|gamma| for the rounding of the centred values.
@@ -101,6 +103,43 @@ impl Grouping {
             group,
             param,
             groups,
+        }
+    }
+
+    /// [`Grouping::tensor`] over `shape`, in its layout.
+    pub fn of_shape(
+        shape: &Shape,
+        groups: usize,
+        f: impl Fn(usize, usize, usize) -> (usize, usize),
+    ) -> Grouping {
+        let channels_last = shape.layout == Layout::ChannelsLast;
+        Grouping::tensor(shape.n, shape.c, shape.spatial, channels_last, groups, f)
+    }
+
+    /// One group per channel, over the batch and the positions (BatchNorm training, MVN over
+    /// N and spatial).
+    pub fn per_channel(shape: &Shape) -> Grouping {
+        Grouping::of_shape(shape, shape.c, |_, c, _| (c, c))
+    }
+
+    /// One group per (sample, channel), over the positions (InstanceNorm, MVN over spatial).
+    pub fn per_instance(shape: &Shape) -> Grouping {
+        let c = shape.c;
+        Grouping::of_shape(shape, shape.n.saturating_mul(c), |n, ci, _| (n * c + ci, ci))
+    }
+
+    /// One group per (sample, position), over the channels (`*_channels` row norms).
+    pub fn per_position(shape: &Shape) -> Grouping {
+        let s = shape.spatial;
+        Grouping::of_shape(shape, shape.n.saturating_mul(s), |n, c, p| (n * s + p, c))
+    }
+
+    /// The rows of a row normalization: `len / cols` rows of a flat buffer, or with a tensor
+    /// `shape` each (sample, position) over its channels.
+    pub fn per_row(shape: Option<&Shape>, len: usize, cols: usize) -> Grouping {
+        match shape {
+            None => Grouping::rows(len, cols),
+            Some(s) => Grouping::per_position(s),
         }
     }
 

@@ -1,0 +1,42 @@
+//! Saved statistics (`mean` and `inv_std`, one value per group) as the oracle sees them: the
+//! extra buffers a case hands the operator, their validity rule, the [`SavedStats`] the operator
+//! writes into, and their float64 reference. Shared so every operator with saved statistics
+//! checks them the same way.
+
+use crate::check::Extra;
+use crate::reference::{self as r, Expect, Stats};
+use normkern::SavedStats;
+
+/// The saved `mean` and `inv_std` buffers, as built by [`crate::input::SavedSpec::build`].
+pub type Buffers = (Vec<f32>, Vec<f32>);
+
+/// Independent validity rule: both buffers hold exactly one value per group (`groups: None`,
+/// a group count that does not fit in `usize`, accepts no length).
+pub fn lengths_ok(saved: Option<&Buffers>, groups: Option<usize>) -> bool {
+    saved.is_none_or(|(m, i)| Some(m.len()) == groups && Some(i.len()) == groups)
+}
+
+/// The two output-only extras of a case with saved statistics (none without), named as the
+/// failure messages should call them; `must_write`: every value is written on success.
+pub fn extras(saved: Option<&Buffers>, names: [&'static str; 2], must_write: bool) -> Vec<Extra> {
+    match saved {
+        Some((m, i)) => vec![
+            Extra::output(names[0], m.len(), must_write),
+            Extra::output(names[1], i.len(), must_write),
+        ],
+        None => vec![],
+    }
+}
+
+/// Lends the two buffers listed by [`extras`] to the operator; `None` when the case has none.
+pub fn stats(extras: &mut [Vec<f32>]) -> Option<SavedStats<'_>> {
+    match extras {
+        [mean, inv_std] => Some(SavedStats { mean, inv_std }),
+        _ => None,
+    }
+}
+
+/// The float64 reference of both buffers, in the order of [`extras`].
+pub fn expected(st: &Stats, eps: f32) -> Vec<Vec<Expect>> {
+    vec![r::saved_mean(st), r::saved_inv_std(st, eps)]
+}
