@@ -1,0 +1,198 @@
+//! Kernel time over copy time with the two interleaved in one process: a steadier ratio than
+//! criterion's on a shared machine, where a whole `norms` run moves a group by up to 1.5x.
+//!
+//! Each of 101 rounds times the kernel and then `copy_from_slice` of the same input into the
+//! same output buffer (each repeated to fill about a millisecond); the ratio printed is the
+//! median of the rounds' ratios, with the quartiles. Groups are named as in `norms` and use
+//! its parameters (gamma, beta, eps 1e-5; 32 groups), without saving statistics.
+//!
+//! ```text
+//! cargo bench --bench interleaved                          # every group of `norms`
+//! cargo bench --bench interleaved -- layer_norm/4096x64    # some groups
+//! cargo bench --bench interleaved -- --isa avx2 layer_norm/4096x64
+//! ```
+
+use normkern::{
+    BatchNorm, BatchNormTraining, GroupNorm, InOut, InstanceNorm, Isa, Kernels, LayerNorm, RmsNorm,
+    Shape,
+};
+use std::hint::black_box;
+use std::time::Instant;
+
+const GROUPS: [&str; 14] = [
+    "layer_norm/512x768",
+    "layer_norm/128x4096",
+    "layer_norm/4096x64",
+    "layer_norm/8192x2048",
+    "rms_norm/128x4096",
+    "batch_norm_infer/nchw_1x64x112x112",
+    "batch_norm_infer/nchw_8x256x14x14",
+    "batch_norm_infer/nhwc_1x112x112x64",
+    "batch_norm_train/nchw_8x256x14x14",
+    "batch_norm_train/nchw_32x64x56x56",
+    "batch_norm_train/ntc_32x128x768",
+    "instance_norm/nchw_1x64x128x128",
+    "group_norm/nchw_1x320x64x64",
+    "group_norm/nhwc_1x64x64x320",
+];
+
+const ROUNDS: usize = 101;
+
+/// A group's shape: `op/[layout_]d0xd1x...`.
+struct Group {
+    op: String,
+    layout: String,
+    dims: Vec<usize>,
+}
+
+impl Group {
+    fn parse(name: &str) -> Option<Group> {
+        let (op, rest) = name.split_once('/')?;
+        let (layout, dims) = rest.split_once('_').unwrap_or(("", rest));
+        let dims = dims
+            .split('x')
+            .map(|d| d.parse().ok())
+            .collect::<Option<_>>()?;
+        Some(Group {
+            op: op.to_string(),
+            layout: layout.to_string(),
+            dims,
+        })
+    }
+
+    fn shape(&self) -> Shape {
+        match (self.layout.as_str(), &self.dims[..]) {
+            ("nchw", &[n, c, h, w]) => Shape::nchw(n, c, h, w),
+            ("nhwc", &[n, h, w, c]) => Shape::nhwc(n, h, w, c),
+            ("ntc", &[n, t, c]) => Shape::ntc(n, t, c),
+            ("", &[rows, cols]) => Shape::ntc(1, rows, cols),
+            _ => panic!("unknown layout or dimensions: {}", self.layout),
+        }
+    }
+}
+
+/// `len` values of mean 3 and spread about 1.5 (the `norms` inputs' moments), deterministic.
+fn input(len: usize) -> Vec<f32> {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    (0..len)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            3.0 + 1.5 * (((state >> 40) as f32 / (1u64 << 24) as f32) * 3.46 - 1.73)
+        })
+        .collect()
+}
+
+/// Median of the kernel's time over the copy's, round by round, and the quartiles.
+fn ratio(x: &[f32], y: &mut [f32], mut kernel: impl FnMut(&[f32], &mut [f32])) -> [f64; 3] {
+    let time = |f: &mut dyn FnMut(&mut [f32]), y: &mut [f32], reps: usize| {
+        let start = Instant::now();
+        for _ in 0..reps {
+            f(&mut *y);
+            black_box(&mut *y);
+        }
+        start.elapsed().as_secs_f64() / reps as f64
+    };
+    let mut run = |y: &mut [f32]| kernel(black_box(x), y);
+    let mut copy = |y: &mut [f32]| y.copy_from_slice(black_box(x));
+    let once = time(&mut copy, y, 1).max(1e-7);
+    let reps = ((1e-3 / once) as usize).clamp(1, 1000);
+    let mut ratios: Vec<f64> = (0..ROUNDS)
+        .map(|_| time(&mut run, y, reps) / time(&mut copy, y, reps))
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    [
+        ratios[ROUNDS / 4],
+        ratios[ROUNDS / 2],
+        ratios[3 * ROUNDS / 4],
+    ]
+}
+
+fn measure(k: &Kernels, name: &str) {
+    let g = Group::parse(name).unwrap_or_else(|| panic!("not a group name: {name}"));
+    let shape = g.shape();
+    let len = shape.len().expect("a small shape");
+    let (x, mut y) = (input(len), vec![0.0f32; len]);
+    let channels = if g.op == "layer_norm" || g.op == "rms_norm" {
+        g.dims[1]
+    } else {
+        shape.c
+    };
+    let gamma: Vec<f32> = (0..channels).map(|i| 1.0 + (i % 7) as f32 * 0.01).collect();
+    let beta: Vec<f32> = (0..channels).map(|i| (i % 5) as f32 * 0.01).collect();
+    let mean: Vec<f32> = (0..channels).map(|i| 3.0 + (i % 3) as f32 * 0.1).collect();
+    let var: Vec<f32> = (0..channels).map(|i| 2.25 + (i % 3) as f32 * 0.1).collect();
+    let [low, median, high] = match g.op.as_str() {
+        "layer_norm" => {
+            let p = LayerNorm::new(channels).gamma(&gamma).beta(&beta).eps(1e-5);
+            ratio(&x, &mut y, |x, y| {
+                k.layer_norm(&p, InOut::new(x, y), None).unwrap()
+            })
+        }
+        "rms_norm" => {
+            let p = RmsNorm::new(channels).gamma(&gamma).eps(1e-5);
+            ratio(&x, &mut y, |x, y| k.rms_norm(&p, InOut::new(x, y)).unwrap())
+        }
+        "batch_norm_infer" => {
+            let p = BatchNorm::new(&mean, &var)
+                .gamma(&gamma)
+                .beta(&beta)
+                .eps(1e-5);
+            ratio(&x, &mut y, |x, y| {
+                k.batch_norm_inference(&p, shape, InOut::new(x, y)).unwrap()
+            })
+        }
+        "batch_norm_train" => {
+            let p = BatchNormTraining::new(shape)
+                .gamma(&gamma)
+                .beta(&beta)
+                .eps(1e-5);
+            ratio(&x, &mut y, |x, y| {
+                k.batch_norm_training(&p, InOut::new(x, y), None, None)
+                    .unwrap()
+            })
+        }
+        "instance_norm" => {
+            let p = InstanceNorm::new(shape).gamma(&gamma).beta(&beta).eps(1e-5);
+            ratio(&x, &mut y, |x, y| {
+                k.instance_norm(&p, InOut::new(x, y), None).unwrap()
+            })
+        }
+        "group_norm" => {
+            let p = GroupNorm::new(shape, 32)
+                .gamma(&gamma)
+                .beta(&beta)
+                .eps(1e-5);
+            ratio(&x, &mut y, |x, y| {
+                k.group_norm(&p, InOut::new(x, y), None).unwrap()
+            })
+        }
+        op => panic!("unknown operator {op}"),
+    };
+    println!(
+        "{name:40} {median:5.2} x copy  (quartiles {low:.2}-{high:.2}, {})",
+        k.isa()
+    );
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
+    let mut kernels = Kernels::detect();
+    let mut names = Vec::new();
+    while let Some(arg) = args.next() {
+        if arg == "--isa" {
+            let want = args.next().expect("--isa takes a name");
+            let isa = Isa::ALL.into_iter().find(|i| i.name() == want);
+            kernels = Kernels::new(isa.expect("an instruction set name")).expect("available");
+        } else {
+            names.push(arg);
+        }
+    }
+    if names.is_empty() {
+        names = GROUPS.iter().map(|g| g.to_string()).collect();
+    }
+    for name in &names {
+        measure(&kernels, name);
+    }
+}
