@@ -288,7 +288,10 @@ impl Buffers {
     /// The input `x` (values from `data`) and the length of the separate output, for an
     /// operator that expects `want` values.
     pub fn build(&self, data: &Data, want: Option<usize>) -> (Vec<f32>, usize) {
-        (data.fill(self.x_len.resolve(want)), self.y_len.resolve(want))
+        (
+            data.fill(self.x_len.resolve(want)),
+            self.y_len.resolve(want),
+        )
     }
 
     /// Independent rule of the tensor operators: `x`, and `y` unless in place, hold exactly
@@ -358,7 +361,9 @@ impl Rows {
     pub fn x_ok(&self, x_len: usize) -> bool {
         match self.shape {
             None => self.cols != 0 && x_len.is_multiple_of(self.cols),
-            Some(s) => self.len.is_some() && Some(x_len) == self.len && self.cols == s.c && s.c != 0,
+            Some(s) => {
+                self.len.is_some() && Some(x_len) == self.len && self.cols == s.c && s.c != 0
+            }
         }
     }
 }

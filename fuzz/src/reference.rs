@@ -125,7 +125,9 @@ impl Grouping {
     /// One group per (sample, channel), over the positions (InstanceNorm, MVN over spatial).
     pub fn per_instance(shape: &Shape) -> Grouping {
         let c = shape.c;
-        Grouping::of_shape(shape, shape.n.saturating_mul(c), |n, ci, _| (n * c + ci, ci))
+        Grouping::of_shape(shape, shape.n.saturating_mul(c), |n, ci, _| {
+            (n * c + ci, ci)
+        })
     }
 
     /// One group per (sample, position), over the channels (`*_channels` row norms).
