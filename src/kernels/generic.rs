@@ -723,53 +723,34 @@ unsafe fn short_blocks<V: Vector, const WHOLE: bool, const VECTORS: usize>(
             }
             let (src, dst) = (row(first), dst.add(first * cols));
             let params = &params[..block];
-            normalize_block::<V>(src, dst, cols, p, params, stream);
+            normalize_block::<V>(src, dst, cols, params, (p.gamma, p.beta), stream);
             first += block;
         }
     }
 }
 
-/// The normalize pass over a block of short rows, one `(pivot, mean offset, deviation scale)`
-/// per row: with gamma and beta matched once per block where the instruction set specializes
-/// (`normalize_row` matches per row, measured 0.3 x copy slower on 64-value rows), else row by
-/// row through `normalize_row`, whose copies long rows share.
+/// Consecutive rows of `cols` values, row `i` with `params[i]`'s `(pivot, mean offset,
+/// deviation scale)`: `y = ((x - pivot) - mean) * scale * gamma[j] + beta[j]`, gamma and beta
+/// optional and matched once for all the rows (matched per row, 64-value rows measured 0.3 x
+/// copy slower).
 #[inline(always)]
 unsafe fn normalize_block<V: Vector>(
     src: *const f32,
     dst: *mut f32,
     cols: usize,
-    p: &Rows<'_>,
     params: &[(f32, f32, f32)],
+    (gamma, beta): (Option<&[f32]>, Option<&[f32]>),
     stream: bool,
 ) {
     unsafe {
-        let row_op = |&(pivot, mean, inv_std): &(f32, f32, f32)| RowNormalize {
-            pivot,
-            mean,
-            inv_std,
-            gamma: p.gamma,
-            beta: p.beta,
-        };
-        if !V::SPECIALIZE {
-            for (i, params) in params.iter().enumerate() {
-                let at = i * cols;
-                normalize_row::<V>(src.add(at), dst.add(at), cols, &row_op(params), stream);
-            }
-            return;
-        }
         let (s, d) = (src, dst);
-        match (p.gamma.is_some(), p.beta.is_some()) {
-            (true, true) => {
-                normalize_block_with::<V, true, true>(s, d, cols, params, stream, row_op)
-            }
-            (true, false) => {
-                normalize_block_with::<V, true, false>(s, d, cols, params, stream, row_op)
-            }
-            (false, true) => {
-                normalize_block_with::<V, false, true>(s, d, cols, params, stream, row_op)
-            }
+        let gb = (gamma, beta);
+        match (gamma.is_some(), beta.is_some()) {
+            (true, true) => normalize_block_with::<V, true, true>(s, d, cols, params, gb, stream),
+            (true, false) => normalize_block_with::<V, true, false>(s, d, cols, params, gb, stream),
+            (false, true) => normalize_block_with::<V, false, true>(s, d, cols, params, gb, stream),
             (false, false) => {
-                normalize_block_with::<V, false, false>(s, d, cols, params, stream, row_op)
+                normalize_block_with::<V, false, false>(s, d, cols, params, gb, stream)
             }
         }
     }
@@ -777,17 +758,23 @@ unsafe fn normalize_block<V: Vector>(
 
 /// [`normalize_block`] with gamma and beta known present or absent at compile time.
 #[inline(always)]
-unsafe fn normalize_block_with<'a, V: Vector, const GAMMA: bool, const BETA: bool>(
+unsafe fn normalize_block_with<V: Vector, const GAMMA: bool, const BETA: bool>(
     src: *const f32,
     dst: *mut f32,
     cols: usize,
     params: &[(f32, f32, f32)],
+    (gamma, beta): (Option<&[f32]>, Option<&[f32]>),
     stream: bool,
-    row_op: impl Fn(&(f32, f32, f32)) -> RowNormalize<'a>,
 ) {
     unsafe {
-        for (i, params) in params.iter().enumerate() {
-            let op = RowOp::<V>::new(&row_op(params));
+        for (i, &(pivot, mean, inv_std)) in params.iter().enumerate() {
+            let op = RowOp::<V>::new(&RowNormalize {
+                pivot,
+                mean,
+                inv_std,
+                gamma,
+                beta,
+            });
             let at = i * cols;
             let op = RowOpWith::<V, GAMMA, BETA>(&op);
             map::<V>(src.add(at), dst.add(at), cols, stream, &op);
@@ -797,9 +784,9 @@ unsafe fn normalize_block_with<'a, V: Vector, const GAMMA: bool, const BETA: boo
 
 /// A short row's `(pivot, mean offset, deviation scale)` and the mean and inverse std to
 /// report, from its sums around `pivot`: in f32 where [`one_pass_accepted`] holds (a short
-/// row's sums are single f32 sums, so these are exact), else by the general path. The test is
-/// taken in f32 too: a product that overflows rejects, one that underflows was far below the
-/// bound anyway.
+/// row's sums are single f32 sums, so these are exact), else by the general path. Its test is
+/// taken in f32 here (calling it in f64 measured ~3% slower on 64-value rows): a product that
+/// overflows rejects, one that underflows was far below the bound anyway.
 #[inline(always)]
 unsafe fn short_row_stats<V: Vector>(
     row: *const f32,
@@ -1071,13 +1058,8 @@ pub(crate) unsafe fn normalize_row<V: Vector>(
     stream: bool,
 ) {
     unsafe {
-        let op = RowOp::<V>::new(p);
-        match (p.gamma.is_some(), p.beta.is_some()) {
-            (true, true) => map::<V>(src, dst, len, stream, &RowOpWith::<V, true, true>(&op)),
-            (true, false) => map::<V>(src, dst, len, stream, &RowOpWith::<V, true, false>(&op)),
-            (false, true) => map::<V>(src, dst, len, stream, &RowOpWith::<V, false, true>(&op)),
-            (false, false) => map::<V>(src, dst, len, stream, &RowOpWith::<V, false, false>(&op)),
-        }
+        let params = [(p.pivot, p.mean, p.inv_std)];
+        normalize_block::<V>(src, dst, len, &params, (p.gamma, p.beta), stream);
     }
 }
 
