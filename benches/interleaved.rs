@@ -4,12 +4,15 @@
 //! Each of 101 rounds times the kernel and then `copy_from_slice` of the same input into the
 //! same output buffer (each repeated to fill about a millisecond); the ratio printed is the
 //! median of the rounds' ratios, with the quartiles. Groups are named as in `norms` and use
-//! its parameters (gamma, beta, eps 1e-5; 32 groups), without saving statistics.
+//! its parameters (gamma, beta, eps 1e-5; 32 groups), without saving statistics. Buffers lie
+//! where the allocator puts them (large ones 16 bytes past a cache line with glibc), or
+//! `--offset K` floats past a 64-byte boundary; the line printed gives both addresses mod 64.
 //!
 //! ```text
 //! cargo bench --bench interleaved                          # every group of `norms`
 //! cargo bench --bench interleaved -- layer_norm/4096x64    # some groups
 //! cargo bench --bench interleaved -- --isa avx2 layer_norm/4096x64
+//! cargo bench --bench interleaved -- --offset 4 layer_norm/4096x64 # 16 bytes past a line
 //! ```
 
 use normkern::{
@@ -109,11 +112,26 @@ fn ratio(x: &[f32], y: &mut [f32], mut kernel: impl FnMut(&[f32], &mut [f32])) -
     ]
 }
 
-fn measure(k: &Kernels, name: &str) {
+/// `len` values starting `offset` floats past a 64-byte boundary (`None`: wherever the
+/// allocator puts them).
+fn placed(values: Vec<f32>, offset: Option<usize>) -> (Vec<f32>, usize) {
+    let Some(offset) = offset else {
+        return (values, 0);
+    };
+    let mut buffer = vec![0.0f32; values.len() + 16 + offset];
+    let start = (buffer.as_ptr() as usize).wrapping_neg() % 64 / 4 + offset;
+    buffer[start..start + values.len()].copy_from_slice(&values);
+    (buffer, start)
+}
+
+fn measure(k: &Kernels, name: &str, offset: Option<usize>) {
     let g = Group::parse(name).unwrap_or_else(|| panic!("not a group name: {name}"));
     let shape = g.shape();
     let len = shape.len().expect("a small shape");
-    let (x, mut y) = (input(len), vec![0.0f32; len]);
+    let (x_buffer, x_start) = placed(input(len), offset);
+    let (mut y_buffer, y_start) = placed(vec![0.0f32; len], offset);
+    let x = &x_buffer[x_start..x_start + len];
+    let y = &mut y_buffer[y_start..y_start + len];
     let channels = if g.op == "layer_norm" || g.op == "rms_norm" {
         g.dims[1]
     } else {
@@ -126,20 +144,20 @@ fn measure(k: &Kernels, name: &str) {
     let [low, median, high] = match g.op.as_str() {
         "layer_norm" => {
             let p = LayerNorm::new(channels).gamma(&gamma).beta(&beta).eps(1e-5);
-            ratio(&x, &mut y, |x, y| {
+            ratio(x, y, |x, y| {
                 k.layer_norm(&p, InOut::new(x, y), None).unwrap()
             })
         }
         "rms_norm" => {
             let p = RmsNorm::new(channels).gamma(&gamma).eps(1e-5);
-            ratio(&x, &mut y, |x, y| k.rms_norm(&p, InOut::new(x, y)).unwrap())
+            ratio(x, y, |x, y| k.rms_norm(&p, InOut::new(x, y)).unwrap())
         }
         "batch_norm_infer" => {
             let p = BatchNorm::new(&mean, &var)
                 .gamma(&gamma)
                 .beta(&beta)
                 .eps(1e-5);
-            ratio(&x, &mut y, |x, y| {
+            ratio(x, y, |x, y| {
                 k.batch_norm_inference(&p, shape, InOut::new(x, y)).unwrap()
             })
         }
@@ -148,14 +166,14 @@ fn measure(k: &Kernels, name: &str) {
                 .gamma(&gamma)
                 .beta(&beta)
                 .eps(1e-5);
-            ratio(&x, &mut y, |x, y| {
+            ratio(x, y, |x, y| {
                 k.batch_norm_training(&p, InOut::new(x, y), None, None)
                     .unwrap()
             })
         }
         "instance_norm" => {
             let p = InstanceNorm::new(shape).gamma(&gamma).beta(&beta).eps(1e-5);
-            ratio(&x, &mut y, |x, y| {
+            ratio(x, y, |x, y| {
                 k.instance_norm(&p, InOut::new(x, y), None).unwrap()
             })
         }
@@ -164,15 +182,17 @@ fn measure(k: &Kernels, name: &str) {
                 .gamma(&gamma)
                 .beta(&beta)
                 .eps(1e-5);
-            ratio(&x, &mut y, |x, y| {
+            ratio(x, y, |x, y| {
                 k.group_norm(&p, InOut::new(x, y), None).unwrap()
             })
         }
         op => panic!("unknown operator {op}"),
     };
     println!(
-        "{name:40} {median:5.2} x copy  (quartiles {low:.2}-{high:.2}, {})",
-        k.isa()
+        "{name:40} {median:5.2} x copy  (quartiles {low:.2}-{high:.2}, {}, in/out at {}/{} mod 64 B)",
+        k.isa(),
+        x.as_ptr() as usize % 64,
+        y.as_ptr() as usize % 64,
     );
 }
 
@@ -180,8 +200,12 @@ fn main() {
     let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
     let mut kernels = Kernels::detect();
     let mut names = Vec::new();
+    let mut offset = None;
     while let Some(arg) = args.next() {
-        if arg == "--isa" {
+        if arg == "--offset" {
+            let floats = args.next().and_then(|a| a.parse().ok());
+            offset = Some(floats.expect("--offset takes a number of floats"));
+        } else if arg == "--isa" {
             let want = args.next().expect("--isa takes a name");
             let isa = Isa::ALL.into_iter().find(|i| i.name() == want);
             kernels = Kernels::new(isa.expect("an instruction set name")).expect("available");
@@ -193,6 +217,6 @@ fn main() {
         names = GROUPS.iter().map(|g| g.to_string()).collect();
     }
     for name in &names {
-        measure(&kernels, name);
+        measure(&kernels, name, offset);
     }
 }
