@@ -48,6 +48,10 @@ impl Vector for f32x8 {
         f32x8::fast_max(self, rhs)
     }
     #[inline(always)]
+    unsafe fn recip_sqrt(self) -> Self {
+        f32x8::splat(1.0) / self.sqrt()
+    }
+    #[inline(always)]
     unsafe fn reduce_add(self) -> f32 {
         f32x8::reduce_add(self)
     }

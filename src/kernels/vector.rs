@@ -27,6 +27,9 @@ pub(crate) trait Vector: Copy {
     unsafe fn abs(self) -> Self;
     /// Lane-wise maximum (which operand wins on NaN is unspecified).
     unsafe fn max(self, rhs: Self) -> Self;
+    /// `1 / sqrt(self)`, the square root and the division each correctly rounded (the same
+    /// bits as the scalar expression; no reciprocal-square-root approximation).
+    unsafe fn recip_sqrt(self) -> Self;
     /// Sum of the lanes.
     unsafe fn reduce_add(self) -> f32;
     /// Largest lane.
@@ -143,6 +146,10 @@ impl Vector for f32 {
     #[inline(always)]
     unsafe fn max(self, rhs: Self) -> Self {
         f32::max(self, rhs)
+    }
+    #[inline(always)]
+    unsafe fn recip_sqrt(self) -> Self {
+        1.0 / libm::sqrtf(self)
     }
     #[inline(always)]
     unsafe fn reduce_add(self) -> f32 {

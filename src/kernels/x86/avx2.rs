@@ -50,6 +50,10 @@ impl Vector for F32x8 {
         F32x8(unsafe { _mm256_max_ps(self.0, rhs.0) })
     }
     #[inline(always)]
+    unsafe fn recip_sqrt(self) -> Self {
+        F32x8(unsafe { _mm256_div_ps(_mm256_set1_ps(1.0), _mm256_sqrt_ps(self.0)) })
+    }
+    #[inline(always)]
     unsafe fn reduce_add(self) -> f32 {
         unsafe {
             let s = _mm_add_ps(

@@ -50,6 +50,10 @@ impl Vector for F32x16 {
         F32x16(unsafe { _mm512_max_ps(self.0, rhs.0) })
     }
     #[inline(always)]
+    unsafe fn recip_sqrt(self) -> Self {
+        F32x16(unsafe { _mm512_div_ps(_mm512_set1_ps(1.0), _mm512_sqrt_ps(self.0)) })
+    }
+    #[inline(always)]
     unsafe fn reduce_add(self) -> f32 {
         unsafe { _mm512_reduce_add_ps(self.0) }
     }
