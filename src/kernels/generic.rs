@@ -170,30 +170,42 @@ impl<V: Vector> Flush<V, V> for MaxTotal {
     }
 }
 
+/// What [`walk_runs`] does at each run and each vector: a trait with always-inlined methods
+/// rather than closures, for the reason given at [`Flush`] (a closure here, grown by one
+/// prefetch, was compiled out of line on AVX2 and made RMSNorm 20x slower).
+trait Walk<V> {
+    /// An accumulator slot.
+    type Slot: Copy;
+    /// What a run's steps share.
+    type Run;
+    /// Run `r`'s state.
+    unsafe fn begin(&self, r: usize) -> Self::Run;
+    /// The vector at `offset` from the group's first value: `lanes = LANES` (a constant the
+    /// step's branches fold away) for whole vectors, fewer for each run's last partial one.
+    unsafe fn step(&self, slot: &mut Self::Slot, run: &Self::Run, offset: usize, lanes: usize);
+}
+
 /// Walks every value of the runs as vectors, `UNROLL` at a time into independent accumulator
-/// slots (hiding add latency). `begin(r)` gives run `r`'s state; `step(slot, state, offset,
-/// lanes)` sees the vector at `offset` from the group's first value, `lanes = LANES` (a
-/// constant the step's branches fold away) for whole vectors and fewer for each run's last
-/// partial one. `totals` takes in the slots every `FOLD_VECTORS` vectors and at the end.
+/// slots (hiding add latency). `totals` takes in the slots every `FOLD_VECTORS` vectors and at
+/// the end.
 #[inline(always)]
-unsafe fn walk_runs<V: Vector, A: Copy, R>(
+unsafe fn walk_runs<V: Vector, W: Walk<V>>(
     runs: Runs,
-    empty: A,
-    begin: impl Fn(usize) -> R,
-    step: impl Fn(&mut A, &R, usize, usize),
-    totals: &mut impl Flush<V, A>,
+    empty: W::Slot,
+    walk: &W,
+    totals: &mut impl Flush<V, W::Slot>,
 ) {
     let width = V::LANES * UNROLL;
     let mut slots = [empty; UNROLL];
     let (mut r, mut i) = (0, 0);
-    let mut state = (runs.count > 0).then(|| begin(0));
+    let mut state = (runs.count > 0).then(|| unsafe { walk.begin(0) });
     loop {
         let mut pending = 0;
         while let Some(run_state) = &state {
             let run = r * runs.stride;
             while i + width <= runs.len && pending < FOLD_VECTORS {
                 for (u, slot) in slots.iter_mut().enumerate() {
-                    step(slot, run_state, run + i + u * V::LANES, V::LANES);
+                    unsafe { walk.step(slot, run_state, run + i + u * V::LANES, V::LANES) };
                 }
                 i += width;
                 pending += UNROLL;
@@ -203,12 +215,12 @@ unsafe fn walk_runs<V: Vector, A: Copy, R>(
             }
             while i < runs.len {
                 let n = (runs.len - i).min(V::LANES);
-                step(&mut slots[0], run_state, run + i, n);
+                unsafe { walk.step(&mut slots[0], run_state, run + i, n) };
                 i += n;
                 pending += 1;
             }
             (r, i) = (r + 1, 0);
-            state = (r < runs.count).then(|| begin(r));
+            state = (r < runs.count).then(|| unsafe { walk.begin(r) });
             if pending >= FOLD_VECTORS {
                 break;
             }
@@ -263,20 +275,28 @@ unsafe fn lane_sum<V: Vector>(slots: &[V; UNROLL]) -> f64 {
 #[inline(always)]
 unsafe fn runs_max_abs<V: Vector>(src: *const f32, runs: Runs, pivot: f32) -> f32 {
     unsafe {
-        let k = V::splat(pivot);
         let mut max = MaxTotal(0.0);
-        walk_runs::<V, V, ()>(
-            runs,
-            V::splat(0.0),
-            |_| (),
-            |acc, _, at, lanes| {
-                let (v, mask) = load_lanes::<V>(src.add(at), lanes);
-                let z = v.sub(k).abs();
-                *acc = acc.max(mask.map_or(z, |m| z.mul(m)));
-            },
-            &mut max,
-        );
+        let walk = MaxAbs(src, V::splat(pivot));
+        walk_runs::<V, _>(runs, V::splat(0.0), &walk, &mut max);
         max.0
+    }
+}
+
+/// `slot = max(slot, |x - pivot|)` over the values at `.0`, pivot `.1`.
+struct MaxAbs<V>(*const f32, V);
+
+impl<V: Vector> Walk<V> for MaxAbs<V> {
+    type Slot = V;
+    type Run = ();
+    #[inline(always)]
+    unsafe fn begin(&self, _: usize) {}
+    #[inline(always)]
+    unsafe fn step(&self, slot: &mut V, _: &(), at: usize, lanes: usize) {
+        unsafe {
+            let (v, mask) = load_lanes::<V>(self.0.add(at), lanes);
+            let z = v.sub(self.1).abs();
+            *slot = slot.max(mask.map_or(z, |m| z.mul(m)));
+        }
     }
 }
 
@@ -311,18 +331,28 @@ unsafe fn runs_sum_squares<V: Vector, const CENTER: bool, const SCALED: bool>(
     scale: f32,
 ) -> (f64, f64) {
     unsafe {
-        let (c, s, zero) = (V::splat(center), V::splat(scale), V::splat(0.0));
+        let zero = V::splat(0.0);
         let mut totals = SumTotals::default();
-        walk_runs::<V, (V, V), ()>(
-            runs,
-            (zero, zero),
-            |_| (),
-            |acc, _, at, lanes| {
-                accumulate::<V, CENTER, SCALED>(acc, load_lanes::<V>(src.add(at), lanes), c, s)
-            },
-            &mut totals,
-        );
+        let walk = SumSquares::<V, CENTER, SCALED>(src, V::splat(center), V::splat(scale));
+        walk_runs::<V, _>(runs, (zero, zero), &walk, &mut totals);
         (totals.deviations, totals.squares)
+    }
+}
+
+/// [`accumulate`] over the values at `.0`, center `.1`, scale `.2`.
+struct SumSquares<V, const CENTER: bool, const SCALED: bool>(*const f32, V, V);
+
+impl<V: Vector, const CENTER: bool, const SCALED: bool> Walk<V> for SumSquares<V, CENTER, SCALED> {
+    type Slot = (V, V);
+    type Run = ();
+    #[inline(always)]
+    unsafe fn begin(&self, _: usize) {}
+    #[inline(always)]
+    unsafe fn step(&self, slot: &mut (V, V), _: &(), at: usize, lanes: usize) {
+        unsafe {
+            let loaded = load_lanes::<V>(self.0.add(at), lanes);
+            accumulate::<V, CENTER, SCALED>(slot, loaded, self.1, self.2);
+        }
     }
 }
 
@@ -437,16 +467,31 @@ unsafe fn pivot_estimate<V: Vector, const SPREAD: bool>(src: *const f32, runs: R
     }
 }
 
+/// What [`sums_while`] writes at each vector of the group before (`()`: nothing).
+trait Write<V> {
+    /// What a run's writes share.
+    type Run;
+    unsafe fn begin(&self, r: usize) -> Self::Run;
+    /// Writes the `lanes` values at `offset` from the group's first value.
+    unsafe fn write(&self, run: &Self::Run, offset: usize, lanes: usize);
+}
+
+impl<V> Write<V> for () {
+    type Run = ();
+    #[inline(always)]
+    unsafe fn begin(&self, _: usize) {}
+    #[inline(always)]
+    unsafe fn write(&self, _: &(), _: usize, _: usize) {}
+}
+
 /// Sums `d = x - pivot` and `d²` over the group at `src` (`pivot` 0 when not centering) while
-/// `apply(state, offset, lanes)` writes the group before it with `begin(r)`'s per-run state:
-/// one stream that reads the next group from memory while the current one goes out, as a
-/// copy's reads and writes overlap.
+/// `write` writes the group before it: one stream that reads the next group from memory while
+/// the current one goes out, as a copy's reads and writes overlap.
 #[inline(always)]
-unsafe fn sums_while<V: Vector, const CENTER: bool, const SPREAD: bool, R>(
+unsafe fn sums_while<V: Vector, const CENTER: bool, const SPREAD: bool>(
     src: *const f32,
     runs: Runs,
-    begin: impl Fn(usize) -> R,
-    apply: impl Fn(&R, usize, usize),
+    write: &impl Write<V>,
 ) -> Sums {
     unsafe {
         let pivot = if CENTER {
@@ -454,18 +499,14 @@ unsafe fn sums_while<V: Vector, const CENTER: bool, const SPREAD: bool, R>(
         } else {
             0.0
         };
-        let (k, zero) = (V::splat(pivot), V::splat(0.0));
+        let zero = V::splat(0.0);
         let mut totals = SumTotals::default();
-        walk_runs::<V, (V, V), R>(
-            runs,
-            (zero, zero),
-            begin,
-            |acc, state, at, lanes| {
-                apply(state, at, lanes);
-                accumulate::<V, CENTER, false>(acc, load_lanes::<V>(src.add(at), lanes), k, k);
-            },
-            &mut totals,
-        );
+        let walk = SumsWhile::<V, _, CENTER> {
+            src,
+            pivot: V::splat(pivot),
+            write,
+        };
+        walk_runs::<V, _>(runs, (zero, zero), &walk, &mut totals);
         Sums {
             pivot,
             deviations: totals.deviations,
@@ -474,11 +515,35 @@ unsafe fn sums_while<V: Vector, const CENTER: bool, const SPREAD: bool, R>(
     }
 }
 
+/// The [`Walk`] of [`sums_while`]: each vector written, then the next group's summed.
+struct SumsWhile<'a, V, W, const CENTER: bool> {
+    src: *const f32,
+    pivot: V,
+    write: &'a W,
+}
+
+impl<V: Vector, W: Write<V>, const CENTER: bool> Walk<V> for SumsWhile<'_, V, W, CENTER> {
+    type Slot = (V, V);
+    type Run = W::Run;
+    #[inline(always)]
+    unsafe fn begin(&self, r: usize) -> W::Run {
+        unsafe { self.write.begin(r) }
+    }
+    #[inline(always)]
+    unsafe fn step(&self, slot: &mut (V, V), run: &W::Run, at: usize, lanes: usize) {
+        unsafe {
+            self.write.write(run, at, lanes);
+            let loaded = load_lanes::<V>(self.src.add(at), lanes);
+            accumulate::<V, CENTER, false>(slot, loaded, self.pivot, self.pivot);
+        }
+    }
+}
+
 /// One-pass sums of the group at `src`, which is normalized right after: what a group's
 /// statistics start from when no group before it is being written.
 #[inline(always)]
 pub(crate) unsafe fn group_sums<V: Vector>(src: *const f32, runs: Runs) -> Sums {
-    unsafe { sums_while::<V, true, true, ()>(src, runs, |_| (), |_, _, _| ()) }
+    unsafe { sums_while::<V, true, true>(src, runs, &()) }
 }
 
 /// A group's mean and variance from its one-pass sums ([`Sums::accepts`]), or else from a
@@ -535,16 +600,32 @@ pub(crate) unsafe fn apply_runs<V: Vector, S: Vector>(
             }
             return None;
         };
-        let begin = |r: usize| {
-            let a = affine(r);
-            (V::splat(a.pivot), V::splat(a.scale), V::splat(a.shift))
-        };
-        let apply = |&(k, s, b): &(V, V, V), at: usize, lanes: usize| {
-            prefetch_output::<V>(dst, at);
-            let (x, _) = load_lanes::<V>(src.add(at), lanes);
-            store_lanes(x.sub(k).mul_add(s, b), dst.add(at), lanes);
-        };
-        Some(sums_while::<V, true, true, _>(next, runs, begin, apply))
+        let write = RunsAffine { src, dst, affine };
+        Some(sums_while::<V, true, true>(next, runs, &write))
+    }
+}
+
+/// Writes `y = (x - pivot) * scale + shift` with each run's `affine(r)`.
+struct RunsAffine<'a> {
+    src: *const f32,
+    dst: *mut f32,
+    affine: &'a dyn Fn(usize) -> Affine,
+}
+
+impl<V: Vector> Write<V> for RunsAffine<'_> {
+    type Run = (V, V, V);
+    #[inline(always)]
+    unsafe fn begin(&self, r: usize) -> (V, V, V) {
+        let a = (self.affine)(r);
+        unsafe { (V::splat(a.pivot), V::splat(a.scale), V::splat(a.shift)) }
+    }
+    #[inline(always)]
+    unsafe fn write(&self, &(k, s, b): &(V, V, V), at: usize, lanes: usize) {
+        unsafe {
+            prefetch_output::<V>(self.dst, at);
+            let (x, _) = load_lanes::<V>(self.src.add(at), lanes);
+            store_lanes(x.sub(k).mul_add(s, b), self.dst.add(at), lanes);
+        }
     }
 }
 
@@ -920,9 +1001,9 @@ unsafe fn prefetch_row<V: Vector>(row: *const f32, cols: usize) {
 unsafe fn row_sums<V: Vector>(row: *const f32, runs: Runs, center: bool) -> Sums {
     unsafe {
         if center {
-            sums_while::<V, true, false, ()>(row, runs, |_| (), |_, _, _| ())
+            sums_while::<V, true, false>(row, runs, &())
         } else {
-            sums_while::<V, false, false, ()>(row, runs, |_| (), |_, _, _| ())
+            sums_while::<V, false, false>(row, runs, &())
         }
     }
 }
@@ -1146,12 +1227,30 @@ unsafe fn row_while<V: Vector, const CENTER: bool, const GAMMA: bool, const BETA
     next: *const f32,
 ) -> Sums {
     unsafe {
-        let apply = |_: &(), at: usize, lanes: usize| {
-            prefetch_output::<V>(dst, at);
-            let (x, _) = load_lanes::<V>(src.add(at), lanes);
-            store_lanes(op.at::<GAMMA, BETA>(x, at, lanes), dst.add(at), lanes);
-        };
-        sums_while::<V, CENTER, false, ()>(next, Runs::row(len), |_| (), apply)
+        let write = RowWrite::<V, GAMMA, BETA> { src, dst, op };
+        sums_while::<V, CENTER, false>(next, Runs::row(len), &write)
+    }
+}
+
+/// Writes a row's normalization.
+struct RowWrite<'a, V, const GAMMA: bool, const BETA: bool> {
+    src: *const f32,
+    dst: *mut f32,
+    op: &'a RowOp<V>,
+}
+
+impl<V: Vector, const GAMMA: bool, const BETA: bool> Write<V> for RowWrite<'_, V, GAMMA, BETA> {
+    type Run = ();
+    #[inline(always)]
+    unsafe fn begin(&self, _: usize) {}
+    #[inline(always)]
+    unsafe fn write(&self, _: &(), at: usize, lanes: usize) {
+        unsafe {
+            prefetch_output::<V>(self.dst, at);
+            let (x, _) = load_lanes::<V>(self.src.add(at), lanes);
+            let y = self.op.at::<GAMMA, BETA>(x, at, lanes);
+            store_lanes(y, self.dst.add(at), lanes);
+        }
     }
 }
 
