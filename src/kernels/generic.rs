@@ -948,17 +948,28 @@ unsafe fn row_lane_sums<V: Vector, const SQUARES: bool, const CENTER: bool, cons
     unsafe {
         let zero = V::splat(0.0);
         let mut acc = [(zero, zero); UNROLL];
-        let step = |acc: &mut (V, V), loaded: (V, Option<V>)| {
-            if SQUARES {
-                accumulate::<V, CENTER, false>(acc, loaded, pivot, pivot);
-            } else {
-                acc.0 = acc.0.add(loaded.0);
-            }
-        };
         let mut j = 0;
+        if cols >= UNROLL * V::LANES {
+            // The first vectors start the accumulators: an add to 0 is an instruction LLVM
+            // cannot drop (0 + -0 is +0).
+            for (u, acc) in acc.iter_mut().enumerate() {
+                let v = V::load(row.add(u * V::LANES));
+                let d = if CENTER { v.sub(pivot) } else { v };
+                *acc = match (SQUARES, CENTER) {
+                    (false, _) => (v, zero),
+                    (true, true) => (d, d.mul(d)),
+                    (true, false) => (zero, d.mul(d)),
+                };
+            }
+            j = UNROLL * V::LANES;
+        }
         while j + UNROLL * V::LANES <= cols {
             for (u, acc) in acc.iter_mut().enumerate() {
-                step(acc, (V::load(row.add(j + u * V::LANES)), None));
+                lane_step::<V, SQUARES, CENTER>(
+                    acc,
+                    (V::load(row.add(j + u * V::LANES)), None),
+                    pivot,
+                );
             }
             j += UNROLL * V::LANES;
         }
@@ -967,16 +978,36 @@ unsafe fn row_lane_sums<V: Vector, const SQUARES: bool, const CENTER: bool, cons
             // first.
             for acc in &mut acc[1..] {
                 if j + V::LANES <= cols {
-                    step(acc, (V::load(row.add(j)), None));
+                    lane_step::<V, SQUARES, CENTER>(acc, (V::load(row.add(j)), None), pivot);
                     j += V::LANES;
                 }
             }
             if j < cols {
-                step(&mut acc[0], load_lanes::<V>(row.add(j), cols - j));
+                let loaded = load_lanes::<V>(row.add(j), cols - j);
+                lane_step::<V, SQUARES, CENTER>(&mut acc[0], loaded, pivot);
             }
         }
-        let fold = |a: [V; UNROLL]| a[0].add(a[1]).add(a[2].add(a[3]));
-        (fold(acc.map(|a| a.0)), fold(acc.map(|a| a.1)))
+        let [a, b, c, d] = acc;
+        (
+            a.0.add(b.0).add(c.0.add(d.0)),
+            a.1.add(b.1).add(c.1.add(d.1)),
+        )
+    }
+}
+
+/// One vector into a [`row_lane_sums`] accumulator.
+#[inline(always)]
+unsafe fn lane_step<V: Vector, const SQUARES: bool, const CENTER: bool>(
+    acc: &mut (V, V),
+    loaded: (V, Option<V>),
+    pivot: V,
+) {
+    unsafe {
+        if SQUARES {
+            accumulate::<V, CENTER, false>(acc, loaded, pivot, pivot);
+        } else {
+            acc.0 = acc.0.add(loaded.0);
+        }
     }
 }
 
