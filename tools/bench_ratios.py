@@ -7,6 +7,11 @@ target/criterion): `<group>/<function>/new/benchmark.json` (ids and throughput) 
 replaced by `_`, so the real group name is taken from benchmark.json.
 
     python3 tools/bench_ratios.py [CRITERION_DIR] [--filter SUBSTRING]
+    python3 tools/bench_ratios.py RUN_DIR RUN_DIR ... --summary   # copies of CRITERION_DIR
+
+With several directories (one `target/criterion` copied after each whole run) and --summary,
+one line per group: each path's ratio as the median over the runs (normkern's with the range),
+GB/s of normkern's median run, and the issue's target with whether the median meets it.
 
 GB/s is input + output bytes (the group's Throughput::Bytes) / median, in 10^9 bytes per
 second. `x copy` is the median over the median of the group's `copy` function: 1.00 means as
@@ -82,15 +87,88 @@ def table(groups, name_filter=None):
     return "\n".join(lines)
 
 
+# The speed issue's targets: normkern's time over copy's, by group name prefix (longest wins).
+TARGETS = {
+    "layer_norm/": 1.5,
+    "layer_norm/8192x2048": 1.2,
+    "rms_norm/": 1.3,
+    "batch_norm_infer/": 1.1,
+    "batch_norm_train/": 2.0,
+    "instance_norm/": 1.6,
+    "group_norm/": 1.6,
+}
+
+
+def target(group):
+    keys = [k for k in TARGETS if group.startswith(k)]
+    return TARGETS[max(keys, key=len)] if keys else None
+
+
+def median(values):
+    values = sorted(values)
+    mid = len(values) // 2
+    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+
+
+def summary(runs, name_filter=None):
+    """One line per group over several whole runs (each a load() result)."""
+    names = sorted({g for run in runs for g in run}, key=natural_key)
+    paths = sorted(
+        {f for run in runs for g in run.values() for f in g if f.startswith("normkern_")}
+    )
+    head = ["group", f"normkern x copy, median of {len(runs)} (range)", "GB/s", "target", "met"]
+    head += [p.removeprefix("normkern_") for p in paths] + ["naive loop"]
+    lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
+    for group in names:
+        if name_filter and name_filter not in group:
+            continue
+
+        def ratios(function):
+            out = []
+            for run in runs:
+                f = run.get(group, {})
+                if function in f and "copy" in f:
+                    out.append((f[function][0] / f["copy"][0], f[function]))
+            return out
+
+        own = ratios("normkern")
+        if not own:
+            continue
+        values = [r for r, _ in own]
+        mid = median(values)
+        # GB/s of the run whose ratio is the median (the lower middle for an even count).
+        _, (ns, nbytes) = sorted(own, key=lambda pair: pair[0])[(len(own) - 1) // 2]
+        gbs = f"{nbytes / ns:.1f}" if nbytes else "-"
+        goal = target(group)
+        row = [
+            f"`{group}`",
+            f"{mid:.2f} ({min(values):.2f}–{max(values):.2f})",
+            gbs,
+            f"≤ {goal}" if goal else "-",
+            ("yes" if mid <= goal else "no") if goal else "-",
+        ]
+        for function in paths + ["scalar"]:
+            rs = [r for r, _ in ratios(function)]
+            row.append(f"{median(rs):.2f}" if rs else "—")
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("criterion_dir", nargs="?", default="target/criterion")
+    parser.add_argument("criterion_dirs", nargs="*", default=["target/criterion"])
     parser.add_argument("--filter", help="only groups whose name contains this")
+    parser.add_argument("--summary", action="store_true", help="one line per group")
     args = parser.parse_args()
-    groups = load(args.criterion_dir)
-    if not groups:
-        sys.exit(f"no criterion results under {args.criterion_dir}")
-    print(table(groups, args.filter))
+    runs = [load(d) for d in args.criterion_dirs]
+    for d, groups in zip(args.criterion_dirs, runs):
+        if not groups:
+            sys.exit(f"no criterion results under {d}")
+    if args.summary:
+        print(summary(runs, args.filter))
+    else:
+        for groups in runs:
+            print(table(groups, args.filter))
 
 
 if __name__ == "__main__":
