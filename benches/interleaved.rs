@@ -1,9 +1,11 @@
 //! Kernel time over copy time with the two interleaved in one process: a steadier ratio than
 //! criterion's on a shared machine, where a whole `norms` run moves a group by up to 1.5x.
 //!
-//! Each of 101 rounds times the kernel and then `copy_from_slice` of the same input into the
-//! same output buffer (each repeated to fill about a millisecond, or `--block`); the ratio
-//! printed is the median of the rounds' ratios, with the quartiles. Groups are named as in
+//! Each of 101 rounds times the kernel, then `floor` (one scale and shift over the same bytes,
+//! the least a kernel that stores through the cache does; see `norms`), then
+//! `copy_from_slice` of the same input into the same output buffer, each repeated to fill
+//! about a millisecond (or `--block`). Printed: the median of the rounds' kernel-over-copy
+//! ratios with the quartiles, the floor over the copy, and the kernel over the floor. Groups are named as in
 //! `norms` and use its parameters (gamma, beta, eps 1e-5; 32 groups), without saving
 //! statistics. Buffers lie where the allocator puts them (large ones 16 bytes past a cache line
 //! with glibc), or `--offset K` floats past a 64-byte boundary; the line printed gives both
@@ -18,10 +20,10 @@
 //! ```
 //!
 //! `--block MS` makes each timing about MS milliseconds of back-to-back calls instead of one:
-//! closer to criterion, which runs one function for seconds. On a Cascade Lake Xeon, AVX-512
-//! LayerNorm 4096x64 took 1.33x the time per call in 100-call blocks (its AVX2 path 1.07x) and
-//! the copy 0.88x, as Skylake-server cores lower their clock under sustained 512-bit
-//! arithmetic; so long blocks give higher ratios there.
+//! closer to criterion, which runs one function for seconds. Long blocks give higher ratios on
+//! the Cascade Lake Xeon the README was measured on, mostly because the copy gets faster in
+//! them (LayerNorm 4096x64's buffers: 57-65 µs per copy in 2000-call blocks, 62-78 µs in
+//! 10-call blocks, where a one-pass scale and shift took 88-97 µs in both).
 
 use normkern::{
     BatchNorm, BatchNormTraining, GroupNorm, InOut, InstanceNorm, Isa, Kernels, LayerNorm, RmsNorm,
@@ -95,13 +97,23 @@ fn input(len: usize) -> Vec<f32> {
         .collect()
 }
 
-/// Median of the kernel's time over the copy's, round by round, and the quartiles.
+/// Quartiles and median of a list of per-round ratios.
+fn quartiles(mut ratios: Vec<f64>) -> [f64; 3] {
+    ratios.sort_by(f64::total_cmp);
+    let n = ratios.len();
+    [ratios[n / 4], ratios[n / 2], ratios[3 * n / 4]]
+}
+
+/// Per round, the kernel, then `floor` (one scale and shift over the same bytes, as in
+/// `norms`), then the copy: the kernel's time over the copy's (quartiles and median), the
+/// floor's median over the copy's, and the kernel's median over the floor's.
 fn ratio(
+    k: &Kernels,
     x: &[f32],
     y: &mut [f32],
     block: f64,
     mut kernel: impl FnMut(&[f32], &mut [f32]),
-) -> [f64; 3] {
+) -> ([f64; 3], f64, f64) {
     let time = |f: &mut dyn FnMut(&mut [f32]), y: &mut [f32], reps: usize| {
         let start = Instant::now();
         for _ in 0..reps {
@@ -110,19 +122,25 @@ fn ratio(
         }
         start.elapsed().as_secs_f64() / reps as f64
     };
+    let one_channel = Shape::nchw(1, 1, 1, x.len());
+    let affine = BatchNorm::new(&[3.0], &[2.25]).eps(1e-5);
     let mut run = |y: &mut [f32]| kernel(black_box(x), y);
+    let mut floor = |y: &mut [f32]| {
+        k.batch_norm_inference(&affine, one_channel, InOut::new(black_box(x), y))
+            .unwrap()
+    };
     let mut copy = |y: &mut [f32]| y.copy_from_slice(black_box(x));
     let once = time(&mut copy, y, 1).max(1e-7);
     let reps = ((block / once) as usize).clamp(1, 100_000);
-    let mut ratios: Vec<f64> = (0..ROUNDS)
-        .map(|_| time(&mut run, y, reps) / time(&mut copy, y, reps))
+    let rounds: Vec<[f64; 3]> = (0..ROUNDS)
+        .map(|_| {
+            let kernel = time(&mut run, y, reps);
+            let floor = time(&mut floor, y, reps);
+            [kernel, floor, time(&mut copy, y, reps)]
+        })
         .collect();
-    ratios.sort_by(f64::total_cmp);
-    [
-        ratios[ROUNDS / 4],
-        ratios[ROUNDS / 2],
-        ratios[3 * ROUNDS / 4],
-    ]
+    let over = |a: usize, b: usize| quartiles(rounds.iter().map(|t| t[a] / t[b]).collect());
+    (over(0, 2), over(1, 2)[1], over(0, 1)[1])
 }
 
 /// `len` values starting `offset` floats past a 64-byte boundary (`None`: wherever the
@@ -154,16 +172,16 @@ fn measure(k: &Kernels, name: &str, offset: Option<usize>, block: f64) {
     let beta: Vec<f32> = (0..channels).map(|i| (i % 5) as f32 * 0.01).collect();
     let mean: Vec<f32> = (0..channels).map(|i| 3.0 + (i % 3) as f32 * 0.1).collect();
     let var: Vec<f32> = (0..channels).map(|i| 2.25 + (i % 3) as f32 * 0.1).collect();
-    let [low, median, high] = match g.op.as_str() {
+    let ([low, median, high], floor, over_floor) = match g.op.as_str() {
         "layer_norm" => {
             let p = LayerNorm::new(channels).gamma(&gamma).beta(&beta).eps(1e-5);
-            ratio(x, y, block, |x, y| {
+            ratio(k, x, y, block, |x, y| {
                 k.layer_norm(&p, InOut::new(x, y), None).unwrap()
             })
         }
         "rms_norm" => {
             let p = RmsNorm::new(channels).gamma(&gamma).eps(1e-5);
-            ratio(x, y, block, |x, y| {
+            ratio(k, x, y, block, |x, y| {
                 k.rms_norm(&p, InOut::new(x, y)).unwrap()
             })
         }
@@ -172,7 +190,7 @@ fn measure(k: &Kernels, name: &str, offset: Option<usize>, block: f64) {
                 .gamma(&gamma)
                 .beta(&beta)
                 .eps(1e-5);
-            ratio(x, y, block, |x, y| {
+            ratio(k, x, y, block, |x, y| {
                 k.batch_norm_inference(&p, shape, InOut::new(x, y)).unwrap()
             })
         }
@@ -181,14 +199,14 @@ fn measure(k: &Kernels, name: &str, offset: Option<usize>, block: f64) {
                 .gamma(&gamma)
                 .beta(&beta)
                 .eps(1e-5);
-            ratio(x, y, block, |x, y| {
+            ratio(k, x, y, block, |x, y| {
                 k.batch_norm_training(&p, InOut::new(x, y), None, None)
                     .unwrap()
             })
         }
         "instance_norm" => {
             let p = InstanceNorm::new(shape).gamma(&gamma).beta(&beta).eps(1e-5);
-            ratio(x, y, block, |x, y| {
+            ratio(k, x, y, block, |x, y| {
                 k.instance_norm(&p, InOut::new(x, y), None).unwrap()
             })
         }
@@ -197,14 +215,15 @@ fn measure(k: &Kernels, name: &str, offset: Option<usize>, block: f64) {
                 .gamma(&gamma)
                 .beta(&beta)
                 .eps(1e-5);
-            ratio(x, y, block, |x, y| {
+            ratio(k, x, y, block, |x, y| {
                 k.group_norm(&p, InOut::new(x, y), None).unwrap()
             })
         }
         op => panic!("unknown operator {op}"),
     };
     println!(
-        "{name:40} {median:5.2} x copy  (quartiles {low:.2}-{high:.2}, {}, in/out at {}/{} mod 64 B)",
+        "{name:40} {median:5.2} x copy  (quartiles {low:.2}-{high:.2}; floor {floor:.2} x copy, \
+         kernel {over_floor:.2} x floor; {}, in/out at {}/{} mod 64 B)",
         k.isa(),
         x.as_ptr() as usize % 64,
         y.as_ptr() as usize % 64,

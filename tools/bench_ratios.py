@@ -11,7 +11,8 @@ replaced by `_`, so the real group name is taken from benchmark.json.
 
 With several directories (one `target/criterion` copied after each whole run) and --summary,
 one line per group: each path's ratio as the median over the runs (normkern's with the range),
-GB/s of normkern's median run, and the issue's target with whether the median meets it.
+GB/s of normkern's median run, the issue's target with whether the median meets it, and the
+`floor` function (one scale and shift over the same bytes) over copy and under normkern.
 
 GB/s is input + output bytes (the group's Throughput::Bytes) / median, in 10^9 bytes per
 second. `x copy` is the median over the median of the group's `copy` function: 1.00 means as
@@ -25,7 +26,7 @@ import sys
 from pathlib import Path
 
 # Function order inside a group; unknown names (other instruction sets) sort after these.
-ORDER = {"normkern": 0, "copy": 99, "scalar": 98}
+ORDER = {"normkern": 0, "copy": 99, "floor": 98.5, "scalar": 98}
 
 
 def load(criterion_dir):
@@ -117,6 +118,7 @@ def summary(runs, name_filter=None):
         {f for run in runs for g in run.values() for f in g if f.startswith("normkern_")}
     )
     head = ["group", f"normkern x copy, median of {len(runs)} (range)", "GB/s", "target", "met"]
+    head += ["floor x copy", "normkern x floor"]
     head += [p.removeprefix("normkern_") for p in paths] + ["naive loop"]
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
     for group in names:
@@ -147,6 +149,17 @@ def summary(runs, name_filter=None):
             f"≤ {goal}" if goal else "-",
             ("yes" if mid <= goal else "no") if goal else "-",
         ]
+        floors = ratios("floor")
+        if floors:
+            # normkern's time over floor's, run by run.
+            over = [
+                run[group]["normkern"][0] / run[group]["floor"][0]
+                for run in runs
+                if {"normkern", "floor"} <= run.get(group, {}).keys()
+            ]
+            row += [f"{median([r for r, _ in floors]):.2f}", f"{median(over):.2f}"]
+        else:
+            row += ["—", "—"]
         for function in paths + ["scalar"]:
             rs = [r for r, _ in ratios(function)]
             row.append(f"{median(rs):.2f}" if rs else "—")
