@@ -1,15 +1,15 @@
 //! Kernel time over copy time with the two interleaved in one process: a steadier ratio than
 //! criterion's on a shared machine, where a whole `norms` run moves a group by up to 1.5x.
 //!
-//! Each of 101 rounds times the kernel, then `floor` (one scale and shift over the same bytes,
-//! the least a kernel that stores through the cache does; see `norms`), then
-//! `copy_from_slice` of the same input into the same output buffer, each repeated to fill
-//! about a millisecond (or `--block`). Printed: the median of the rounds' kernel-over-copy
-//! ratios with the quartiles, the floor over the copy, and the kernel over the floor. Groups are named as in
-//! `norms` and use its parameters (gamma, beta, eps 1e-5; 32 groups), without saving
-//! statistics. Buffers lie where the allocator puts them (large ones 16 bytes past a cache line
-//! with glibc), or `--offset K` floats past a 64-byte boundary; the line printed gives both
-//! addresses mod 64.
+//! Each of 101 rounds times the kernel, then `floor` (one scale and shift over the same bytes
+//! on the same instruction set, the least a kernel that stores through the cache does; see
+//! `norms`), then `copy_from_slice` of the same input into the same output buffer, each
+//! repeated to fill about a millisecond (or `--block`). Printed: the median of the rounds'
+//! kernel-over-copy ratios with the quartiles, the floor over the copy, and the kernel over
+//! the floor. Groups are named as in `norms` and use its parameters (gamma, beta, eps 1e-5; 32
+//! groups), without saving statistics. Buffers lie where the allocator puts them (large ones 16
+//! bytes past a cache line with glibc), or `--offset K` floats past a 64-byte boundary; the
+//! line printed gives both addresses mod 64.
 //!
 //! ```text
 //! cargo bench --bench interleaved                          # every group of `norms`
