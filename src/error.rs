@@ -1,6 +1,6 @@
 //! The one error type every fallible function returns.
 
-use crate::kernels::Isa;
+use crate::isa::Isa;
 use core::fmt;
 
 /// Why an operator refused its input. Returned before anything is written: on error every

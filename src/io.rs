@@ -64,8 +64,8 @@ impl<'a> InOut<'a> {
     /// cached for whoever reads it next: then the kernels store it non-temporally, sparing the
     /// read of every output line that an ordinary store costs (as `memcpy` does at this size).
     pub(crate) fn streams(&self) -> bool {
-        const STREAM_VALUES: usize = 4 << 20;
-        self.dst_len >= STREAM_VALUES
+        const STREAM_BYTES: usize = 16 << 20;
+        self.dst_len.saturating_mul(size_of::<f32>()) >= STREAM_BYTES
     }
 
     fn check(&self, start: usize, len: usize, limit: usize) {

@@ -34,18 +34,21 @@ extern crate std;
 
 pub mod bytes;
 mod error;
+mod float;
 mod fold;
 mod io;
+mod isa;
 mod kernels;
-mod moments;
 mod ops;
 mod shape;
+mod simd;
+mod stats;
 
 pub use error::NormError;
 pub use fold::ConvKernel;
 pub use io::InOut;
-pub use kernels::{Isa, Kernels};
-pub use moments::Moments;
+pub use isa::Isa;
+pub use kernels::Kernels;
 pub use ops::batch_norm::{BatchNorm, BatchNormTraining, Momentum, RunningStats};
 pub use ops::check::DEFAULT_EPS;
 pub use ops::group_norm::GroupNorm;
@@ -55,6 +58,7 @@ pub use ops::mvn::{MeanVarianceNorm, MvnAxes};
 pub use ops::rms_norm::RmsNorm;
 pub use ops::saved::SavedStats;
 pub use shape::{Layout, Shape};
+pub use stats::Moments;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -10,7 +10,7 @@ use super::saved::SavedStats;
 use super::spread::{deviation_scale, inv_std};
 use crate::error::NormError;
 use crate::io::InOut;
-use crate::kernels::{Affine, ColumnAffine, ColumnGeometry, Kernels, Runs};
+use crate::kernels::{Affine, ColumnGeometry, ColumnParams, Kernels, Runs};
 use crate::shape::{Layout, Shape};
 
 /// BatchNorm with fixed (running) statistics: inference, and folding into a preceding layer.
@@ -194,7 +194,7 @@ impl Kernels {
                         let a = bn.channel_affine(w0 + j);
                         (pivot[j], scale[j], shift[j]) = (a.pivot, a.scale, a.shift);
                     }
-                    let p = ColumnAffine {
+                    let p = ColumnParams {
                         pivot: &pivot,
                         scale: &scale,
                         shift: &shift,
@@ -206,7 +206,7 @@ impl Kernels {
                         width,
                         stride: c,
                     };
-                    self.column_affine(&mut io, w0, g, &p);
+                    self.column_affine(&mut io, w0, g, p);
                 }
             }
         }

@@ -8,11 +8,8 @@
 
 use super::affine::ChannelAffine;
 use crate::io::InOut;
-use crate::kernels::{
-    ColumnAffine, ColumnGeometry, ColumnStats, ColumnSums, GroupStats, Kernels, corrected,
-    one_pass_accepted,
-};
-use crate::moments::{WideMoments, pivot_from};
+use crate::kernels::{ColumnGeometry, ColumnParams, ColumnState, ColumnTotals, Kernels};
+use crate::stats::{GroupStats, SecondPass, WideMoments, corrected, one_pass_accepted, pivot_from};
 
 /// Columns per window: the size of the stack arrays (a multiple of the widest vector).
 ///
@@ -146,7 +143,7 @@ impl Kernels {
                     let shift = set.column_affine.beta(c) - group_offset[g] * scale;
                     (s.pivot[j], s.offset[j], s.dev[j]) = (group_pivot[g], scale, shift);
                 }
-                let p = ColumnAffine {
+                let p = ColumnParams {
                     pivot: &s.pivot,
                     scale: &s.offset,
                     shift: &s.dev,
@@ -158,7 +155,7 @@ impl Kernels {
                     width,
                     stride: set.cols,
                 };
-                self.column_affine(io, set.start + w0, g, &p);
+                self.column_affine(io, set.start + w0, g, p);
             }
             first_group += run;
         }
@@ -221,7 +218,7 @@ impl Kernels {
     fn column_sums_into(&self, io: &InOut<'_>, at: usize, g: ColumnGeometry, s: &mut Scratch) {
         s.dev64[..g.width].fill(0.0);
         s.sq64[..g.width].fill(0.0);
-        let mut sums = ColumnSums {
+        let mut sums = ColumnTotals {
             pivot: &s.pivot,
             dev32: &mut s.dev,
             sq32: &mut s.sq,
@@ -261,7 +258,7 @@ impl Kernels {
                     width,
                     stride: set.cols,
                 };
-                let mut state = ColumnStats {
+                let mut state = ColumnState {
                     pivot: &mut s.pivot,
                     offset: &mut s.offset,
                     dev: &mut s.dev,
@@ -271,7 +268,11 @@ impl Kernels {
                 self.column_stats(io, at, g, set.center, &mut state);
                 let inv_rows = 1.0 / rows as f64;
                 for j in 0..width {
-                    let second = (f64::from(s.dev[j]), f64::from(s.sq[j]), s.scale[j]);
+                    let second = SecondPass {
+                        deviations: f64::from(s.dev[j]),
+                        squares: f64::from(s.sq[j]),
+                        scale: s.scale[j],
+                    };
                     let (offset64, scaled_var) = corrected(inv_rows, s.offset[j], second);
                     let scale = f64::from(s.scale[j]);
                     let mean = f64::from(s.pivot[j]) + offset64;

@@ -5,8 +5,9 @@ use super::affine::ChannelAffine;
 use super::columns::Columns;
 use super::planes::Planes;
 use crate::io::InOut;
-use crate::kernels::{GroupStats, Kernels};
+use crate::kernels::Kernels;
 use crate::shape::{Layout, Shape};
+use crate::stats::GroupStats;
 
 /// Which values are normalized together.
 #[derive(Clone, Copy, Debug)]

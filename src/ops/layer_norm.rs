@@ -6,8 +6,9 @@ use super::row_norm::RowNorm;
 use super::saved::SavedStats;
 use crate::error::NormError;
 use crate::io::InOut;
-use crate::kernels::Kernels;
+use crate::kernels::{Kernels, Variance};
 use crate::shape::Shape;
+use core::marker::PhantomData;
 
 /// LayerNorm parameters: rows of `cols` values, `y = (x - mean) / sqrt(var + eps) * gamma + beta`.
 #[derive(Clone, Copy, Debug)]
@@ -36,7 +37,7 @@ impl<'a> LayerNorm<'a> {
 setters!(LayerNorm: eps, gamma, beta);
 
 impl<'a> LayerNorm<'a> {
-    fn row_norm(&self) -> RowNorm<'a> {
+    fn row_norm(&self) -> RowNorm<'a, Variance> {
         let LayerNorm {
             cols,
             eps,
@@ -46,9 +47,9 @@ impl<'a> LayerNorm<'a> {
         RowNorm {
             cols,
             eps,
-            center: true,
             gamma,
             beta,
+            statistic: PhantomData,
         }
     }
 }

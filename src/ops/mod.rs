@@ -36,6 +36,7 @@ pub(crate) mod group_norm;
 mod grouped;
 pub(crate) mod instance_norm;
 pub(crate) mod layer_norm;
+pub(crate) mod moments;
 pub(crate) mod mvn;
 mod planes;
 pub(crate) mod rms_norm;

@@ -5,8 +5,9 @@ use super::check;
 use super::grouped::Reduce;
 use crate::error::NormError;
 use crate::io::InOut;
-use crate::kernels::{GroupStats, Kernels};
+use crate::kernels::Kernels;
 use crate::shape::Shape;
+use crate::stats::GroupStats;
 
 /// Which axes of `[N, C, spatial]` are reduced together.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

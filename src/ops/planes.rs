@@ -8,7 +8,8 @@
 
 use super::affine::ChannelAffine;
 use crate::io::InOut;
-use crate::kernels::{Affine, GroupStats, Kernels, Runs};
+use crate::kernels::{Affine, Kernels, Runs};
+use crate::stats::GroupStats;
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Planes {

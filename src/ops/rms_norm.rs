@@ -4,8 +4,9 @@ use super::check;
 use super::row_norm::RowNorm;
 use crate::error::NormError;
 use crate::io::InOut;
-use crate::kernels::Kernels;
+use crate::kernels::{Kernels, MeanSquare};
 use crate::shape::Shape;
+use core::marker::PhantomData;
 
 /// RMSNorm parameters: rows of `cols` values (ONNX RMSNormalization, PyTorch `nn.RMSNorm`).
 #[derive(Clone, Copy, Debug)]
@@ -30,14 +31,14 @@ impl<'a> RmsNorm<'a> {
 setters!(RmsNorm: eps, gamma);
 
 impl<'a> RmsNorm<'a> {
-    fn row_norm(&self) -> RowNorm<'a> {
+    fn row_norm(&self) -> RowNorm<'a, MeanSquare> {
         let RmsNorm { cols, eps, gamma } = *self;
         RowNorm {
             cols,
             eps,
-            center: false,
             gamma,
             beta: None,
+            statistic: PhantomData,
         }
     }
 }

@@ -8,20 +8,21 @@ use super::saved::SavedStats;
 use super::spread::deviation_scale;
 use crate::error::NormError;
 use crate::io::InOut;
-use crate::kernels::{Kernels, Rows};
+use crate::kernels::{Identity, Kernels, Report, Rows, Statistic};
 use crate::shape::{Layout, Shape};
+use core::marker::PhantomData;
 
-/// A LayerNorm (`center`) or RMSNorm.
+/// A LayerNorm (`Variance`) or RMSNorm (`MeanSquare`).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct RowNorm<'a> {
+pub(crate) struct RowNorm<'a, St> {
     pub cols: usize,
     pub eps: f32,
-    pub center: bool,
     pub gamma: Option<&'a [f32]>,
     pub beta: Option<&'a [f32]>,
+    pub statistic: PhantomData<St>,
 }
 
-impl RowNorm<'_> {
+impl<St: Statistic> RowNorm<'_, St> {
     fn check(&self) -> Result<(), NormError> {
         check::eps(self.eps)?;
         check::optional("gamma", self.gamma, self.cols)?;
@@ -31,44 +32,39 @@ impl RowNorm<'_> {
 
 impl Kernels {
     /// Normalizes each row of `p.cols` values; `stats` receives one mean and inverse std a row.
-    pub(crate) fn row_norm(
+    pub(crate) fn row_norm<St: Statistic>(
         &self,
-        p: &RowNorm<'_>,
+        p: &RowNorm<'_, St>,
         mut io: InOut<'_>,
         mut stats: Option<SavedStats<'_>>,
     ) -> Result<(), NormError> {
         let rows = check::rows(p.cols, io.input_len(), Some(io.output_len()))?;
         p.check()?;
         SavedStats::check(&stats, rows)?;
-        let RowNorm {
-            cols,
-            eps,
-            center,
-            gamma,
-            beta,
-        } = *p;
         let rows = Rows {
             rows,
-            cols,
-            eps,
-            center,
-            gamma,
-            beta,
+            cols: p.cols,
+            eps: p.eps,
+            gamma: p.gamma,
+            beta: p.beta,
         };
-        self.normalize_rows(
-            &mut io,
-            &rows,
-            stats.as_mut().map(|s| (&mut *s.mean, &mut *s.inv_std)),
-        );
+        let report = match stats.as_mut() {
+            Some(s) => Report {
+                mean: Some(&mut *s.mean),
+                inv_std: Some(&mut *s.inv_std),
+            },
+            None => Report::default(),
+        };
+        self.normalize_rows::<St, _>(&mut io, rows, report, Identity);
         Ok(())
     }
 
     /// Normalizes over the channels at each position (`p.cols` must equal `shape.c`): the
     /// rows themselves channels-last, a reduction across planes channels-first. `stats`
     /// receives one value per (n, position).
-    pub(crate) fn row_norm_channels(
+    pub(crate) fn row_norm_channels<St: Statistic>(
         &self,
-        p: &RowNorm<'_>,
+        p: &RowNorm<'_, St>,
         shape: Shape,
         mut io: InOut<'_>,
         mut stats: Option<SavedStats<'_>>,
@@ -92,7 +88,7 @@ impl Kernels {
                 rows: shape.c,
                 cols: shape.spatial,
                 group_size: 1,
-                center: p.center,
+                center: St::CENTERED,
                 column_affine: ChannelAffine::default(),
                 row_affine: ChannelAffine {
                     gamma: p.gamma,

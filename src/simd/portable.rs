@@ -1,8 +1,16 @@
 //! The portable path: `wide::f32x8`, whose backend is fixed when the crate is compiled
 //! (NEON on aarch64, simd128 on wasm, SSE2 on a default x86_64 build, plain arrays elsewhere).
 
-use super::vector::Vector;
+use super::{Arch, Vector};
 use wide::f32x8;
+
+/// Kernels over `wide::f32x8`.
+pub(crate) struct Portable;
+
+impl Arch for Portable {
+    type Wide = f32x8;
+    type Stream = f32x8;
+}
 
 impl Vector for f32x8 {
     const LANES: usize = 8;
@@ -62,5 +70,3 @@ impl Vector for f32x8 {
             .fold(f32::NEG_INFINITY, f32::max)
     }
 }
-
-super::kernel_set!(PORTABLE, f32x8, f32x8);

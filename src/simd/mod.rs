@@ -1,14 +1,38 @@
-//! The few lane-wise operations the generic kernels are written against.
+//! Registers: the few lane-wise operations the kernels are written against, one
+//! implementation per instruction set.
 //!
-//! Each instruction set implements [`Vector`] for its register type; the algorithms in
-//! [`super::generic`] are written once over the trait and instantiated per instruction set
-//! inside a `#[target_feature]` function, so every call here inlines into native code.
+//! Each instruction set implements [`Vector`] for its register type and names the types it
+//! runs kernels with ([`Arch`]); the algorithms in `crate::kernels` are written once over the
+//! trait and instantiated per instruction set inside a `#[target_feature]` function, so every
+//! call here inlines into native code. Nothing here knows of kernels or operators.
+
+mod portable;
+mod scalar;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod x86;
+
+pub(crate) use portable::Portable;
+pub(crate) use scalar::Scalar;
+
+/// The vector types one instruction set runs kernels with.
+pub(crate) trait Arch {
+    /// For the statistics passes, which gain from the widest registers.
+    type Wide: Vector;
+    /// For the passes that only stream values through (affine maps, channels-last normalize):
+    /// 512-bit vectors gain nothing there and measured slower than 256-bit ones.
+    type Stream: Vector;
+    /// Whether the set runs on small in-order cores (the scalar set: microcontrollers): one
+    /// plain loop per pass, without the blocking and pipelining that hide latency on large
+    /// cores and cost flash on small ones.
+    const COMPACT: bool = false;
+}
 
 /// A register of `LANES` f32 values.
 ///
 /// # Safety
-/// Every method is `unsafe` because the x86 implementations are only valid on a CPU that has
-/// their instruction set; callers guarantee that, and that pointers are valid for `LANES` values.
+/// Every method is `unsafe`: the x86 implementations are only valid on a CPU that has their
+/// instruction set, and the loads and stores read or write `LANES` values (or the `n` given)
+/// through raw pointers. Callers guarantee both.
 pub(crate) trait Vector: Copy {
     const LANES: usize;
 
@@ -101,62 +125,3 @@ pub(crate) const MAX_LANES: usize = 16;
 
 /// Vectors [`Vector::reduce_add_rows`] reduces at once: one per row of a block of short rows.
 pub(crate) const ROWS: usize = 16;
-
-/// Plain `f32`: the scalar reference path.
-impl Vector for f32 {
-    const LANES: usize = 1;
-
-    #[inline(always)]
-    unsafe fn splat(value: f32) -> Self {
-        value
-    }
-    #[inline(always)]
-    unsafe fn load(src: *const f32) -> Self {
-        unsafe { src.read() }
-    }
-    #[inline(always)]
-    unsafe fn store(self, dst: *mut f32) {
-        unsafe { dst.write(self) }
-    }
-    #[inline(always)]
-    unsafe fn add(self, rhs: Self) -> Self {
-        self + rhs
-    }
-    #[inline(always)]
-    unsafe fn sub(self, rhs: Self) -> Self {
-        self - rhs
-    }
-    #[inline(always)]
-    unsafe fn mul(self, rhs: Self) -> Self {
-        self * rhs
-    }
-    // Unfused on purpose: a software `fmaf` on targets without FMA costs tens of cycles.
-    #[inline(always)]
-    unsafe fn mul_add(self, a: Self, b: Self) -> Self {
-        self * a + b
-    }
-    #[inline(always)]
-    unsafe fn mul_sub(self, a: Self, b: Self) -> Self {
-        self * a - b
-    }
-    #[inline(always)]
-    unsafe fn abs(self) -> Self {
-        f32::abs(self)
-    }
-    #[inline(always)]
-    unsafe fn max(self, rhs: Self) -> Self {
-        f32::max(self, rhs)
-    }
-    #[inline(always)]
-    unsafe fn recip_sqrt(self) -> Self {
-        1.0 / libm::sqrtf(self)
-    }
-    #[inline(always)]
-    unsafe fn reduce_add(self) -> f32 {
-        self
-    }
-    #[inline(always)]
-    unsafe fn reduce_max(self) -> f32 {
-        self
-    }
-}

@@ -1,6 +1,6 @@
 //! AVX2 + FMA: 8 lanes, fused multiply-add.
 
-use crate::kernels::vector::{ROWS, Vector};
+use crate::simd::{Arch, ROWS, Vector};
 use core::arch::x86_64::*;
 
 #[derive(Clone, Copy)]
@@ -145,4 +145,10 @@ unsafe fn lanes(n: usize) -> __m256i {
     unsafe { _mm256_loadu_si256(WINDOW.as_ptr().add(8 - n).cast()) }
 }
 
-crate::kernels::kernel_set!(AVX2, F32x8, F32x8, "avx2,fma");
+/// Kernels over 256-bit registers. Run only inside `#[target_feature(enable = "avx2,fma")]`.
+pub(crate) struct Avx2;
+
+impl Arch for Avx2 {
+    type Wide = F32x8;
+    type Stream = F32x8;
+}

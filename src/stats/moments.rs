@@ -1,6 +1,5 @@
-//! A mergeable accumulator of count, mean and second moment.
-
-use crate::kernels::Kernels;
+//! Mergeable accumulators of count, mean and second moment: the public [`Moments`] (f32,
+//! around a pivot) and the f64 one that merges the blocks and columns of a channels-last group.
 
 /// Count, mean and variance of a stream of values, kept around a pivot.
 ///
@@ -90,11 +89,6 @@ impl Moments {
         }
     }
 
-    /// Moments of a slice, in one pass with the fastest kernels available.
-    pub fn of_slice(x: &[f32]) -> Moments {
-        Kernels::detect().moments(x)
-    }
-
     /// Adds one value (a scalar Welford update, compensated so long streams do not drift).
     pub fn push(&mut self, x: f32) {
         if self.count == 0 {
@@ -113,11 +107,6 @@ impl Moments {
     /// The same moments with the carries of `push` added in.
     fn settled(&self) -> Moments {
         Moments::from_parts(self.count, self.pivot, self.mean_offset(), self.var_raw())
-    }
-
-    /// Adds a slice (one vectorized pass, then a merge).
-    pub fn push_slice(&mut self, x: &[f32]) {
-        self.merge(&Moments::of_slice(x));
     }
 
     /// Adds everything `other` has seen (Chan's parallel formula).
@@ -221,12 +210,12 @@ impl WideMoments {
         self.count = total;
     }
 
-    pub(crate) fn stats(&self) -> crate::kernels::GroupStats {
+    pub(crate) fn stats(&self) -> super::GroupStats {
         let var = if self.count > 0.0 {
             self.m2 / self.count
         } else {
             0.0
         };
-        crate::kernels::GroupStats::from_wide(self.count as u64, self.mean, var)
+        super::GroupStats::from_wide(self.count as u64, self.mean, var)
     }
 }

@@ -1,0 +1,40 @@
+//! The square root `core` lacks on stable Rust, in hardware where the target has one.
+//!
+//! A leaf: nothing else of the crate is used here.
+
+/// `sqrt(x)`, correctly rounded (IEEE 754), as the hardware instruction where there is one.
+///
+/// A Cortex-M4F has `vsqrt.f32`, but `libm::sqrtf` would link a table-based software square
+/// root there, so its hard-float ABI targets get the instruction directly.
+#[cfg(all(target_arch = "arm", target_abi = "eabihf"))]
+#[inline]
+pub(crate) fn sqrt(x: f32) -> f32 {
+    let mut bits = x.to_bits();
+    // SAFETY: `vsqrt.f32` on the FPU every hard-float ABI target has; s0 is declared
+    // clobbered, and nothing is read or written in memory.
+    unsafe {
+        core::arch::asm!(
+            "vmov s0, {bits}",
+            "vsqrt.f32 s0, s0",
+            "vmov {bits}, s0",
+            bits = inout(reg) bits,
+            out("s0") _,
+            options(pure, nomem, nostack),
+        );
+    }
+    f32::from_bits(bits)
+}
+
+/// `sqrt(x)`, correctly rounded (IEEE 754): `libm` uses the hardware instruction on x86,
+/// aarch64 and wasm.
+#[cfg(not(all(target_arch = "arm", target_abi = "eabihf")))]
+#[inline]
+pub(crate) fn sqrt(x: f32) -> f32 {
+    libm::sqrtf(x)
+}
+
+/// `1 / sqrt(x)`, the square root and the division each correctly rounded.
+#[inline]
+pub(crate) fn recip_sqrt(x: f32) -> f32 {
+    1.0 / sqrt(x)
+}

@@ -1,0 +1,126 @@
+//! [`Kernels`]: the handle every operator is a method of, and the one place a kernel meets
+//! an instruction set.
+
+use super::Kernel;
+use crate::error::NormError;
+use crate::isa::{Isa, PORTABLE_SIMD};
+use crate::simd::{Portable, Scalar};
+use core::fmt;
+
+/// A handle on one instruction set's kernels: every operator is a method on it.
+///
+/// [`Kernels::detect`] picks the fastest set this CPU has (cached after the first call);
+/// [`Kernels::new`] forces one, so tests, fuzzers and benchmarks can run every path;
+/// [`Kernels::scalar`] is the plain-`f32` set, in `const` context too. A handle is `Copy`,
+/// `Send` and `Sync`: build one and share it with every thread.
+///
+/// ```
+/// use normkern::{Isa, Kernels};
+/// let fastest = Kernels::detect();
+/// assert!(fastest.isa().is_available());
+/// const PLAIN: Kernels = Kernels::scalar();
+/// assert_eq!(PLAIN.isa(), Isa::Scalar);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Kernels {
+    isa: Isa,
+}
+
+impl Kernels {
+    /// The fastest instruction set available: AVX-512, then AVX2, on x86_64 CPUs that have
+    /// them; the portable set on targets with SIMD floats; the scalar set elsewhere (Cortex-M,
+    /// RV32), where it is the only one built.
+    pub fn detect() -> Kernels {
+        Kernels { isa: Isa::best() }
+    }
+
+    /// A specific instruction set, or [`NormError::IsaUnavailable`] if this build or CPU lacks
+    /// it.
+    ///
+    /// ```
+    /// use normkern::{Isa, Kernels};
+    /// for isa in Isa::available() {
+    ///     assert_eq!(Kernels::new(isa).unwrap().isa(), isa);
+    /// }
+    /// ```
+    pub fn new(isa: Isa) -> Result<Kernels, NormError> {
+        if isa.is_available() {
+            Ok(Kernels { isa })
+        } else {
+            Err(NormError::IsaUnavailable(isa))
+        }
+    }
+
+    /// The scalar set, available everywhere: plain `f32` code.
+    pub const fn scalar() -> Kernels {
+        Kernels { isa: Isa::Scalar }
+    }
+
+    /// The instruction set these kernels run on.
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// Runs `kernel` on this handle's instruction set. Inlined, so each call site holds one
+    /// branch per set this build has (one, without `std` on a microcontroller).
+    ///
+    /// # Safety
+    /// Every pointer `kernel` holds is valid for the reads and writes its type documents.
+    #[inline(always)]
+    pub(crate) unsafe fn run<K: Kernel>(&self, kernel: K) -> K::Output {
+        match self.isa {
+            // SAFETY (each arm): `self.isa` was available when the handle was built, and the
+            // caller vouches for the pointers.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => unsafe { x86::avx512(kernel) },
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => unsafe { x86::avx2(kernel) },
+            Isa::Portable if PORTABLE_SIMD => unsafe { portable(kernel) },
+            _ => unsafe { scalar(kernel) },
+        }
+    }
+}
+
+/// # Safety
+/// As [`Kernel::run`] (the scalar set runs everywhere).
+unsafe fn scalar<K: Kernel>(kernel: K) -> K::Output {
+    unsafe { kernel.run::<Scalar>() }
+}
+
+/// # Safety
+/// As [`Kernel::run`] (the portable set runs wherever it is built).
+unsafe fn portable<K: Kernel>(kernel: K) -> K::Output {
+    unsafe { kernel.run::<Portable>() }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::Kernel;
+    use crate::simd::x86::{Avx2, Avx512};
+
+    /// # Safety
+    /// As [`Kernel::run`]: this CPU has AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn avx2<K: Kernel>(kernel: K) -> K::Output {
+        unsafe { kernel.run::<Avx2>() }
+    }
+
+    /// # Safety
+    /// As [`Kernel::run`]: this CPU has AVX-512F, AVX2 and FMA.
+    #[target_feature(enable = "avx512f,avx2,fma")]
+    pub(super) unsafe fn avx512<K: Kernel>(kernel: K) -> K::Output {
+        unsafe { kernel.run::<Avx512>() }
+    }
+}
+
+impl Default for Kernels {
+    fn default() -> Self {
+        Kernels::detect()
+    }
+}
+
+impl fmt::Debug for Kernels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Kernels").field("isa", &self.isa).finish()
+    }
+}

@@ -1,0 +1,74 @@
+//! Small lane-level helpers the kernels share: masked loads, lane sums, parameter loads.
+//!
+//! No closures anywhere in the kernels: rustc compiles a closure that LLVM declines to inline
+//! as a function of its own, without the caller's `#[target_feature]`, and every intrinsic in
+//! it becomes a call. Per-vector work is passed as traits with always-inlined methods.
+
+use super::seam::Source;
+use crate::simd::Vector;
+
+/// Independent accumulators per step: hides the latency of the dependent add chains.
+pub(crate) const UNROLL: usize = 4;
+
+/// The `lanes` elements at `at` (0 past them), with the mask of those lanes when `lanes <
+/// LANES` (to zero what the caller derives from the padding).
+///
+/// # Safety
+/// As [`Source::load`].
+#[inline(always)]
+pub(crate) unsafe fn load_masked<V: Vector, S: Source>(
+    src: S,
+    at: usize,
+    lanes: usize,
+) -> (V, Option<V>) {
+    // SAFETY: forwarded from the caller; the mask reads only a constant array.
+    unsafe {
+        let v = src.load::<V>(at, lanes);
+        if lanes == V::LANES {
+            (v, None)
+        } else {
+            (v, Some(V::mask(lanes)))
+        }
+    }
+}
+
+/// Sum of the lanes of every slot, widened to f64.
+///
+/// # Safety
+/// `V`'s instruction set is available.
+#[inline(always)]
+pub(crate) unsafe fn lane_sum<V: Vector>(slots: &[V; UNROLL]) -> f64 {
+    // SAFETY: register arithmetic only.
+    unsafe {
+        f64::from(
+            slots[0]
+                .add(slots[1])
+                .add(slots[2].add(slots[3]))
+                .reduce_add(),
+        )
+    }
+}
+
+/// The `lanes` values of a per-element f32 parameter at `offset` (0 past them).
+///
+/// # Safety
+/// `param.add(offset)` is valid for `lanes <= V::LANES` reads, and `V`'s set is available.
+#[inline(always)]
+pub(crate) unsafe fn load_param<V: Vector>(param: *const f32, offset: usize, lanes: usize) -> V {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        if lanes == V::LANES {
+            V::load(param.add(offset))
+        } else {
+            V::load_partial(param.add(offset), lanes)
+        }
+    }
+}
+
+/// For element offsets that step a vector at a time from 0: true at one offset of each cache
+/// line's worth, where a loop issues that line's prefetch.
+#[inline(always)]
+pub(crate) fn once_per_line<V: Vector>(offset: usize, element_bytes: usize) -> bool {
+    let line = super::seam::LINE_BYTES / element_bytes;
+    offset % line < V::LANES
+}

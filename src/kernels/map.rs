@@ -1,0 +1,133 @@
+//! The normalize engine: one op per vector from input to output, with the output's lines
+//! asked for ahead of the stores and, for outputs far larger than the caches, stored
+//! non-temporally.
+
+use super::lanes::once_per_line;
+use super::seam::{Epilogue, Io, Sink, Source};
+use crate::simd::Vector;
+
+/// What [`map`] applies: the outputs for the `lanes` values `x` at offset `i`.
+pub(crate) trait Lanewise<V: Vector> {
+    /// # Safety
+    /// `i..i + lanes` lies in the mapped run (so per-element parameters may be read there),
+    /// and `V`'s instruction set is available.
+    unsafe fn at(&self, x: V, i: usize, lanes: usize) -> V;
+}
+
+/// How far ahead [`prefetch_output`] asks for output lines: two rows of GroupNorm NHWC's 320
+/// channels (one row ahead, or four, measured the same).
+const OUTPUT_AHEAD_BYTES: usize = 2560;
+
+/// Vectors a run must hold for `map` to align its stores first.
+const ALIGNED_RUN: usize = 64;
+
+/// Runs `op.at(values, offset, lanes)` over `len` values, then the epilogue: whole vectors
+/// with `lanes = LANES` (a constant the op's branches fold away), then the tail as a partial
+/// vector of `lanes` values, rounded exactly like the others.
+///
+/// # Safety
+/// `io.src` is valid for `len` reads and `io.dst` for `len` writes (they may be the same
+/// memory), `op` may be called for every offset of the run, and `V`'s set is available.
+#[inline(always)]
+pub(crate) unsafe fn map<V: Vector, S: Source, D: Sink, E: Epilogue>(
+    io: Io<S, D, E>,
+    len: usize,
+    op: &impl Lanewise<V>,
+) {
+    let Io {
+        src,
+        dst,
+        epilogue,
+        nontemporal,
+    } = io;
+    // SAFETY (every load, store and `op` call below): each offset range lies in `0..len`.
+    unsafe {
+        let mut i = 0;
+        if !V::SPECIALIZE {
+            // The compact form: `op` inlined twice rather than six times.
+            while i < len {
+                let n = (len - i).min(V::LANES);
+                let y = epilogue.apply(op.at(src.load::<V>(i, n), i, n));
+                dst.store(i, y, n);
+                i += n;
+            }
+            return;
+        }
+        // Long runs first store up to a vector-aligned output, so that no later store splits
+        // a cache line (streaming stores need the alignment).
+        let streaming = nontemporal && V::STREAMS;
+        if len >= ALIGNED_RUN * V::LANES || streaming {
+            let head = dst.aligned_head::<V>(len);
+            if head > 0 {
+                let y = epilogue.apply(op.at(src.load::<V>(0, head), 0, head));
+                dst.store(0, y, head);
+                i = head;
+            }
+        }
+        if streaming {
+            while i + V::LANES <= len {
+                let y = epilogue.apply(op.at(src.load::<V>(i, V::LANES), i, V::LANES));
+                dst.store_stream(i, y);
+                i += V::LANES;
+            }
+            V::fence();
+        }
+        const PAIR: usize = 2;
+        while i + PAIR * V::LANES <= len {
+            prefetch_output::<V, D>(dst, i);
+            prefetch_output::<V, D>(dst, i + V::LANES);
+            let a = src.load::<V>(i, V::LANES);
+            let b = src.load::<V>(i + V::LANES, V::LANES);
+            let ya = epilogue.apply(op.at(a, i, V::LANES));
+            dst.store(i, ya, V::LANES);
+            let yb = epilogue.apply(op.at(b, i + V::LANES, V::LANES));
+            dst.store(i + V::LANES, yb, V::LANES);
+            i += PAIR * V::LANES;
+        }
+        while i + V::LANES <= len {
+            let y = epilogue.apply(op.at(src.load::<V>(i, V::LANES), i, V::LANES));
+            dst.store(i, y, V::LANES);
+            i += V::LANES;
+        }
+        if i < len {
+            let n = len - i;
+            let y = epilogue.apply(op.at(src.load::<V>(i, n), i, n));
+            dst.store(i, y, n);
+        }
+    }
+}
+
+/// Asks for the output line [`OUTPUT_AHEAD_BYTES`] past element `at`, once per line's worth
+/// of offsets. An ordinary store must first read its line in, and left to the store that
+/// read stalls the loop; asked for ahead, it overlaps the work before.
+///
+/// # Safety
+/// `V`'s instruction set is available (the prefetch itself never faults).
+#[inline(always)]
+pub(crate) unsafe fn prefetch_output<V: Vector, D: Sink>(dst: D, at: usize) {
+    if once_per_line::<V>(at, D::ELEMENT_BYTES) {
+        // SAFETY: forwarded from the caller.
+        unsafe { dst.prefetch::<V>(at + OUTPUT_AHEAD_BYTES / D::ELEMENT_BYTES) }
+    }
+}
+
+/// Writes the `lanes` outputs at `at` (the output line asked for ahead, as in [`map`]).
+///
+/// # Safety
+/// `at..at + lanes` lies in the mapped run of `io`, `op` may be called there, and `V`'s
+/// instruction set is available.
+#[inline(always)]
+pub(crate) unsafe fn write_lanes<V: Vector, S: Source, D: Sink, E: Epilogue>(
+    io: Io<S, D, E>,
+    op: &impl Lanewise<V>,
+    at: usize,
+    lanes: usize,
+) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        prefetch_output::<V, D>(io.dst, at);
+        let x = io.src.load::<V>(at, lanes);
+        let y = io.epilogue.apply(op.at(x, at, lanes));
+        io.dst.store(at, y, lanes);
+    }
+}

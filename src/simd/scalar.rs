@@ -1,0 +1,73 @@
+//! The scalar path: one `f32` lane. The fallback everywhere, the only set on targets without
+//! SIMD floats, and the path the others are compared against in the tests (which compare all
+//! of them to float64).
+
+use super::{Arch, Vector};
+
+/// Kernels over one `f32` lane.
+pub(crate) struct Scalar;
+
+impl Arch for Scalar {
+    type Wide = f32;
+    type Stream = f32;
+    const COMPACT: bool = true;
+}
+
+/// Plain `f32`: the scalar reference path.
+impl Vector for f32 {
+    const LANES: usize = 1;
+
+    #[inline(always)]
+    unsafe fn splat(value: f32) -> Self {
+        value
+    }
+    #[inline(always)]
+    unsafe fn load(src: *const f32) -> Self {
+        unsafe { src.read() }
+    }
+    #[inline(always)]
+    unsafe fn store(self, dst: *mut f32) {
+        unsafe { dst.write(self) }
+    }
+    #[inline(always)]
+    unsafe fn add(self, rhs: Self) -> Self {
+        self + rhs
+    }
+    #[inline(always)]
+    unsafe fn sub(self, rhs: Self) -> Self {
+        self - rhs
+    }
+    #[inline(always)]
+    unsafe fn mul(self, rhs: Self) -> Self {
+        self * rhs
+    }
+    // Unfused on purpose: a software `fmaf` on targets without FMA costs tens of cycles.
+    #[inline(always)]
+    unsafe fn mul_add(self, a: Self, b: Self) -> Self {
+        self * a + b
+    }
+    #[inline(always)]
+    unsafe fn mul_sub(self, a: Self, b: Self) -> Self {
+        self * a - b
+    }
+    #[inline(always)]
+    unsafe fn abs(self) -> Self {
+        f32::abs(self)
+    }
+    #[inline(always)]
+    unsafe fn max(self, rhs: Self) -> Self {
+        f32::max(self, rhs)
+    }
+    #[inline(always)]
+    unsafe fn recip_sqrt(self) -> Self {
+        1.0 / crate::float::sqrt(self)
+    }
+    #[inline(always)]
+    unsafe fn reduce_add(self) -> f32 {
+        self
+    }
+    #[inline(always)]
+    unsafe fn reduce_max(self) -> f32 {
+        self
+    }
+}
