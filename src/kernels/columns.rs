@@ -7,7 +7,7 @@ use super::lanes::{load_param, once_per_line};
 use super::map::{Lanewise, map};
 use super::seam::{Epilogue, Io, Sink, Source};
 use crate::simd::{Arch, MAX_LANES, Vector};
-use crate::stats::{UNSCALED_MIN, pivot_from, square_scale};
+use crate::stats::{UNSCALED_MIN_F32, pivot_from, square_scale};
 
 /// `rows` runs of `width` values, `stride` apart.
 #[derive(Clone, Copy, Debug)]
@@ -214,7 +214,7 @@ unsafe fn column_stats<V: Vector, S: Source>(
             scaled: false,
         };
         walk_columns::<V, S>(src, g, &squares);
-        let in_range = |q: f32| q.is_finite() && q * inv_rows >= UNSCALED_MIN as f32;
+        let in_range = |q: f32| q.is_finite() && q * inv_rows >= UNSCALED_MIN_F32;
         if (0..g.width).all(|j| in_range(*sq.add(j))) {
             return;
         }

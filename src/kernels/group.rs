@@ -10,7 +10,7 @@ use super::walk::{
     walk_runs,
 };
 use crate::simd::{Arch, Vector};
-use crate::stats::{GroupStats, Moments, Scaled, SecondPass, Sums, UNSCALED_MIN, square_scale};
+use crate::stats::{GroupStats, Moments, Scaled, SecondPass, Sums, UNSCALED_MIN_F32, square_scale};
 
 /// What [`sums_while`] writes at each vector of the group before (`()`: nothing).
 pub(crate) trait Write<V> {
@@ -67,8 +67,8 @@ pub(crate) unsafe fn sums_while<V: Vector, St: Statistic, S: Source>(
         walk_runs::<V, _>(runs, Pair::zero(), &walk, &mut totals);
         Sums {
             pivot,
-            deviations: totals.deviations,
-            squares: totals.squares,
+            deviations: totals.deviations.value(),
+            squares: totals.squares.value(),
         }
     }
 }
@@ -154,7 +154,7 @@ pub(crate) unsafe fn group_stats<V: Vector, S: Source>(
     if count == 0 {
         return GroupStats::unscaled(Moments::with_pivot(sums.pivot));
     }
-    let inv_n = 1.0 / count as f64;
+    let inv_n = 1.0 / count as f32;
     if sums.accepts(inv_n) {
         return GroupStats::from_second_pass(count, inv_n, sums.pivot, sums.as_second_pass());
     }
@@ -174,9 +174,9 @@ pub(crate) unsafe fn mean_square<V: Vector, S: Source>(
     src: S,
     runs: Runs,
     sums: Sums,
-    inv_n: f64,
+    inv_n: f32,
 ) -> Scaled {
-    let (squares, scale) = if sums.squares.is_finite() && sums.squares * inv_n >= UNSCALED_MIN {
+    let (squares, scale) = if in_range(sums.squares, inv_n) {
         (sums.squares, 1.0)
     } else {
         // SAFETY: forwarded from the caller.
@@ -184,9 +184,16 @@ pub(crate) unsafe fn mean_square<V: Vector, S: Source>(
         (second.squares, second.scale)
     };
     Scaled {
-        value: (squares * inv_n) as f32,
+        value: squares * inv_n,
         scale,
     }
+}
+
+/// Whether a sum of squares over `1 / inv_n` values holds its mean square in full precision:
+/// no square overflowed, and their mean is not where f32 squares lose bits to subnormals.
+#[inline(always)]
+fn in_range(squares: f32, inv_n: f32) -> bool {
+    squares.is_finite() && squares * inv_n >= UNSCALED_MIN_F32
 }
 
 /// The centered pass: unscaled first (the common case, with no dependence on a maximum);
@@ -201,12 +208,12 @@ unsafe fn second_pass<V: Vector, St: Statistic, S: Source>(
     src: S,
     runs: Runs,
     center: f32,
-    inv_n: f64,
+    inv_n: f32,
 ) -> SecondPass {
     // SAFETY: forwarded from the caller.
     unsafe {
         let unscaled = sum_squares::<V, St, S>(src, runs, center, 1.0);
-        if unscaled.squares.is_finite() && unscaled.squares * inv_n >= UNSCALED_MIN {
+        if in_range(unscaled.squares, inv_n) {
             return unscaled;
         }
         let mut max = MaxTotal(0.0);
@@ -247,8 +254,8 @@ unsafe fn sum_squares<V: Vector, St: Statistic, S: Source>(
         };
         walk_runs::<V, _>(runs, Pair::zero(), &walk, &mut totals);
         SecondPass {
-            deviations: totals.deviations,
-            squares: totals.squares,
+            deviations: totals.deviations.value(),
+            squares: totals.squares.value(),
             scale,
         }
     }

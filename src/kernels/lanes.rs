@@ -32,20 +32,18 @@ pub(crate) unsafe fn load_masked<V: Vector, S: Source>(
     }
 }
 
-/// Sum of the lanes of every slot, widened to f64.
+/// Sum of the lanes of every slot.
 ///
 /// # Safety
 /// `V`'s instruction set is available.
 #[inline(always)]
-pub(crate) unsafe fn lane_sum<V: Vector>(slots: &[V; UNROLL]) -> f64 {
+pub(crate) unsafe fn lane_sum<V: Vector>(slots: &[V; UNROLL]) -> f32 {
     // SAFETY: register arithmetic only.
     unsafe {
-        f64::from(
-            slots[0]
-                .add(slots[1])
-                .add(slots[2].add(slots[3]))
-                .reduce_add(),
-        )
+        slots[0]
+            .add(slots[1])
+            .add(slots[2].add(slots[3]))
+            .reduce_add()
     }
 }
 

@@ -71,7 +71,7 @@ impl<St: Statistic, S: Source, D: Sink, E: Epilogue> Kernel for NormalizeRows<'_
         let (io, p) = (self.io, &self.rows);
         // SAFETY (each branch): the kernel's contract, forwarded.
         unsafe {
-            if A::COMPACT {
+            if A::Wide::COMPACT {
                 plain_rows::<A::Wide, St, S, D, E>(io, p, &mut self.report);
             } else if p.cols <= SHORT_ROW {
                 short_rows::<A::Wide, St, S, D, E>(io, p, &mut self.report);
@@ -116,7 +116,7 @@ pub(crate) unsafe fn row_stats<V: Vector, St: Statistic, S: Source>(
         };
         (params, st.mean, inv)
     } else {
-        let ms = unsafe { mean_square::<V, S>(row, runs, sums, 1.0 / p.cols as f64) };
+        let ms = unsafe { mean_square::<V, S>(row, runs, sums, 1.0 / p.cols as f32) };
         let inv = ms.inv_sqrt_plus(p.eps);
         let params = RowParams {
             scale: deviation_scale(inv),

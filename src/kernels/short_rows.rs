@@ -11,7 +11,7 @@ use super::rows::{Report, RowParams, Rows, normalize_rows_of, row_stats};
 use super::seam::{Epilogue, Io, LINE_BYTES, Sink, Source};
 use super::walk::{Pair, Statistic};
 use crate::simd::{ROWS, Vector};
-use crate::stats::{Sums, deviation_scale, pivot_from, short_sums_accepted};
+use crate::stats::{Sums, deviation_scale, pivot_from, sums_accepted};
 use core::marker::PhantomData;
 
 /// Rows up to this long are normalized a block at a time: each row alone is too short to
@@ -143,7 +143,7 @@ unsafe fn short_blocks<V: Vector, St: Statistic, W: RowWidth, S: Source, D: Sink
                 } else {
                     (0.0, 0.0)
                 };
-                let accepted = short_sums_accepted(deviations[i], squares[i], inv_n);
+                let accepted = sums_accepted(deviations[i], squares[i], inv_n);
                 rejected |= u32::from(!accepted) << i;
                 params[i] = RowParams {
                     pivot,
@@ -157,8 +157,8 @@ unsafe fn short_blocks<V: Vector, St: Statistic, W: RowWidth, S: Source, D: Sink
                 rejected &= rejected - 1;
                 let sums = Sums {
                     pivot: pivots[i],
-                    deviations: f64::from(deviations[i]),
-                    squares: f64::from(squares[i]),
+                    deviations: deviations[i],
+                    squares: squares[i],
                 };
                 let (row_params, mean, inv) = row_stats::<V, St, S>(row(first + i), p, sums);
                 params[i] = row_params;

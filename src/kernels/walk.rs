@@ -4,6 +4,7 @@
 use super::lanes::{UNROLL, lane_sum, load_masked};
 use super::seam::Source;
 use crate::simd::Vector;
+use crate::stats::Total;
 
 /// `count` runs of `len` values, `stride` apart: a row (`count` 1), the planes of a channel
 /// across the batch, or a group's contiguous planes.
@@ -102,8 +103,8 @@ impl<V: Vector> Pair<V> {
     }
 }
 
-/// Vectors summed per lane before the partial sums are folded into an f64 total: bounds the
-/// f32 rounding error of long sums to that of 256-term sums.
+/// Vectors summed per lane before the partial sums are folded into a compensated total:
+/// bounds the f32 rounding error of long sums to that of 256-term sums.
 pub(crate) const FOLD_VECTORS: usize = 256;
 
 /// Where [`walk_runs`] empties its accumulator slots.
@@ -111,13 +112,18 @@ pub(crate) trait Flush<A> {
     /// # Safety
     /// The instruction set of the slots' vectors is available.
     unsafe fn flush(&mut self, slots: &[A; UNROLL]);
+    /// The same for the compact walk's one slot.
+    ///
+    /// # Safety
+    /// As [`Flush::flush`].
+    unsafe fn flush_one(&mut self, slot: &A);
 }
 
-/// f64 totals of `sum(d)` and `sum(d²)`.
+/// Compensated totals of `sum(d)` and `sum(d²)`.
 #[derive(Default)]
 pub(crate) struct SumTotals {
-    pub deviations: f64,
-    pub squares: f64,
+    pub deviations: Total,
+    pub squares: Total,
 }
 
 impl<V: Vector> Flush<Pair<V>> for SumTotals {
@@ -126,8 +132,18 @@ impl<V: Vector> Flush<Pair<V>> for SumTotals {
         // SAFETY: register arithmetic only, on the caller's instruction set.
         let [a, b, c, d] = slots;
         unsafe {
-            self.deviations += lane_sum(&[a.deviations, b.deviations, c.deviations, d.deviations]);
-            self.squares += lane_sum(&[a.squares, b.squares, c.squares, d.squares]);
+            let deviations = [a.deviations, b.deviations, c.deviations, d.deviations];
+            self.deviations.add(lane_sum(&deviations));
+            self.squares
+                .add(lane_sum(&[a.squares, b.squares, c.squares, d.squares]));
+        }
+    }
+    #[inline(always)]
+    unsafe fn flush_one(&mut self, slot: &Pair<V>) {
+        // SAFETY: register arithmetic only, on the caller's instruction set.
+        unsafe {
+            self.deviations.add(slot.deviations.reduce_add());
+            self.squares.add(slot.squares.reduce_add());
         }
     }
 }
@@ -146,6 +162,11 @@ impl<V: Vector> Flush<V> for MaxTotal {
                 .reduce_max();
             self.0 = self.0.max(m);
         }
+    }
+    #[inline(always)]
+    unsafe fn flush_one(&mut self, slot: &V) {
+        // SAFETY: register arithmetic only, on the caller's instruction set.
+        self.0 = self.0.max(unsafe { slot.reduce_max() });
     }
 }
 
@@ -185,6 +206,10 @@ pub(crate) unsafe fn walk_runs<V: Vector, W: Walk<V>>(
     walk: &W,
     totals: &mut impl Flush<W::Slot>,
 ) {
+    if V::COMPACT {
+        // SAFETY: forwarded from the caller.
+        return unsafe { walk_plain::<V, W>(runs, empty, walk, totals) };
+    }
     let width = V::LANES * UNROLL;
     let mut slots = [empty; UNROLL];
     let (mut r, mut i) = (0, 0);
@@ -230,6 +255,39 @@ pub(crate) unsafe fn walk_runs<V: Vector, W: Walk<V>>(
         if state.is_none() {
             return;
         }
+    }
+}
+
+/// The compact form of [`walk_runs`]: one slot, folded every `FOLD_VECTORS / UNROLL`
+/// vectors (the same count of terms per accumulator lane) and at the end of each run.
+///
+/// # Safety
+/// As [`walk_runs`].
+#[inline(always)]
+unsafe fn walk_plain<V: Vector, W: Walk<V>>(
+    runs: Runs,
+    empty: W::Slot,
+    walk: &W,
+    totals: &mut impl Flush<W::Slot>,
+) {
+    for r in 0..runs.count {
+        let start = r * runs.stride;
+        // SAFETY (every call): the walk's contract, forwarded; each offset lies in run `r`.
+        let state = unsafe { walk.begin(r) };
+        let mut slot = empty;
+        let mut i = 0;
+        let mut pending = 0;
+        while i < runs.len {
+            let n = (runs.len - i).min(V::LANES);
+            unsafe { walk.step(&mut slot, &state, start + i, n) };
+            i += n;
+            pending += 1;
+            if pending == FOLD_VECTORS / UNROLL {
+                unsafe { totals.flush_one(&slot) };
+                (slot, pending) = (empty, 0);
+            }
+        }
+        unsafe { totals.flush_one(&slot) };
     }
 }
 

@@ -266,16 +266,17 @@ impl Kernels {
                     scale: &mut s.scale,
                 };
                 self.column_stats(io, at, g, set.center, &mut state);
-                let inv_rows = 1.0 / rows as f64;
+                let inv_rows = 1.0 / rows as f32;
                 for j in 0..width {
                     let second = SecondPass {
-                        deviations: f64::from(s.dev[j]),
-                        squares: f64::from(s.sq[j]),
+                        deviations: s.dev[j],
+                        squares: s.sq[j],
                         scale: s.scale[j],
                     };
-                    let (offset64, scaled_var) = corrected(inv_rows, s.offset[j], second);
+                    let (offset, scaled_var) = corrected(inv_rows, s.offset[j], second);
+                    let (offset, scaled_var) = (f64::from(offset), f64::from(scaled_var));
                     let scale = f64::from(s.scale[j]);
-                    let mean = f64::from(s.pivot[j]) + offset64;
+                    let mean = f64::from(s.pivot[j]) + offset;
                     let m2 = scaled_var / (scale * scale) * rows as f64;
                     s.moments[slot + (w0 + j - c0) / gs].merge(rows as f64, mean, m2);
                 }

@@ -21,10 +21,6 @@ pub(crate) trait Arch {
     /// For the passes that only stream values through (affine maps, channels-last normalize):
     /// 512-bit vectors gain nothing there and measured slower than 256-bit ones.
     type Stream: Vector;
-    /// Whether the set runs on small in-order cores (the scalar set: microcontrollers): one
-    /// plain loop per pass, without the blocking and pipelining that hide latency on large
-    /// cores and cost flash on small ones.
-    const COMPACT: bool = false;
 }
 
 /// A register of `LANES` f32 values.
@@ -97,6 +93,12 @@ pub(crate) trait Vector: Copy {
     /// Whether hot loops get extra copies specialized to common lengths: worth its code size
     /// on the runtime-selected x86 sets, not in a microcontroller's flash.
     const SPECIALIZE: bool = false;
+
+    /// Whether the kernels take their compact form with this register (the scalar set, which
+    /// microcontrollers run): one plain loop per pass with one accumulator, without the
+    /// unrolling, blocking and pipelining that hide latency on large cores and cost flash and
+    /// stack on small ones.
+    const COMPACT: bool = false;
 
     /// Whether `store_stream` bypasses the cache (x86 non-temporal stores).
     const STREAMS: bool = false;

@@ -10,12 +10,12 @@ pub(crate) struct Scalar;
 impl Arch for Scalar {
     type Wide = f32;
     type Stream = f32;
-    const COMPACT: bool = true;
 }
 
 /// Plain `f32`: the scalar reference path.
 impl Vector for f32 {
     const LANES: usize = 1;
+    const COMPACT: bool = true;
 
     #[inline(always)]
     unsafe fn splat(value: f32) -> Self {
@@ -69,5 +69,16 @@ impl Vector for f32 {
     #[inline(always)]
     unsafe fn reduce_max(self) -> f32 {
         self
+    }
+    // One lane: a partial vector holds no value (the default would copy through a buffer).
+    #[inline(always)]
+    unsafe fn load_partial(_: *const f32, _: usize) -> Self {
+        0.0
+    }
+    #[inline(always)]
+    unsafe fn store_partial(self, _: *mut f32, _: usize) {}
+    #[inline(always)]
+    unsafe fn mask(_: usize) -> Self {
+        0.0
     }
 }

@@ -20,10 +20,10 @@ pub(crate) fn one_pass_accepted(offsets: f64, squares: f64, inv_n: f64) -> bool 
     mean_square.is_finite() && mean_square >= UNSCALED_MIN && 17.0 * offsets <= squares
 }
 
-/// [`one_pass_accepted`] for a row whose sums are single f32 sums (a short row), taken in
-/// f32: a product that overflows rejects, one that underflows was far below the bound anyway.
+/// [`one_pass_accepted`] for one group's sums, taken in f32: a product that overflows
+/// rejects, one that underflows was far below the bound anyway.
 #[inline(always)]
-pub(crate) fn short_sums_accepted(deviations: f32, squares: f32, inv_n: f32) -> bool {
+pub(crate) fn sums_accepted(deviations: f32, squares: f32, inv_n: f32) -> bool {
     let mean_square = squares * inv_n;
     mean_square.is_finite()
         & (mean_square >= UNSCALED_MIN_F32)

@@ -1,7 +1,7 @@
 //! A normalized group's statistics, from its one-pass sums or a centered second pass.
 
-use super::accept::one_pass_accepted;
-use super::moments::{Moments, pivot_from};
+use super::accept::sums_accepted;
+use super::moments::{Moments, pivot_from, two_sum};
 use crate::float;
 
 /// A non-negative statistic held as `value / scale²` for a power of two `scale`, so that it
@@ -19,15 +19,26 @@ impl Scaled {
         float::sqrt(self.value) / self.scale
     }
 
-    /// `1 / sqrt(value / scale² + eps)`, through f64 only when a scale is in play (rare data).
+    /// `1 / sqrt(value / scale² + eps)`, as `scale / sqrt(value + eps·scale²)` (the scale a
+    /// power of two, so only the square root and the division round). Where `eps·scale²`
+    /// overflows, `value / scale²` is below `eps` by far more than f32 resolves, and the
+    /// result is `1 / sqrt(eps)`.
     pub(crate) fn inv_sqrt_plus(self, eps: f32) -> f32 {
         if self.scale == 1.0 {
-            float::recip_sqrt(self.value + eps)
-        } else {
-            let scale = f64::from(self.scale);
-            let unscaled = f64::from(self.value) / (scale * scale);
-            (1.0 / libm::sqrt(unscaled + f64::from(eps))) as f32
+            return float::recip_sqrt(self.value + eps);
         }
+        let scaled_eps = eps * self.scale * self.scale;
+        if scaled_eps.is_finite() {
+            self.scale / float::sqrt(self.value + scaled_eps)
+        } else {
+            float::recip_sqrt(eps)
+        }
+    }
+
+    /// `value / scale²`, rounded once (0 or subnormal where f32 cannot hold more).
+    pub(crate) fn unscaled(self) -> f32 {
+        let exponent = ((self.scale.to_bits() >> 23) & 0xff) as i32 - 127;
+        libm::scalbnf(self.value, -2 * exponent)
     }
 }
 
@@ -66,11 +77,10 @@ impl GroupStats {
             value: moments.var_raw(),
             scale: 1.0,
         };
-        let mean = f64::from(moments.pivot()) + f64::from(moments.mean_offset());
         GroupStats {
             moments,
             var,
-            mean: mean as f32,
+            mean: moments.pivot() + moments.mean_offset(),
         }
     }
 
@@ -78,22 +88,20 @@ impl GroupStats {
     /// count`).
     pub(crate) fn from_second_pass(
         count: usize,
-        inv_n: f64,
+        inv_n: f32,
         pivot: f32,
         second: SecondPass,
     ) -> GroupStats {
-        let s = second.scale;
-        let (offset64, scaled_var) = corrected(inv_n, 0.0, second);
-        let unscaled_var = scaled_var / (f64::from(s) * f64::from(s));
-        let moments =
-            Moments::from_parts(count as u64, pivot, offset64 as f32, unscaled_var as f32);
+        let (offset, scaled_var) = corrected(inv_n, 0.0, second);
+        let var = Scaled {
+            value: scaled_var,
+            scale: second.scale,
+        };
+        let moments = Moments::from_parts(count as u64, pivot, offset, var.unscaled());
         GroupStats {
             moments,
-            var: Scaled {
-                value: scaled_var as f32,
-                scale: s,
-            },
-            mean: (f64::from(pivot) + offset64) as f32,
+            var,
+            mean: pivot + offset,
         }
     }
 }
@@ -114,9 +122,9 @@ pub(crate) fn deviation_scale(inv_std: f32) -> f32 {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct SecondPass {
     /// `sum(d)`.
-    pub deviations: f64,
+    pub deviations: f32,
     /// `sum(d²)`.
-    pub squares: f64,
+    pub squares: f32,
     pub scale: f32,
 }
 
@@ -124,7 +132,7 @@ pub(crate) struct SecondPass {
 /// plus the mean of the second pass's deviations) and the scaled variance, from a second pass
 /// over `n` values (`inv_n = 1 / n`).
 #[inline(always)]
-pub(crate) fn corrected(inv_n: f64, offset: f32, second: SecondPass) -> (f64, f64) {
+pub(crate) fn corrected(inv_n: f32, offset: f32, second: SecondPass) -> (f32, f32) {
     let SecondPass {
         deviations,
         squares,
@@ -139,7 +147,7 @@ pub(crate) fn corrected(inv_n: f64, offset: f32, second: SecondPass) -> (f64, f6
     };
     let scaled_var = squares * inv_n - correction * correction;
     let scaled_var = if scaled_var < 0.0 { 0.0 } else { scaled_var };
-    (f64::from(offset) + correction / f64::from(s), scaled_var)
+    (offset + correction / s, scaled_var)
 }
 
 /// A power of two `s` that brings `var * s²` near 1 when `var` lies outside [2^-100, 2^100]
@@ -154,23 +162,43 @@ fn variance_scale(var: f64) -> f32 {
     f32::from_bits(((127 - exponent / 2).clamp(1, 254) as u32) << 23)
 }
 
+/// A sum of many f32 terms, compensated: the rounded sum and what its additions rounded
+/// off (Knuth's TwoSum). Long sums keep about twice f32's precision without f64, which a
+/// microcontroller's FPU lacks.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Total {
+    sum: f32,
+    error: f32,
+}
+
+impl Total {
+    #[inline(always)]
+    pub(crate) fn add(&mut self, x: f32) {
+        let (sum, error) = two_sum(self.sum, x);
+        self.sum = sum;
+        self.error += error;
+    }
+
+    /// The total, rounded once.
+    #[inline(always)]
+    pub(crate) fn value(self) -> f32 {
+        self.sum + self.error
+    }
+}
+
 /// One-pass sums of a group around a pivot: `sum(x - pivot)` and `sum((x - pivot)²)`, each
-/// vector lane summed in f32 and folded into f64 every few hundred values.
+/// vector lane summed in f32 and folded into a compensated total every few hundred values.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Sums {
     pub pivot: f32,
-    pub deviations: f64,
-    pub squares: f64,
+    pub deviations: f32,
+    pub squares: f32,
 }
 
 impl Sums {
-    /// Whether the sums give the group's statistics ([`one_pass_accepted`]).
-    pub(crate) fn accepts(&self, inv_n: f64) -> bool {
-        one_pass_accepted(
-            self.deviations * self.deviations * inv_n,
-            self.squares,
-            inv_n,
-        )
+    /// Whether the sums give the group's statistics (see `one_pass_accepted`).
+    pub(crate) fn accepts(&self, inv_n: f32) -> bool {
+        sums_accepted(self.deviations, self.squares, inv_n)
     }
 
     /// The sums as a (centered, unscaled) second pass's result.
@@ -184,7 +212,7 @@ impl Sums {
 
     /// The mean they give, rounded to f32, to center a second pass on (0 where it is not
     /// finite: the second pass then carries the inf or NaN through).
-    pub(crate) fn mean(&self, inv_n: f64) -> f32 {
-        pivot_from((f64::from(self.pivot) + self.deviations * inv_n) as f32)
+    pub(crate) fn mean(&self, inv_n: f32) -> f32 {
+        pivot_from(self.pivot + self.deviations * inv_n)
     }
 }

@@ -14,7 +14,7 @@ pub(crate) mod accept;
 pub(crate) mod group;
 pub(crate) mod moments;
 
-pub(crate) use accept::{UNSCALED_MIN, one_pass_accepted, short_sums_accepted, square_scale};
-pub(crate) use group::{GroupStats, Scaled, SecondPass, Sums, corrected, deviation_scale};
+pub(crate) use accept::{UNSCALED_MIN_F32, one_pass_accepted, square_scale, sums_accepted};
+pub(crate) use group::{GroupStats, Scaled, SecondPass, Sums, Total, corrected, deviation_scale};
 pub use moments::Moments;
 pub(crate) use moments::{WideMoments, pivot_from};

@@ -36,7 +36,7 @@ pub struct Moments {
 
 /// `a + b` rounded, and its exact rounding error (Knuth's TwoSum); no error term once the sum
 /// is not finite (it would be NaN).
-fn two_sum(a: f32, b: f32) -> (f32, f32) {
+pub(crate) fn two_sum(a: f32, b: f32) -> (f32, f32) {
     let sum = a + b;
     if !sum.is_finite() {
         return (sum, 0.0);
