@@ -3,27 +3,42 @@
 use crate::isa::Isa;
 use core::fmt;
 
-/// Why an operator refused its input. Returned before anything is written: on error every
-/// output buffer is left untouched.
+/// Why an operator refused its input: the operator, and what was wrong ([`ErrorKind`]).
+/// Returned before anything is written: on error every output buffer is left untouched.
+///
+/// ```
+/// use normkern::{ErrorKind, InOut, Kernels, LayerNorm, Shape};
+/// let (x, mut y, gamma) = ([0.0f32; 8], [0.0f32; 8], [1.0f32; 3]);
+/// let ln = LayerNorm::new().gamma(&gamma);
+/// let err = Kernels::detect()
+///     .layer_norm(&ln, Shape::rows(2, 4), InOut::new(&x, &mut y), None)
+///     .unwrap_err();
+/// assert_eq!(err.op(), "layer_norm");
+/// assert!(matches!(err.kind(), ErrorKind::Length { buffer: "gamma", expected: 4, actual: 3, .. }));
+/// assert_eq!(err.to_string(), "layer_norm: `gamma` holds 3 values, expected 4 (shape.c)");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct NormError {
+    op: &'static str,
+    kind: ErrorKind,
+}
+
+/// What was wrong with an operator's input.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
-pub enum NormError {
+pub enum ErrorKind {
     /// A buffer holds the wrong number of values.
     Length {
         /// Which buffer (`"x"`, `"y"`, `"gamma"`, `"running_mean"`, ...).
         buffer: &'static str,
         expected: usize,
         actual: usize,
-    },
-    /// A buffer's length is not a whole number of rows of `cols` values.
-    NotWholeRows {
-        buffer: &'static str,
-        len: usize,
-        cols: usize,
+        /// What the expected length comes from (`"shape.c"`, `"shape.n * groups"`, ...).
+        from: &'static str,
     },
     /// The product of the shape's dimensions does not fit in `usize`.
     ShapeOverflow,
-    /// A dimension that must be non-zero is zero (`cols`, `groups`, ...).
+    /// A dimension that must be non-zero is zero (`"shape.c"`, `"groups"`).
     ZeroDimension(&'static str),
     /// Epsilon must be finite and non-negative.
     Epsilon(f32),
@@ -33,49 +48,64 @@ pub enum NormError {
     Groups { channels: usize, groups: usize },
     /// Training statistics need more than one value per channel (as PyTorch requires).
     TooFewValues { per_channel: usize },
-    /// The instruction set cannot run on this CPU.
+    /// The instruction set is not built for this target or cannot run on this CPU.
     IsaUnavailable(Isa),
     /// A byte buffer is not a whole number of `f32`, or not aligned to 4 bytes.
     Bytes { len: usize, misaligned: bool },
 }
 
+impl NormError {
+    pub(crate) const fn new(op: &'static str, kind: ErrorKind) -> NormError {
+        NormError { op, kind }
+    }
+
+    /// The operator or function that refused its input: `"layer_norm"`, `"group_norm"`,
+    /// `"BatchNorm::fold_into_conv"`, `"Kernels::new"`, ...
+    pub fn op(&self) -> &'static str {
+        self.op
+    }
+
+    /// What was wrong.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+}
+
 impl fmt::Display for NormError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.op, self.kind)
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            NormError::Length {
+            ErrorKind::Length {
                 buffer,
                 expected,
                 actual,
-            } => {
-                write!(f, "`{buffer}` holds {actual} values, expected {expected}")
-            }
-            NormError::NotWholeRows { buffer, len, cols } => {
-                write!(
-                    f,
-                    "`{buffer}` holds {len} values, not a whole number of rows of {cols}"
-                )
-            }
-            NormError::ShapeOverflow => f.write_str("the shape's element count overflows usize"),
-            NormError::ZeroDimension(what) => write!(f, "`{what}` must be at least 1"),
-            NormError::Epsilon(eps) => write!(f, "epsilon {eps} is not finite and >= 0"),
-            NormError::Momentum(m) => {
-                write!(
-                    f,
-                    "momentum {m} is not finite and in 0..=1 (or no batch was counted)"
-                )
-            }
-            NormError::Groups { channels, groups } => {
-                write!(
-                    f,
-                    "{channels} channels do not split into {groups} equal groups"
-                )
-            }
-            NormError::TooFewValues { per_channel } => write!(
+                from,
+            } => write!(
+                f,
+                "`{buffer}` holds {actual} values, expected {expected} ({from})"
+            ),
+            ErrorKind::ShapeOverflow => f.write_str("the shape's element count overflows usize"),
+            ErrorKind::ZeroDimension(what) => write!(f, "`{what}` must be at least 1"),
+            ErrorKind::Epsilon(eps) => write!(f, "epsilon {eps} is not finite and >= 0"),
+            ErrorKind::Momentum(m) => write!(
+                f,
+                "momentum {m} is not finite and in 0..=1 (or no batch was counted)"
+            ),
+            ErrorKind::Groups { channels, groups } => write!(
+                f,
+                "{channels} channels do not split into {groups} equal groups"
+            ),
+            ErrorKind::TooFewValues { per_channel } => write!(
                 f,
                 "training needs more than 1 value per channel, got {per_channel}"
             ),
-            NormError::IsaUnavailable(isa) => write!(f, "instruction set {isa} is not available"),
-            NormError::Bytes { len, misaligned } => {
+            ErrorKind::IsaUnavailable(isa) => write!(f, "instruction set {isa} is not available"),
+            ErrorKind::Bytes { len, misaligned } => {
                 if misaligned {
                     write!(f, "{len} bytes are not aligned to 4 bytes for f32")
                 } else {

@@ -4,7 +4,22 @@ use core::marker::PhantomData;
 
 /// Where an operator reads `x` and writes `y`: two separate slices ([`InOut::new`]) or one slice
 /// normalized in place ([`InOut::in_place`]). Operators check both lengths against the shape
-/// before touching anything.
+/// before touching anything. `Send` and `Sync`: an engine can hand each of its threads an
+/// `InOut` over its own part of a tensor.
+///
+/// ```
+/// use normkern::{InOut, Kernels, RmsNorm, Shape};
+/// let mut h = vec![2.0f32; 4 * 64];
+/// let k = Kernels::detect();
+/// std::thread::scope(|s| {
+///     for part in h.chunks_mut(2 * 64) {
+///         s.spawn(move || {
+///             k.rms_norm(&RmsNorm::new(), Shape::rows(2, 64), InOut::in_place(part), None)
+///         });
+///     }
+/// });
+/// assert!(h.iter().all(|&v| (v - 1.0).abs() < 1e-5));
+/// ```
 ///
 /// Internally reads and writes go through raw pointers so the two may alias; every access is
 /// bounds-checked.
@@ -15,6 +30,13 @@ pub struct InOut<'a> {
     dst_len: usize,
     _buffers: PhantomData<&'a mut [f32]>,
 }
+
+// SAFETY: an `InOut` stands for a `&'a [f32]` and a `&'a mut [f32]` (or one `&'a mut [f32]`
+// in place), which may be sent to another thread. Shared, it only reads: its writes take
+// `&mut self`.
+unsafe impl Send for InOut<'_> {}
+// SAFETY: see `Send`; through `&InOut` nothing is written.
+unsafe impl Sync for InOut<'_> {}
 
 impl core::fmt::Debug for InOut<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
@@ -28,6 +50,12 @@ impl core::fmt::Debug for InOut<'_> {
 
 impl<'a> InOut<'a> {
     /// Read `x`, write `y`.
+    ///
+    /// ```
+    /// let (x, mut y) = ([1.0f32; 4], [0.0f32; 4]);
+    /// let io = normkern::InOut::new(&x, &mut y);
+    /// assert_eq!((io.input_len(), io.output_len()), (4, 4));
+    /// ```
     pub fn new(x: &'a [f32], y: &'a mut [f32]) -> Self {
         InOut {
             src: x.as_ptr(),
@@ -39,6 +67,11 @@ impl<'a> InOut<'a> {
     }
 
     /// Read and overwrite `xy`.
+    ///
+    /// ```
+    /// let mut xy = [1.0f32; 4];
+    /// assert_eq!(normkern::InOut::in_place(&mut xy).input_len(), 4);
+    /// ```
     pub fn in_place(xy: &'a mut [f32]) -> Self {
         let dst = xy.as_mut_ptr();
         InOut {

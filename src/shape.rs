@@ -1,25 +1,35 @@
 //! Tensor shapes with an explicit layout.
 
-use crate::error::NormError;
-
 /// Where the channel dimension sits in memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Layout {
     /// `[N, C, spatial...]`: NCHW, NCL, NCDHW. Each (n, c) plane is contiguous.
     ChannelsFirst,
-    /// `[N, spatial..., C]`: NHWC, NTC. Each position's channels are contiguous.
+    /// `[N, spatial..., C]`: NHWC, NTC, and `[rows, cols]`. Each position's channels are
+    /// contiguous.
     ChannelsLast,
 }
 
 /// A batch of `n` samples with `c` channels over `spatial` positions (H·W, or T, or D·H·W),
-/// laid out as `layout` says.
+/// laid out as its [`Layout`] says. Every operator takes one as its second argument.
+///
+/// ```
+/// use normkern::{Layout, Shape};
+/// let image = Shape::nchw(2, 3, 4, 5);
+/// assert_eq!((image.n(), image.c(), image.spatial()), (2, 3, 20));
+/// assert_eq!(image.layout(), Layout::ChannelsFirst);
+/// assert_eq!(image.len(), Some(120));
+/// // LayerNorm over the last dim of [tokens, hidden]: each row is one position's channels.
+/// let tokens = Shape::rows(4, 768);
+/// assert_eq!((tokens.n(), tokens.c(), tokens.spatial()), (4, 768, 1));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Shape {
-    pub n: usize,
-    pub c: usize,
-    /// Positions per channel: H·W for images, T (or L) for sequences, 1 for `[N, C]`.
-    pub spatial: usize,
-    pub layout: Layout,
+    n: usize,
+    c: usize,
+    spatial: usize,
+    layout: Layout,
 }
 
 impl Shape {
@@ -43,8 +53,16 @@ impl Shape {
         }
     }
 
-    /// `[N, C, H, W]`. An `h * w` that overflows saturates, and is then refused as
-    /// [`NormError::ShapeOverflow`] by every operator.
+    /// `[rows, cols]`: `rows` rows of `cols` values, normalized row by row by LayerNorm and
+    /// RMSNorm. For ONNX's `axis` (PyTorch's `normalized_shape`), `cols` is the product of
+    /// the normalized trailing dims and `rows` the product of the others. (Channels-last with
+    /// one position per sample: `n = rows`, `c = cols`, `spatial = 1`.)
+    pub const fn rows(rows: usize, cols: usize) -> Shape {
+        Shape::channels_last(rows, 1, cols)
+    }
+
+    /// `[N, C, H, W]`. An `h * w` that overflows saturates, and is then refused by every
+    /// operator ([`crate::ErrorKind::ShapeOverflow`]).
     pub const fn nchw(n: usize, c: usize, h: usize, w: usize) -> Shape {
         Shape::channels_first(n, c, h.saturating_mul(w))
     }
@@ -64,23 +82,43 @@ impl Shape {
         Shape::channels_last(n, t, c)
     }
 
-    /// Number of values, or [`NormError::ShapeOverflow`] (also for a saturated `h * w`). A
-    /// shape with a zero dimension holds 0 values whatever the others are.
-    pub fn len(&self) -> Result<usize, NormError> {
-        let dims = [self.n, self.c, self.spatial];
-        if self.spatial == usize::MAX {
-            return Err(NormError::ShapeOverflow);
-        }
-        if dims.contains(&0) {
-            return Ok(0);
-        }
-        dims.iter()
-            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-            .ok_or(NormError::ShapeOverflow)
+    /// Samples.
+    pub const fn n(&self) -> usize {
+        self.n
     }
 
-    /// Whether the tensor holds no values (also `false` when the length overflows).
-    pub fn is_empty(&self) -> bool {
-        self.len() == Ok(0)
+    /// Channels (for [`Shape::rows`], values per row).
+    pub const fn c(&self) -> usize {
+        self.c
+    }
+
+    /// Positions per channel: H·W for images, T (or L) for sequences, 1 for `[N, C]`.
+    pub const fn spatial(&self) -> usize {
+        self.spatial
+    }
+
+    /// Where the channels sit in memory.
+    pub const fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// Number of values, or `None` if it overflows `usize` (also for a saturated `h * w`). A
+    /// shape with a zero dimension holds 0 values whatever the others are.
+    pub const fn len(&self) -> Option<usize> {
+        if self.spatial == usize::MAX {
+            return None;
+        }
+        if self.n == 0 || self.c == 0 || self.spatial == 0 {
+            return Some(0);
+        }
+        match self.n.checked_mul(self.c) {
+            Some(nc) => nc.checked_mul(self.spatial),
+            None => None,
+        }
+    }
+
+    /// Whether the tensor holds no values (`false` when the length overflows).
+    pub const fn is_empty(&self) -> bool {
+        matches!(self.len(), Some(0))
     }
 }

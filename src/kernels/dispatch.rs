@@ -2,7 +2,7 @@
 //! an instruction set.
 
 use super::Kernel;
-use crate::error::NormError;
+use crate::error::{ErrorKind, NormError};
 use crate::isa::{Isa, PORTABLE_SIMD};
 use crate::simd::{Portable, Scalar};
 use core::fmt;
@@ -34,8 +34,8 @@ impl Kernels {
         Kernels { isa: Isa::best() }
     }
 
-    /// A specific instruction set, or [`NormError::IsaUnavailable`] if this build or CPU lacks
-    /// it.
+    /// A specific instruction set, or an error ([`ErrorKind::IsaUnavailable`]) if this build
+    /// or CPU lacks it.
     ///
     /// ```
     /// use normkern::{Isa, Kernels};
@@ -47,7 +47,10 @@ impl Kernels {
         if isa.is_available() {
             Ok(Kernels { isa })
         } else {
-            Err(NormError::IsaUnavailable(isa))
+            Err(NormError::new(
+                "Kernels::new",
+                ErrorKind::IsaUnavailable(isa),
+            ))
         }
     }
 

@@ -1,59 +1,86 @@
-//! Input validation shared by the operators. Everything is checked before anything is written.
+//! Input validation shared by the operators. Everything is checked before anything is written,
+//! and every error names the operator and what its expectation came from.
 
-use crate::error::NormError;
+use crate::error::{ErrorKind, NormError};
+use crate::io::InOut;
 use crate::shape::Shape;
 
 /// ONNX's and PyTorch's default epsilon.
 pub const DEFAULT_EPS: f32 = 1e-5;
 
-pub(crate) fn eps(eps: f32) -> Result<(), NormError> {
-    if eps.is_finite() && eps >= 0.0 {
-        Ok(())
-    } else {
-        Err(NormError::Epsilon(eps))
-    }
+/// The checks of one operator, whose name every error carries.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Check {
+    pub op: &'static str,
 }
 
-pub(crate) fn len(buffer: &'static str, actual: usize, expected: usize) -> Result<(), NormError> {
-    if actual == expected {
-        Ok(())
-    } else {
-        Err(NormError::Length {
-            buffer,
-            expected,
-            actual,
-        })
+impl Check {
+    pub(crate) const fn new(op: &'static str) -> Check {
+        Check { op }
     }
-}
 
-pub(crate) fn optional(
-    buffer: &'static str,
-    values: Option<&[f32]>,
-    expected: usize,
-) -> Result<(), NormError> {
-    values.map_or(Ok(()), |v| len(buffer, v.len(), expected))
-}
-
-/// `x` (and `y`, when separate) hold exactly the shape's values.
-pub(crate) fn tensor(shape: &Shape, x: usize, y: Option<usize>) -> Result<usize, NormError> {
-    let total = shape.len()?;
-    len("x", x, total)?;
-    y.map_or(Ok(()), |y| len("y", y, total))?;
-    Ok(total)
-}
-
-/// `x` (and `y`) are whole rows of `cols`; returns the row count.
-pub(crate) fn rows(cols: usize, x: usize, y: Option<usize>) -> Result<usize, NormError> {
-    if cols == 0 {
-        return Err(NormError::ZeroDimension("cols"));
+    pub(crate) fn fail<T>(self, kind: ErrorKind) -> Result<T, NormError> {
+        Err(NormError::new(self.op, kind))
     }
-    if !x.is_multiple_of(cols) {
-        return Err(NormError::NotWholeRows {
-            buffer: "x",
-            len: x,
-            cols,
-        });
+
+    pub(crate) fn eps(self, eps: f32) -> Result<(), NormError> {
+        if eps.is_finite() && eps >= 0.0 {
+            Ok(())
+        } else {
+            self.fail(ErrorKind::Epsilon(eps))
+        }
     }
-    y.map_or(Ok(()), |y| len("y", y, x))?;
-    Ok(x / cols)
+
+    /// `buffer` holds `expected` values, as `from` says it should.
+    pub(crate) fn len(
+        self,
+        buffer: &'static str,
+        actual: usize,
+        expected: usize,
+        from: &'static str,
+    ) -> Result<(), NormError> {
+        if actual == expected {
+            Ok(())
+        } else {
+            self.fail(ErrorKind::Length {
+                buffer,
+                expected,
+                actual,
+                from,
+            })
+        }
+    }
+
+    /// An optional buffer, when present, holds `expected` values.
+    pub(crate) fn optional(
+        self,
+        buffer: &'static str,
+        values: Option<&[f32]>,
+        expected: usize,
+        from: &'static str,
+    ) -> Result<(), NormError> {
+        values.map_or(Ok(()), |v| self.len(buffer, v.len(), expected, from))
+    }
+
+    /// The shape's element count (or an overflow error).
+    pub(crate) fn count(self, shape: &Shape) -> Result<usize, NormError> {
+        shape
+            .len()
+            .map_or_else(|| self.fail(ErrorKind::ShapeOverflow), Ok)
+    }
+
+    /// `x` and `y` hold exactly the shape's values; returns their count.
+    pub(crate) fn tensor(self, shape: &Shape, io: &InOut<'_>) -> Result<usize, NormError> {
+        let total = self.count(shape)?;
+        const FROM: &str = "shape.n * shape.c * shape.spatial";
+        self.len("x", io.input_len(), total, FROM)?;
+        self.len("y", io.output_len(), total, FROM)?;
+        Ok(total)
+    }
+
+    /// `n * m`, or an overflow error.
+    pub(crate) fn product(self, n: usize, m: usize) -> Result<usize, NormError> {
+        n.checked_mul(m)
+            .map_or_else(|| self.fail(ErrorKind::ShapeOverflow), Ok)
+    }
 }

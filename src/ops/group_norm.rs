@@ -1,33 +1,37 @@
 //! GroupNorm: each (sample, group of adjacent channels) over its channels and positions, with a
 //! per-channel affine (ONNX GroupNormalization opset 21, PyTorch `nn.GroupNorm`).
 
-use super::affine::ChannelAffine;
-use super::check;
+use super::check::{Check, DEFAULT_EPS};
+use super::instance_norm::InstanceNorm;
 use super::saved::SavedStats;
-use crate::error::NormError;
+use crate::error::{ErrorKind, NormError};
 use crate::io::InOut;
 use crate::kernels::Kernels;
 use crate::shape::Shape;
 
-/// GroupNorm parameters: `groups` must divide the channel count.
+/// A GroupNorm layer: `groups` groups of adjacent channels (it must divide the channel count),
+/// each normalized with its sample's values, then a per-channel gamma and beta.
+///
+/// ```
+/// use normkern::GroupNorm;
+/// let (gamma, beta) = ([1.0f32; 320], [0.0f32; 320]);
+/// let gn = GroupNorm::new(32).eps(1e-6).gamma(&gamma).beta(&beta);
+/// # let _ = gn;
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct GroupNorm<'a> {
-    pub shape: Shape,
-    pub groups: usize,
-    pub eps: f32,
-    /// Per-channel scale.
-    pub gamma: Option<&'a [f32]>,
-    /// Per-channel shift.
-    pub beta: Option<&'a [f32]>,
+    groups: usize,
+    eps: f32,
+    gamma: Option<&'a [f32]>,
+    beta: Option<&'a [f32]>,
 }
 
 impl<'a> GroupNorm<'a> {
-    /// eps 1e-5, no affine.
-    pub const fn new(shape: Shape, groups: usize) -> Self {
+    /// `groups` groups; eps 1e-5, no gamma (1), no beta (0).
+    pub const fn new(groups: usize) -> Self {
         GroupNorm {
-            shape,
             groups,
-            eps: check::DEFAULT_EPS,
+            eps: DEFAULT_EPS,
             gamma: None,
             beta: None,
         }
@@ -37,37 +41,43 @@ impl<'a> GroupNorm<'a> {
 setters!(GroupNorm: eps, gamma, beta);
 
 impl Kernels {
-    /// Normalizes each (n, group). `saved` receives N·groups means and inverse stds, in
-    /// (n, group) order.
+    /// GroupNorm over `shape`, either layout: each (n, group) over its channels and
+    /// positions. Gamma and beta hold `shape.c()` values; `saved` receives
+    /// `shape.n() * groups` means and `1 / sqrt(var + eps)`, in (n, group) order.
+    ///
+    /// ```
+    /// use normkern::{GroupNorm, InOut, Kernels, Shape};
+    /// // NHWC 1x1x2x4, two groups of two channels.
+    /// let x = [0.0f32, 2.0, 10.0, 10.0, 2.0, 0.0, 20.0, 20.0];
+    /// let mut y = [0.0f32; 8];
+    /// let gn = GroupNorm::new(2).eps(0.0);
+    /// Kernels::detect().group_norm(&gn, Shape::nhwc(1, 1, 2, 4), InOut::new(&x, &mut y), None)?;
+    /// assert_eq!(y, [-1.0, 1.0, -1.0, -1.0, 1.0, -1.0, 1.0, 1.0]);
+    /// # Ok::<(), normkern::NormError>(())
+    /// ```
     pub fn group_norm(
         &self,
         p: &GroupNorm<'_>,
-        mut io: InOut<'_>,
+        shape: Shape,
+        io: InOut<'_>,
         saved: Option<SavedStats<'_>>,
     ) -> Result<(), NormError> {
-        let shape = p.shape;
-        let total = check::tensor(&shape, io.input_len(), Some(io.output_len()))?;
+        let check = Check::new("group_norm");
         if p.groups == 0 {
-            return Err(NormError::ZeroDimension("groups"));
+            return check.fail(ErrorKind::ZeroDimension("groups"));
         }
-        if !shape.c.is_multiple_of(p.groups) || shape.c == 0 {
-            return Err(NormError::Groups {
-                channels: shape.c,
+        let c = shape.c();
+        if c == 0 || !c.is_multiple_of(p.groups) {
+            return check.fail(ErrorKind::Groups {
+                channels: c,
                 groups: p.groups,
             });
         }
-        check::eps(p.eps)?;
-        check::optional("gamma", p.gamma, shape.c)?;
-        check::optional("beta", p.beta, shape.c)?;
-        SavedStats::check(&saved, shape.n.saturating_mul(p.groups))?;
-        if total == 0 {
-            return Ok(()); // no values, no statistics defined: saved stats stay as they are
-        }
-        let affine = ChannelAffine {
+        let per_group = InstanceNorm {
+            eps: p.eps,
             gamma: p.gamma,
             beta: p.beta,
         };
-        self.sample_groups(shape, shape.c / p.groups, p.eps, affine, &mut io, saved);
-        Ok(())
+        self.sample_groups(check, &per_group, shape, c / p.groups, io, saved)
     }
 }

@@ -33,8 +33,8 @@ impl Kernels {
         io: &mut InOut<'_>,
         finish: &mut dyn FnMut(usize, &GroupStats) -> f32,
     ) {
-        let Shape { n, c, spatial, .. } = shape;
-        match (shape.layout, reduce) {
+        let (n, c, spatial) = (shape.n(), shape.c(), shape.spatial());
+        match (shape.layout(), reduce) {
             (Layout::ChannelsFirst, Reduce::Channel) => {
                 let channel = |channel| Planes {
                     first: channel * spatial,

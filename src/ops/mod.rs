@@ -30,6 +30,7 @@ macro_rules! setters {
 
 mod affine;
 pub(crate) mod batch_norm;
+pub(crate) mod batch_norm_training;
 pub(crate) mod check;
 mod columns;
 pub(crate) mod group_norm;
@@ -42,4 +43,3 @@ mod planes;
 pub(crate) mod rms_norm;
 mod row_norm;
 pub(crate) mod saved;
-mod spread;
