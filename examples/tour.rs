@@ -107,9 +107,11 @@ fn main() {
     let gamma = activations(cols, 0.2, 1.0, 2);
     let beta = activations(cols, 0.1, 0.0, 3);
     let mut y = vec![0.0; x.len()];
-    let ln = LayerNorm::new(cols).gamma(&gamma).beta(&beta);
+    let ln = LayerNorm::new().gamma(&gamma).beta(&beta);
+    let shape = Shape::rows(rows, cols);
     let us = time_us(9, || {
-        k.layer_norm(&ln, InOut::new(&x, &mut y), None).unwrap()
+        k.layer_norm(&ln, shape, InOut::new(&x, &mut y), None)
+            .unwrap()
     });
     let want = reference(
         &x,
@@ -132,8 +134,12 @@ fn main() {
     let x = activations(rows * cols, 2.0, 0.0, 4);
     let gamma = activations(cols, 0.2, 1.0, 5);
     let mut y = vec![0.0; x.len()];
-    let rms = RmsNorm::new(cols).eps(1e-6).gamma(&gamma);
-    let us = time_us(9, || k.rms_norm(&rms, InOut::new(&x, &mut y)).unwrap());
+    let rms = RmsNorm::new().eps(1e-6).gamma(&gamma);
+    let shape = Shape::rows(rows, cols);
+    let us = time_us(9, || {
+        k.rms_norm(&rms, shape, InOut::new(&x, &mut y), None)
+            .unwrap()
+    });
     let mut want = vec![0.0f64; x.len()];
     for (r, row) in x.chunks(cols).enumerate() {
         let ms = row.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / cols as f64;
@@ -182,18 +188,16 @@ fn main() {
     let (mut running_mean, mut running_var) = (vec![0.0; c], vec![1.0; c]);
     let (mut saved_mean, mut saved_inv) = (vec![0.0; c], vec![0.0; c]);
     let mut y = vec![0.0; x.len()];
-    let train = BatchNormTraining::new(shape).gamma(&gamma).beta(&beta);
+    let train = BatchNormTraining::new().gamma(&gamma).beta(&beta);
     let us = time_us(9, || {
-        let running = RunningStats {
-            mean: &mut running_mean,
-            var: &mut running_var,
-            momentum: Momentum::PYTORCH_DEFAULT,
-        };
-        let saved = SavedStats {
-            mean: &mut saved_mean,
-            inv_std: &mut saved_inv,
-        };
-        k.batch_norm_training(&train, InOut::new(&x, &mut y), Some(running), Some(saved))
+        let running = RunningStats::new(
+            &mut running_mean,
+            &mut running_var,
+            Momentum::PYTORCH_DEFAULT,
+        );
+        let saved = SavedStats::new(&mut saved_mean, &mut saved_inv);
+        let io = InOut::new(&x, &mut y);
+        k.batch_norm_training(&train, shape, io, Some(running), Some(saved))
             .unwrap()
     });
     let want = reference(
@@ -216,9 +220,9 @@ fn main() {
     let (c, hw) = (64, 128 * 128);
     let x = activations(c * hw, 4.0, 1.0, 14);
     let mut y = vec![0.0; x.len()];
-    let inorm = InstanceNorm::new(Shape::nchw(1, c, 128, 128));
+    let shape = Shape::nchw(1, c, 128, 128);
     let us = time_us(9, || {
-        k.instance_norm(&inorm, InOut::new(&x, &mut y), None)
+        k.instance_norm(&InstanceNorm::new(), shape, InOut::new(&x, &mut y), None)
             .unwrap()
     });
     let want = reference(&x, c, |i| i / hw, inv_std(eps), |_| (1.0, 0.0));
@@ -236,11 +240,11 @@ fn main() {
     let x = activations(hw * c, 1.0, 0.3, 15);
     let (gamma, beta) = (activations(c, 0.2, 1.0, 16), activations(c, 0.1, 0.0, 17));
     let mut y = vec![0.0; x.len()];
-    let gn = GroupNorm::new(Shape::nhwc(1, 64, 64, c), groups)
-        .gamma(&gamma)
-        .beta(&beta);
+    let gn = GroupNorm::new(groups).gamma(&gamma).beta(&beta);
+    let shape = Shape::nhwc(1, 64, 64, c);
     let us = time_us(9, || {
-        k.group_norm(&gn, InOut::new(&x, &mut y), None).unwrap()
+        k.group_norm(&gn, shape, InOut::new(&x, &mut y), None)
+            .unwrap()
     });
     let per_group = c / groups;
     let want = reference(
@@ -263,9 +267,10 @@ fn main() {
     let (n, c, hw) = (8, 32, 28 * 28);
     let x = activations(n * c * hw, 2.0, 5.0, 18);
     let mut y = vec![0.0; x.len()];
-    let mvn = MeanVarianceNorm::new(Shape::nchw(n, c, 28, 28));
+    let shape = Shape::nchw(n, c, 28, 28);
     let us = time_us(9, || {
-        k.mean_variance_norm(&mvn, InOut::new(&x, &mut y)).unwrap()
+        k.mean_variance_norm(&MeanVarianceNorm::new(), shape, InOut::new(&x, &mut y))
+            .unwrap()
     });
     let want = reference(
         &x,

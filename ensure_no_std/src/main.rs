@@ -50,7 +50,7 @@ pub extern "C" fn _start() -> ! {
 fn shape(layout: Layout) -> Shape {
     match black_box(layout) {
         Layout::ChannelsFirst => Shape::channels_first(N, C, S),
-        Layout::ChannelsLast => Shape::channels_last(N, S, C),
+        _ => Shape::channels_last(N, S, C),
     }
 }
 
@@ -89,21 +89,12 @@ fn every_operator(k: &Kernels, layout: Layout) -> bool {
         .is_ok();
     let (mut rm, mut rv) = ([0.0f32; C], [1.0f32; C]);
     let (mut sm, mut si) = ([0.0f32; C], [0.0f32; C]);
-    let running = RunningStats {
-        mean: &mut rm,
-        var: &mut rv,
-        momentum: black_box(Momentum::PYTORCH_DEFAULT),
-    };
-    let saved = SavedStats {
-        mean: &mut sm,
-        inv_std: &mut si,
-    };
-    let p = BatchNormTraining::new(shape)
-        .gamma(&gamma)
-        .beta(&beta)
-        .eps(eps);
+    let running = RunningStats::new(&mut rm, &mut rv, black_box(Momentum::PYTORCH_DEFAULT));
+    let saved = SavedStats::new(&mut sm, &mut si);
+    let p = BatchNormTraining::new().gamma(&gamma).beta(&beta).eps(eps);
+    let io = InOut::new(&x, &mut y);
     ok &= k
-        .batch_norm_training(&p, InOut::new(&x, &mut y), Some(running), Some(saved))
+        .batch_norm_training(&p, shape, io, Some(running), Some(saved))
         .is_ok();
     black_box((&rm, &rv, &sm, &si));
     let (mut scale, mut shift) = ([0.0f32; C], [0.0f32; C]);
@@ -124,57 +115,50 @@ fn every_operator(k: &Kernels, layout: Layout) -> bool {
     black_box((&scale, &shift, &weight, &folded));
 
     // LayerNorm / RMSNorm over rows and over channels.
-    let ln = LayerNorm::new(C).gamma(&gamma).beta(&beta).eps(eps);
-    let stats = SavedStats {
-        mean: &mut mean,
-        inv_std: &mut inv,
-    };
+    let ln = LayerNorm::new().gamma(&gamma).beta(&beta).eps(eps);
+    let rows = Shape::rows(N * S, C);
+    let stats = SavedStats::new(&mut mean, &mut inv);
     ok &= k
-        .layer_norm(&ln, InOut::new(&x, &mut y), Some(stats))
+        .layer_norm(&ln, rows, InOut::new(&x, &mut y), Some(stats))
         .is_ok();
-    let stats = SavedStats {
-        mean: &mut mean,
-        inv_std: &mut inv,
-    };
+    let stats = SavedStats::new(&mut mean, &mut inv);
     ok &= k
-        .layer_norm_channels(&ln, shape, InOut::new(&x, &mut y), Some(stats))
+        .layer_norm(&ln, shape, InOut::new(&x, &mut y), Some(stats))
         .is_ok();
-    let rms = RmsNorm::new(C).gamma(&gamma).eps(eps);
-    ok &= k.rms_norm(&rms, InOut::new(&x, &mut y)).is_ok();
+    let rms = RmsNorm::new().gamma(&gamma).eps(eps);
+    ok &= k
+        .rms_norm(&rms, rows, InOut::new(&x, &mut y), Some(&mut inv))
+        .is_ok();
     let mut xy = x;
     ok &= k
-        .rms_norm_channels(&rms, shape, InOut::in_place(&mut xy))
+        .rms_norm(&rms, shape, InOut::in_place(&mut xy), None)
         .is_ok();
     black_box((&mean, &inv, &xy));
 
     // InstanceNorm, GroupNorm, MVN.
     let (mut gm, mut gi) = ([0.0f32; N * C], [0.0f32; N * C]);
-    let saved = SavedStats {
-        mean: &mut gm,
-        inv_std: &mut gi,
-    };
-    let p = InstanceNorm::new(shape).gamma(&gamma).beta(&beta).eps(eps);
+    let saved = SavedStats::new(&mut gm, &mut gi);
+    let p = InstanceNorm::new().gamma(&gamma).beta(&beta).eps(eps);
     ok &= k
-        .instance_norm(&p, InOut::new(&x, &mut y), Some(saved))
+        .instance_norm(&p, shape, InOut::new(&x, &mut y), Some(saved))
         .is_ok();
-    let saved = SavedStats {
-        mean: &mut gm[..N * 3],
-        inv_std: &mut gi[..N * 3],
-    };
-    let p = GroupNorm::new(shape, black_box(3))
+    let saved = SavedStats::new(&mut gm[..N * 3], &mut gi[..N * 3]);
+    let p = GroupNorm::new(black_box(3))
         .gamma(&gamma)
         .beta(&beta)
         .eps(eps);
     ok &= k
-        .group_norm(&p, InOut::new(&x, &mut y), Some(saved))
+        .group_norm(&p, shape, InOut::new(&x, &mut y), Some(saved))
         .is_ok();
     for axes in [
         MvnAxes::BatchAndSpatial,
         MvnAxes::Spatial,
         MvnAxes::ChannelsAndSpatial,
     ] {
-        let p = MeanVarianceNorm::new(shape).axes(black_box(axes));
-        ok &= k.mean_variance_norm(&p, InOut::new(&x, &mut y)).is_ok();
+        let p = MeanVarianceNorm::new().axes(black_box(axes));
+        ok &= k
+            .mean_variance_norm(&p, shape, InOut::new(&x, &mut y))
+            .is_ok();
     }
     black_box((&gm, &gi, &y));
 
