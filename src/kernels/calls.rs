@@ -9,7 +9,7 @@ use super::columns::{
 use super::group::{GroupStatsFromSums, GroupSums};
 use super::rows::{NormalizeRows, Report, Rows};
 use super::runs::{Affine, ApplyRuns};
-use super::seam::{Epilogue, F32Sink, F32Source, Identity, Io};
+use super::seam::{Epilogue, F32Sink, F32Source, Identity, Io, StridedSink, StridedSource};
 use super::walk::{Runs, Statistic};
 use super::welford::SliceMoments;
 use crate::io::InOut;
@@ -98,6 +98,93 @@ impl Kernels {
         unsafe { self.run(kernel) }
     }
 
+    /// LayerNorm or RMSNorm (`St`) of rows whose values lie `stride` apart, row `i` starting
+    /// at `start + i * cols * stride`: each row of a `[rows, cols]` tensor (`stride` 1), or one
+    /// position of a channels-first tensor (one row, `stride` = positions). For the compact
+    /// set, which runs both layouts through this one kernel.
+    pub(crate) fn normalize_strided<St: Statistic>(
+        &self,
+        io: &mut InOut<'_>,
+        start: usize,
+        stride: usize,
+        rows: Rows<'_>,
+        report: Report<'_>,
+    ) {
+        assert!(rows.cols > 0 && stride > 0);
+        assert!(rows.gamma.is_none_or(|g| g.len() == rows.cols));
+        assert!(
+            rows.beta
+                .is_none_or(|b| b.len() == rows.cols && St::CENTERED)
+        );
+        assert!(report.mean.as_ref().is_none_or(|m| m.len() >= rows.rows));
+        assert!(report.inv_std.as_ref().is_none_or(|v| v.len() >= rows.rows));
+        let span = match rows.rows {
+            0 => 0,
+            n => (n * rows.cols - 1) * stride + 1,
+        };
+        let (src, dst) = io.ptrs(start, span);
+        let kernel = NormalizeRows {
+            io: Io {
+                src: StridedSource { ptr: src, stride },
+                dst: StridedSink { ptr: dst, stride },
+                epilogue: Identity,
+                nontemporal: false,
+            },
+            rows,
+            report,
+            statistic: PhantomData::<St>,
+        };
+        // SAFETY: every value of every row lies in the span checked above, and the report's
+        // buffers hold a value per row.
+        unsafe { self.run_compact(kernel) };
+    }
+
+    /// One-pass sums of the group at `place` (compact set).
+    pub(crate) fn strided_sums(&self, io: &InOut<'_>, place: Strided) -> Sums {
+        let src = place.source(io);
+        let runs = place.runs;
+        // SAFETY: every value of the group lies in the checked span.
+        unsafe { self.run_compact(GroupSums { src, runs }) }
+    }
+
+    /// The statistics of the group at `place` from its sums (compact set).
+    pub(crate) fn strided_stats(&self, io: &InOut<'_>, place: Strided, sums: Sums) -> GroupStats {
+        let src = place.source(io);
+        let runs = place.runs;
+        // SAFETY: every value of the group lies in the checked span.
+        unsafe { self.run_compact(GroupStatsFromSums { src, runs, sums }) }
+    }
+
+    /// Writes `y = (x - pivot) * scale + shift` over each run `r` of the group at `place`
+    /// with `affine(r)` (compact set).
+    pub(crate) fn strided_affine(
+        &self,
+        io: &mut InOut<'_>,
+        place: Strided,
+        affine: &dyn Fn(usize) -> Affine,
+    ) {
+        let (src, dst) = io.ptrs(place.start, place.span());
+        let kernel = ApplyRuns {
+            io: Io {
+                src: StridedSource {
+                    ptr: src,
+                    stride: place.stride,
+                },
+                dst: StridedSink {
+                    ptr: dst,
+                    stride: place.stride,
+                },
+                epilogue: Identity,
+                nontemporal: false,
+            },
+            runs: place.runs,
+            affine,
+            next: None,
+        };
+        // SAFETY: every value of the group lies in both buffers (span checked).
+        unsafe { self.run_compact(kernel) };
+    }
+
     /// Two-pass statistics down the columns of the block at `start` (see [`ColumnStats`]).
     pub(crate) fn column_stats(
         &self,
@@ -162,6 +249,33 @@ impl Kernels {
         };
         // SAFETY: the span, the padded column arrays and the row arrays were checked above.
         unsafe { self.run(kernel) }
+    }
+}
+
+/// A group of values for the compact set: `runs` of elements `stride` values apart from
+/// `start` (element `e` of the walk at `start + e * stride`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Strided {
+    pub start: usize,
+    pub stride: usize,
+    pub runs: Runs,
+}
+
+impl Strided {
+    /// Values from the group's first to its last.
+    fn span(self) -> usize {
+        match self.runs.span() {
+            0 => 0,
+            elements => (elements - 1) * self.stride + 1,
+        }
+    }
+
+    /// The group's values to read (bounds-checked).
+    fn source(self, io: &InOut<'_>) -> StridedSource {
+        StridedSource {
+            ptr: io.input_ptr(self.start, self.span()),
+            stride: self.stride,
+        }
     }
 }
 

@@ -64,6 +64,19 @@ impl Kernels {
         self.isa
     }
 
+    /// Whether these kernels take their compact form (see `Vector::COMPACT`): on a target
+    /// with only the scalar set this is `true` at compile time, so the operators' other
+    /// branches are not linked.
+    #[inline(always)]
+    pub(crate) fn compact(&self) -> bool {
+        match self.isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 | Isa::Avx2 => false,
+            Isa::Portable if PORTABLE_SIMD => false,
+            _ => true,
+        }
+    }
+
     /// Runs `kernel` on this handle's instruction set. Inlined, so each call site holds one
     /// branch per set this build has (one, without `std` on a microcontroller).
     ///
@@ -81,6 +94,20 @@ impl Kernels {
             Isa::Portable if PORTABLE_SIMD => unsafe { portable(kernel) },
             _ => unsafe { scalar(kernel) },
         }
+    }
+}
+
+impl Kernels {
+    /// Runs `kernel` on the scalar set, for the compact forms only it takes (instantiating
+    /// them for no other set).
+    ///
+    /// # Safety
+    /// As [`Kernels::run`].
+    #[inline(always)]
+    pub(crate) unsafe fn run_compact<K: Kernel>(&self, kernel: K) -> K::Output {
+        debug_assert!(self.compact());
+        // SAFETY: forwarded from the caller; the scalar set runs everywhere.
+        unsafe { scalar(kernel) }
     }
 }
 

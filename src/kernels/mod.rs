@@ -38,6 +38,7 @@ mod short_rows;
 mod walk;
 mod welford;
 
+pub(crate) use calls::Strided;
 pub(crate) use columns::{ColumnGeometry, ColumnParams, ColumnState, ColumnTotals};
 pub use dispatch::Kernels;
 pub(crate) use rows::{Report, Rows};

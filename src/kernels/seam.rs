@@ -169,6 +169,87 @@ impl Sink for F32Sink {
     }
 }
 
+/// `f32` activations `stride` values apart: one position's channels in a channels-first
+/// tensor, read by the compact set's row kernel (a core without caches pays nothing for the
+/// stride). Loads a value at a time.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StridedSource {
+    pub ptr: *const f32,
+    pub stride: usize,
+}
+
+impl Source for StridedSource {
+    const ELEMENT_BYTES: usize = size_of::<f32>();
+
+    #[inline(always)]
+    fn offset(self, n: usize) -> Self {
+        StridedSource {
+            ptr: self.ptr.wrapping_add(n * self.stride),
+            ..self
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn load<V: Vector>(self, at: usize, lanes: usize) -> V {
+        let mut values = [0.0f32; crate::simd::MAX_LANES];
+        for (lane, value) in values.iter_mut().enumerate().take(lanes) {
+            // SAFETY: the caller guarantees elements `at..at + lanes` are readable.
+            *value = unsafe { self.ptr.add((at + lane) * self.stride).read() };
+        }
+        // SAFETY: `values` holds MAX_LANES >= LANES values; the set is available.
+        unsafe { V::load(values.as_ptr()) }
+    }
+
+    #[inline(always)]
+    unsafe fn prefetch<V: Vector>(self, _: usize) {}
+}
+
+/// `f32` outputs `stride` values apart (see [`StridedSource`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StridedSink {
+    pub ptr: *mut f32,
+    pub stride: usize,
+}
+
+impl Sink for StridedSink {
+    const ELEMENT_BYTES: usize = size_of::<f32>();
+
+    #[inline(always)]
+    fn offset(self, n: usize) -> Self {
+        StridedSink {
+            ptr: self.ptr.wrapping_add(n * self.stride),
+            ..self
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn store<V: Vector>(self, at: usize, v: V, lanes: usize) {
+        let mut values = [0.0f32; crate::simd::MAX_LANES];
+        // SAFETY: `values` holds MAX_LANES >= LANES values; the caller guarantees elements
+        // `at..at + lanes` are writable.
+        unsafe {
+            v.store(values.as_mut_ptr());
+            for (lane, &value) in values.iter().enumerate().take(lanes) {
+                self.ptr.add((at + lane) * self.stride).write(value);
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn store_stream<V: Vector>(self, at: usize, v: V) {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.store(at, v, V::LANES) }
+    }
+
+    #[inline(always)]
+    unsafe fn prefetch<V: Vector>(self, _: usize) {}
+
+    #[inline(always)]
+    fn aligned_head<V: Vector>(self, _: usize) -> usize {
+        0
+    }
+}
+
 /// A kernel's input and output: values read from `src`, normalized, passed through
 /// `epilogue` and written to `dst`, which may be the same memory (in place).
 #[derive(Clone, Copy, Debug)]

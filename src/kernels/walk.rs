@@ -259,7 +259,7 @@ pub(crate) unsafe fn walk_runs<V: Vector, W: Walk<V>>(
 }
 
 /// The compact form of [`walk_runs`]: one slot, folded every `FOLD_VECTORS / UNROLL`
-/// vectors (the same count of terms per accumulator lane) and at the end of each run.
+/// vectors (the same count of terms per accumulator lane) and at the end.
 ///
 /// # Safety
 /// As [`walk_runs`].
@@ -270,13 +270,13 @@ unsafe fn walk_plain<V: Vector, W: Walk<V>>(
     walk: &W,
     totals: &mut impl Flush<W::Slot>,
 ) {
+    let mut slot = empty;
+    let mut pending = 0;
     for r in 0..runs.count {
         let start = r * runs.stride;
         // SAFETY (every call): the walk's contract, forwarded; each offset lies in run `r`.
         let state = unsafe { walk.begin(r) };
-        let mut slot = empty;
         let mut i = 0;
-        let mut pending = 0;
         while i < runs.len {
             let n = (runs.len - i).min(V::LANES);
             unsafe { walk.step(&mut slot, &state, start + i, n) };
@@ -287,8 +287,8 @@ unsafe fn walk_plain<V: Vector, W: Walk<V>>(
                 (slot, pending) = (empty, 0);
             }
         }
-        unsafe { totals.flush_one(&slot) };
     }
+    unsafe { totals.flush_one(&slot) };
 }
 
 /// `slot = max(slot, |x - center|)`.

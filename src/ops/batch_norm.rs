@@ -6,7 +6,7 @@ use super::check::{Check, DEFAULT_EPS};
 use super::columns::WINDOW;
 use crate::error::NormError;
 use crate::io::InOut;
-use crate::kernels::{Affine, ColumnGeometry, ColumnParams, Kernels, Runs};
+use crate::kernels::{Affine, ColumnGeometry, ColumnParams, Kernels, Runs, Strided};
 use crate::shape::{Layout, Shape};
 
 /// A BatchNorm layer with fixed (running) statistics, for inference and for folding into the
@@ -99,6 +99,31 @@ impl Kernels {
             return Ok(());
         }
         let (n, c, spatial) = (shape.n(), shape.c(), shape.spatial());
+        if self.compact() {
+            // A channel at a time, its values walked in place (see `strided`): no window of
+            // channel parameters on a microcontroller's stack.
+            for ch in 0..c {
+                let a = bn.channel_affine(ch);
+                let channel = match shape.layout() {
+                    Layout::ChannelsFirst => Strided {
+                        start: ch * spatial,
+                        stride: 1,
+                        runs: Runs {
+                            count: n,
+                            len: spatial,
+                            stride: c * spatial,
+                        },
+                    },
+                    _ => Strided {
+                        start: ch,
+                        stride: c,
+                        runs: Runs::row(n * spatial),
+                    },
+                };
+                self.strided_affine(&mut io, channel, &|_| a);
+            }
+            return Ok(());
+        }
         match shape.layout() {
             Layout::ChannelsFirst => {
                 // A window of channels' affines computed once, then applied to each sample's

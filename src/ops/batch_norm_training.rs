@@ -93,8 +93,9 @@ impl Momentum {
         match self {
             Momentum::PyTorch(m) => (1.0 - m, m, true),
             Momentum::CumulativeAverage { batches } => {
-                let b = batches as f64;
-                (((b - 1.0) / b) as f32, (1.0 / b) as f32, true)
+                // Each weight rounded once (exactly formed operands up to 2^24 batches).
+                let b = batches as f32;
+                ((batches - 1) as f32 / b, 1.0 / b, true)
             }
             Momentum::Onnx(m) => (m, 1.0 - m, false),
         }

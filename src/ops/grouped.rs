@@ -33,6 +33,9 @@ impl Kernels {
         io: &mut InOut<'_>,
         finish: &mut dyn FnMut(usize, &GroupStats) -> f32,
     ) {
+        if self.compact() {
+            return self.strided_groups(shape, reduce, affine, io, finish);
+        }
         let (n, c, spatial) = (shape.n(), shape.c(), shape.spatial());
         match (shape.layout(), reduce) {
             (Layout::ChannelsFirst, Reduce::Channel) => {

@@ -43,3 +43,4 @@ mod planes;
 pub(crate) mod rms_norm;
 mod row_norm;
 pub(crate) mod saved;
+mod strided;

@@ -59,26 +59,44 @@ impl Kernels {
         if total == 0 {
             return Ok(()); // validated in full first: an empty tensor still needs right lengths
         }
-        if shape.layout() == Layout::ChannelsLast {
-            let rows = Rows {
-                rows: positions,
-                cols: shape.c(),
-                eps: p.eps,
-                gamma: p.gamma,
-                beta: p.beta,
-            };
-            let report = Report {
-                mean: stats.mean,
-                inv_std: stats.inv_std,
-            };
-            self.normalize_rows::<St, _>(&mut io, rows, report, Identity);
-            return Ok(());
-        }
+        let rows = Rows {
+            rows: positions,
+            cols: shape.c(),
+            eps: p.eps,
+            gamma: p.gamma,
+            beta: p.beta,
+        };
         let mut report = Report {
             mean: stats.mean,
             inv_std: stats.inv_std,
         };
         let (c, spatial) = (shape.c(), shape.spatial());
+        let channels_last = shape.layout() == Layout::ChannelsLast;
+        if self.compact() {
+            // One kernel for both layouts: channels-first, each position's channels are a row
+            // `spatial` values apart, which a core without caches reads at no extra cost (and
+            // the columns engine is not linked).
+            if channels_last {
+                self.normalize_strided::<St>(&mut io, 0, 1, rows, report);
+                return Ok(());
+            }
+            let one = Rows { rows: 1, ..rows };
+            let (mut mean, mut inv_std) = ([0.0f32], [0.0f32]);
+            for position in 0..positions {
+                let start = (position / spatial) * c * spatial + position % spatial;
+                let wanted = Report {
+                    mean: Some(&mut mean),
+                    inv_std: Some(&mut inv_std),
+                };
+                self.normalize_strided::<St>(&mut io, start, spatial, one, wanted);
+                report.record(position, mean[0], inv_std[0]);
+            }
+            return Ok(());
+        }
+        if channels_last {
+            self.normalize_rows::<St, _>(&mut io, rows, report, Identity);
+            return Ok(());
+        }
         for n in 0..shape.n() {
             let set = Columns {
                 start: n * c * spatial,
