@@ -60,6 +60,7 @@ pub(crate) trait Vector: Copy {
     #[inline(always)]
     unsafe fn load_partial(src: *const f32, n: usize) -> Self {
         let mut buffer = [0.0f32; MAX_LANES];
+        // SAFETY: `src` is valid for `n < LANES <= MAX_LANES` reads (the trait's contract).
         unsafe {
             core::ptr::copy_nonoverlapping(src, buffer.as_mut_ptr(), n);
             Self::load(buffer.as_ptr())
@@ -70,6 +71,7 @@ pub(crate) trait Vector: Copy {
     #[inline(always)]
     unsafe fn store_partial(self, dst: *mut f32, n: usize) {
         let mut buffer = [0.0f32; MAX_LANES];
+        // SAFETY: `dst` is valid for `n < LANES <= MAX_LANES` writes (the trait's contract).
         unsafe {
             self.store(buffer.as_mut_ptr());
             core::ptr::copy_nonoverlapping(buffer.as_ptr(), dst, n);
@@ -82,6 +84,7 @@ pub(crate) trait Vector: Copy {
     /// reductions, and one chain of latency instead of sixteen.
     #[inline(always)]
     unsafe fn reduce_add_rows(v: &[Self; ROWS]) -> [f32; ROWS] {
+        // SAFETY: the trait's contract (the instruction set is available).
         core::array::from_fn(|r| unsafe { v[r].reduce_add() })
     }
 
@@ -107,6 +110,7 @@ pub(crate) trait Vector: Copy {
     /// first where the instruction set can; [`Vector::fence`] orders such stores.
     #[inline(always)]
     unsafe fn store_stream(self, dst: *mut f32) {
+        // SAFETY: the trait's contract.
         unsafe { self.store(dst) }
     }
 
@@ -118,6 +122,7 @@ pub(crate) trait Vector: Copy {
     #[inline(always)]
     unsafe fn mask(n: usize) -> Self {
         const ONES: [f32; MAX_LANES] = [1.0; MAX_LANES];
+        // SAFETY: ONES holds MAX_LANES >= n values.
         unsafe { Self::load_partial(ONES.as_ptr(), n) }
     }
 }

@@ -13,6 +13,8 @@ impl Arch for Portable {
 }
 
 impl Vector for f32x8 {
+    // SAFETY (every `unsafe` block in this impl): the `Vector` contract: pointer arguments
+    // are valid for the lanes read or written (`wide` needs no particular CPU).
     const LANES: usize = 8;
 
     #[inline(always)]

@@ -14,6 +14,8 @@ impl Arch for Scalar {
 
 /// Plain `f32`: the scalar reference path.
 impl Vector for f32 {
+    // SAFETY (every `unsafe` block in this impl): the `Vector` contract: pointer arguments
+    // are valid for the one value read or written.
     const LANES: usize = 1;
     const COMPACT: bool = true;
 

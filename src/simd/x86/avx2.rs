@@ -7,6 +7,8 @@ use core::arch::x86_64::*;
 pub(crate) struct F32x8(__m256);
 
 impl Vector for F32x8 {
+    // SAFETY (every `unsafe` block in this impl): the `Vector` contract: this CPU has AVX2
+    // and FMA, and pointer arguments are valid for the lanes read or written.
     const LANES: usize = 8;
 
     #[inline(always)]
@@ -139,9 +141,13 @@ impl Vector for F32x8 {
 }
 
 /// The mask of the first `n < 8` lanes: all-ones in each selected 32-bit lane.
+///
+/// # Safety
+/// `n <= 8`, and the CPU has AVX.
 #[inline(always)]
 unsafe fn lanes(n: usize) -> __m256i {
     const WINDOW: [i32; 16] = [-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0];
+    // SAFETY: `8 - n` is in `0..=8`, so the 8 values read lie in WINDOW.
     unsafe { _mm256_loadu_si256(WINDOW.as_ptr().add(8 - n).cast()) }
 }
 

@@ -7,6 +7,8 @@ use core::arch::x86_64::*;
 pub(crate) struct F32x16(__m512);
 
 impl Vector for F32x16 {
+    // SAFETY (every `unsafe` block in this impl): the `Vector` contract: this CPU has
+    // AVX-512F, and pointer arguments are valid for the lanes read or written.
     const LANES: usize = 16;
 
     #[inline(always)]
