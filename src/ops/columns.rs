@@ -15,10 +15,9 @@ use crate::stats::{GroupStats, SecondPass, WideMoments, corrected, one_pass_acce
 ///
 /// A window sweeps its slice of every row, so it must be wide for speed: with 128 columns of
 /// 768-channel rows the hardware prefetcher cannot follow 512-byte pieces 3 KiB apart and each
-/// row waits on DRAM (measured: 1.3 GB/s for BatchNorm training over 32x128x768, against
-/// 18 GB/s for streaming kernels). 1024 covers the channel counts of common models in one
-/// sweep, for about 40 KiB of stack; without `std` (microcontrollers, small stacks and no
-/// prefetchers to feed) the window stays at 128.
+/// row waits on DRAM, far below the speed of a streaming pass. 1024 covers the channel counts
+/// of common models in one sweep, at the cost of a larger stack frame; without `std`
+/// (microcontrollers, small stacks and no prefetchers to feed) the window stays at 128.
 #[cfg(feature = "std")]
 pub(crate) const WINDOW: usize = 1024;
 #[cfg(not(feature = "std"))]
@@ -29,8 +28,8 @@ pub(crate) const WINDOW: usize = 128;
 const BLOCK_VALUES: usize = 64 * 1024;
 
 /// Rows per statistics block at most: each column sums at most this many terms in one f32
-/// accumulator before the block is merged in f64. (At 256, sparse data whose one large early
-/// term every later addition rounds against was measured 20% past the 64-ulp bar.)
+/// accumulator before the block is merged in f64. (Longer sums let sparse data, whose one large
+/// early term every later addition rounds against, drift past the tests' 64-ulp bound.)
 const BLOCK_ROWS: usize = 64;
 
 #[derive(Clone, Copy, Debug)]
@@ -52,8 +51,8 @@ pub(crate) struct Columns<'a> {
 /// block (a trend down the rows, such as an image brighter at the top, then does not bias
 /// them). Data without a trend puts the pivot ~1/16 of a standard deviation from the column's
 /// mean, and a column fails the acceptance test (a quarter) with probability ~6e-5: with 768
-/// channels, a call falls back to the two-pass blocks once in 20. (At 128 rows it was once in
-/// 1.02: BatchNorm training over 32x128x768 ran at 2.5x copy instead of 1.4x.)
+/// channels, a call falls back to the two-pass blocks once in 20. (Fewer rows put the pivots
+/// further off, and nearly every call fell back to the slower two-pass blocks.)
 const PIVOT_ROWS: usize = 256;
 
 /// The per-column and per-group state of one call, on the stack.
