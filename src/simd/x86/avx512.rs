@@ -138,8 +138,8 @@ fn lanes(n: usize) -> __mmask16 {
 }
 
 /// Kernels over 512-bit registers for the statistics, 256-bit ones for the streaming passes
-/// (BatchNorm inference NHWC measured 1.40 against 1.09 x copy with 512-bit ones there). Run
-/// only inside `#[target_feature(enable = "avx512f,avx2,fma")]`.
+/// (512-bit vectors gain nothing there and measured slower). Run only inside
+/// `#[target_feature(enable = "avx512f,avx2,fma")]`.
 pub(crate) struct Avx512;
 
 impl Arch for Avx512 {
