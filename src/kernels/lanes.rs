@@ -1,8 +1,9 @@
 //! Small lane-level helpers the kernels share: masked loads, lane sums, parameter loads.
 //!
-//! No closures anywhere in the kernels: rustc compiles a closure that LLVM declines to inline
-//! as a function of its own, without the caller's `#[target_feature]`, and every intrinsic in
-//! it becomes a call. Per-vector work is passed as traits with always-inlined methods.
+//! No closures for per-vector work: rustc compiles a closure that LLVM declines to inline as a
+//! function of its own, without the caller's `#[target_feature]`, and every intrinsic in it
+//! becomes a call. Per-vector work is passed as traits with always-inlined methods; closures
+//! remain only for address arithmetic and per-run scalar parameters.
 
 use super::seam::Source;
 use crate::simd::Vector;
