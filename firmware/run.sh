@@ -59,6 +59,7 @@ install() {
 build() {
   (cd device && cargo build --release --target "$arm" && cargo build --release --target "$rv")
   cargo build --release -p normkern-fw-checker
+  cargo test --release --quiet -p normkern-fw-checker -p normkern-fw-cases
 }
 
 # Runs one board under a timeout; its output goes to $2. A hang (exit 124) or a failing exit

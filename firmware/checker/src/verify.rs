@@ -503,3 +503,63 @@ impl Tally {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cases::{MAX_LEN, MAX_PARAM};
+
+    fn all() -> impl Iterator<Item = Case> {
+        (0..cases::count())
+            .map(|i| cases::get(i).unwrap())
+            .chain(cases::BENCHES.iter().copied())
+    }
+
+    #[test]
+    fn every_case_fits_the_device_buffers() {
+        for c in all() {
+            let name = FullName(&c).to_string();
+            assert!(c.x_len() <= MAX_LEN, "{name}");
+            for len in [c.gamma_len(), c.beta_len()].into_iter().flatten() {
+                assert!(len <= MAX_PARAM, "{name}");
+            }
+            for (a, b) in [c.stats_len(), c.saved_len(), c.running_len()].into_iter().flatten() {
+                assert!(a <= MAX_PARAM && b <= MAX_PARAM, "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn names_are_one_word() {
+        for c in all() {
+            let name = FullName(&c).to_string();
+            assert!(!name.contains(char::is_whitespace), "{name}");
+        }
+    }
+
+    #[test]
+    fn valid_cases_have_a_reference() {
+        for (i, c) in (0..cases::count()).map(|i| (i, cases::get(i).unwrap())) {
+            if c.defect.is_none() && c.op != Op::Moments {
+                let (want, _) = expect(&c, &generate(i, &c));
+                assert_eq!(want.y.len(), c.x_len(), "{}", FullName(&c));
+            }
+        }
+    }
+
+    #[test]
+    fn errors_match_their_patterns() {
+        assert!(error_matches("length:gamma", &["length:gamma"]));
+        assert!(error_matches("epsilon:-", &["epsilon:*"]));
+        assert!(!error_matches("length:beta", &["length:gamma"]));
+        assert!(!error_matches("ok", &["epsilon:*"]));
+    }
+
+    #[test]
+    fn the_tolerance_is_the_tests() {
+        assert!(close(1.0, 1.0 + 60.0 * U, 1.0, Y_TOL));
+        assert!(!close(1.0, 1.0 + 70.0 * U, 1.0, Y_TOL));
+        assert!(close(f32::NAN, f64::NAN, 1.0, Y_TOL));
+        assert!(!close(1.0, f64::NAN, 1.0, Y_TOL));
+    }
+}
