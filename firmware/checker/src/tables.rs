@@ -266,10 +266,10 @@ pub fn sizes(bins: &[(String, Elf)], callers: bool) {
                 .collect::<Vec<_>>()
                 .join("/");
             for c in calls.get(addr).into_iter().flatten() {
-                if !at.contains_key(c) {
-                    if let Some(n) = names.get(c) {
-                        why.entry(key.clone()).or_default().insert(short(n));
-                    }
+                if !at.contains_key(c)
+                    && let Some(n) = names.get(c)
+                {
+                    why.entry(key.clone()).or_default().insert(short(n));
                 }
             }
         }

@@ -364,10 +364,10 @@ impl Tally {
             if !error_matches(result, want) {
                 bad.push(format!("returned {result}, expected one of {want:?}"));
             }
-            if let Some(ip) = r.field("ip") {
-                if !error_matches(ip, want) {
-                    bad.push(format!("in place returned {ip}, expected one of {want:?}"));
-                }
+            if let Some(ip) = r.field("ip")
+                && !error_matches(ip, want)
+            {
+                bad.push(format!("in place returned {ip}, expected one of {want:?}"));
             }
             if r.number("untouched") != Some(1) {
                 bad.push("an output buffer was written".into());
@@ -523,7 +523,10 @@ mod tests {
             for len in [c.gamma_len(), c.beta_len()].into_iter().flatten() {
                 assert!(len <= MAX_PARAM, "{name}");
             }
-            for (a, b) in [c.stats_len(), c.saved_len(), c.running_len()].into_iter().flatten() {
+            for (a, b) in [c.stats_len(), c.saved_len(), c.running_len()]
+                .into_iter()
+                .flatten()
+            {
                 assert!(a <= MAX_PARAM && b <= MAX_PARAM, "{name}");
             }
         }

@@ -89,7 +89,7 @@ const STATS: Stats = Stats {
 
 fn run() -> bool {
     // SAFETY: `run` is entered once, and this is the only reference to `BUFS`.
-    let b = unsafe { &mut *(&raw mut BUFS) };
+    let b = unsafe { &mut BUFS };
     let mut out = Out::new(board::Port::open());
     board::init();
     out.str("H board=").str(board::NAME);
