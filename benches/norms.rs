@@ -8,12 +8,16 @@
 //! - `scalar`: the straightforward loop a user would write, in plain `f32`: for each row,
 //!   channel or group, a pass for the mean, a pass for the variance, a pass to normalize
 //!   (channels-last layouts accumulate per-channel sums row by row, so every pass is sequential);
-//!   its output is checked against `normkern`'s before timing, so both do the same work;
+//!   a timed baseline, not a reference;
 //! - `floor`: one scale and shift over the same bytes, the least work a kernel that reads `x`
 //!   once and stores `y` through the cache can do (`common/floor.rs` says why it is slower
 //!   than the copy);
 //! - `copy`: `copy_from_slice` of the same input into the same output buffer, what the targets
 //!   are measured against.
+//!
+//! Before it is timed, each `normkern*` function's output is checked against the float64
+//! reference (the `normkern-reference` crate), and so is the plain loop's, more loosely (it
+//! sums in `f32`): every function does the work it is named for.
 //!
 //! Throughput is input + output bytes. All groups use gamma, beta and eps 1e-5; BatchNorm
 //! training also updates running statistics (PyTorch momentum) and fills saved statistics.
@@ -36,6 +40,11 @@ use std::time::Duration;
 
 #[path = "common/floor.rs"]
 mod floor;
+
+#[path = "../tests/common/adapt.rs"]
+mod adapt;
+
+use normkern_reference as exact;
 
 const EPS: f32 = 1e-5;
 const MOMENTUM: f32 = 0.1;
@@ -120,23 +129,54 @@ fn group<'a>(c: &'a mut Criterion, name: &str, len: usize) -> BenchmarkGroup<'a,
     g
 }
 
-/// Largest difference allowed between the plain loop and normkern: the plain loop sums in
-/// `f32`, so long groups drift by ~1e-4; a wrong index or parameter shows up as ~0.1.
-const TOLERANCE: f32 = 1e-2;
+/// The float64 reference's output and the magnitude of each value (`Expected::y`, `mag`).
+type Reference = (Vec<f64>, Vec<f64>);
+
+fn y_mag(want: exact::Expected) -> Reference {
+    (want.y, want.mag)
+}
+
+/// Largest error allowed against the float64 reference, in units of `1 + mag`: normkern's
+/// kernels are within a few e-6 (the test suite's bound); the plain loop sums in `f32`, so long
+/// groups drift by ~1e-4. A wrong index or parameter shows up as ~0.1.
+const KERNEL_TOLERANCE: f64 = 1e-5;
+const PLAIN_TOLERANCE: f64 = 1e-2;
+
+/// Panics unless every value of `got` is within `tol · (1 + mag)` of the reference.
+fn check(what: &str, got: &[f32], (want, mag): &Reference, tol: f64) {
+    assert_eq!(got.len(), want.len(), "{what}: output length");
+    let (at, worst) = got
+        .iter()
+        .zip(want.iter().zip(mag))
+        .map(|(&g, (&w, &m))| (f64::from(g) - w).abs() / (1.0 + m))
+        .enumerate()
+        .fold((0, 0.0f64), |a, (i, e)| if e > a.1 { (i, e) } else { a });
+    assert!(
+        worst <= tol,
+        "{what} differs from the float64 reference by {worst:e} (1 + mag) at [{at}]: {} vs {}",
+        got[at],
+        want[at]
+    );
+}
 
 /// Benchmarks one group: `run(kernels, x, y)` under each kernel path's name, `plain(x, y)`
-/// under `scalar` (first checked against the automatic path, so the baseline does the same
-/// work), then `floor` and `copy`.
+/// under `scalar`, each first checked against `reference(x)` (computed once, on first use),
+/// then `floor` and `copy`.
 fn bench_all(
     mut g: BenchmarkGroup<'_, WallTime>,
     x: &Input,
     y: &mut [f32],
     mut run: impl FnMut(&Kernels, &[f32], &mut [f32]),
     mut plain: impl FnMut(&[f32], &mut [f32]),
+    reference: impl Fn(&[f32]) -> Reference,
 ) {
+    let want = OnceCell::new();
+    let want = || want.get_or_init(|| reference(x.get()));
     for (name, k) in kernel_paths() {
-        g.bench_function(name, |b| {
+        g.bench_function(&name, |b| {
             let x = x.get();
+            run(&k, x, &mut *y);
+            check(&name, &*y, want(), KERNEL_TOLERANCE);
             b.iter(|| {
                 run(&k, black_box(x), &mut *y);
                 black_box(&mut *y);
@@ -145,15 +185,8 @@ fn bench_all(
     }
     g.bench_function("scalar", |b| {
         let x = x.get();
-        let mut expected = vec![0.0f32; x.len()];
-        run(&Kernels::detect(), x, &mut expected);
         plain(x, y);
-        let worst = expected
-            .iter()
-            .zip(y.iter())
-            .map(|(e, v)| (e - v).abs())
-            .fold(0.0f32, f32::max);
-        assert!(worst <= TOLERANCE, "plain loop differs by {worst}");
+        check("plain loop", &*y, want(), PLAIN_TOLERANCE);
         b.iter(|| {
             plain(black_box(x), &mut *y);
             black_box(&mut *y);
@@ -428,6 +461,7 @@ fn layer_norm(c: &mut Criterion) {
             &mut y,
             |k, x, y| k.layer_norm(&p, InOut::new(x, y), None).unwrap(),
             |x, y| plain_layer_norm(x, y, cols, &gamma, &beta),
+            |x| y_mag(exact::layer_norm(x, cols, EPS, Some(&gamma), Some(&beta))),
         );
     }
 }
@@ -445,6 +479,7 @@ fn rms_norm(c: &mut Criterion) {
         &mut y,
         |k, x, y| k.rms_norm(&p, InOut::new(x, y)).unwrap(),
         |x, y| plain_rms_norm(x, y, cols, &gamma),
+        |x| y_mag(exact::rms_norm(x, cols, EPS, Some(&gamma))),
     );
 }
 
@@ -493,6 +528,12 @@ fn batch_norm_infer(c: &mut Criterion) {
                     .unwrap()
             },
             |x, y| plain_batch_norm_infer(x, y, shape, &params),
+            |x| {
+                let (mean, var) = (&params.mean, &params.var);
+                let (gamma, beta) = (Some(&params.gamma[..]), Some(&params.beta[..]));
+                let dims = adapt::dims(&shape);
+                exact::batch_norm_inference(x, &dims, mean, var, gamma, beta, EPS)
+            },
         );
     }
 }
@@ -557,6 +598,16 @@ fn batch_norm_train(c: &mut Criterion) {
                     *v = 1.0 / (*v + EPS).sqrt();
                 }
             },
+            |x| {
+                let dims = adapt::dims(&shape);
+                y_mag(exact::batch_norm_training(
+                    x,
+                    &dims,
+                    EPS,
+                    Some(&gamma),
+                    Some(&beta),
+                ))
+            },
         );
     }
 }
@@ -587,6 +638,11 @@ fn instance_norm(c: &mut Criterion) {
                 (&gamma, &beta),
                 &mut plain_saved,
             )
+        },
+        |x| {
+            let dims = adapt::dims(&shape);
+            let (gamma, beta) = (Some(&gamma[..]), Some(&beta[..]));
+            y_mag(exact::group_norm(x, &dims, shape.c, EPS, gamma, beta))
         },
     );
 }
@@ -651,6 +707,11 @@ fn group_norm(c: &mut Criterion) {
                         }
                     }
                 }
+            },
+            |x| {
+                let dims = adapt::dims(&shape);
+                let (gamma, beta) = (Some(&gamma[..]), Some(&beta[..]));
+                y_mag(exact::group_norm(x, &dims, GROUPS, EPS, gamma, beta))
             },
         );
     }

@@ -1,7 +1,7 @@
 //! Property tests for normkern.
 //!
 //! Every operator, on both layouts, on every instruction set this CPU has and both out of place
-//! and in place, is checked against a float64 reference (`tests/common/reference.rs`) over
+//! and in place, is checked against the float64 reference (the `normkern-reference` crate) over
 //! shapes that hit every vector tail, magnitudes from 1e-20 to 1e18, offsets up to 1e5 and
 //! every eps the issue names (0 included). Then: identities between operators, merged
 //! statistics, NaN/inf isolation, constant and extreme inputs, and the rejection of bad input
@@ -18,13 +18,13 @@ mod common;
 
 use common::check::{self, FEW_ROUNDINGS, Mode, Path, SENTINEL, Y_TOL};
 use common::ops::{self, Op};
-use common::reference::{self, Conv};
 use common::strategies as st;
-use common::{AffineSpec, Rng, Signal, to_f32};
+use common::{AffineSpec, Rng, Signal, adapt, to_f32};
 use normkern::{
     BatchNorm, ConvKernel, GroupNorm, InOut, InstanceNorm, Isa, Kernels, LayerNorm, Layout,
     Moments, MvnAxes, NormError, SavedStats, Shape,
 };
+use normkern_reference::{self as reference, Conv, Dims};
 use proptest::prelude::*;
 
 /// Cases for the main reference properties; the others use fewer (see each block).
@@ -156,11 +156,11 @@ mod identities {
         path: Path,
         x_cf: &[f32],
     ) -> Result<ops::Outputs, TestCaseError> {
-        let cf = case.shape(Layout::ChannelsFirst);
-        let shape = case.shape(layout);
-        let x = reference::relayout(x_cf, &cf, &shape);
+        let cf = case.dims(Layout::ChannelsFirst);
+        let dims = case.dims(layout);
+        let x = Dims::relayout(x_cf, &cf, &dims);
         let mut out = ops::execute(op, case, &case.params(), layout, path, &x)?;
-        out.y = reference::relayout(&out.y, &shape, &cf);
+        out.y = Dims::relayout(&out.y, &dims, &cf);
         Ok(out)
     }
 
@@ -180,14 +180,14 @@ mod identities {
             let x_cf = case.sample();
             let per_sample = case.c * case.spatial;
             for layout in [Layout::ChannelsFirst, Layout::ChannelsLast] {
-                let shape = case.shape(layout);
-                let x = reference::relayout(&x_cf, &case.shape(Layout::ChannelsFirst), &shape);
+                let dims = case.dims(layout);
+                let x = Dims::relayout(&x_cf, &case.dims(Layout::ChannelsFirst), &dims);
                 let want = reference::group_norm(
-                    &x, &shape, 1, case.eps, params.gamma.as_deref(), params.beta.as_deref(),
+                    &x, &dims, 1, case.eps, params.gamma.as_deref(), params.beta.as_deref(),
                 );
                 // Per-element parameters: the channel of each position in the sample's row.
                 let mut channel_of = vec![0; per_sample];
-                reference::for_each(&Shape { n: 1, ..shape }, |_, c, _, i| channel_of[i] = c);
+                Dims { n: 1, ..dims }.for_each(|_, c, _, i| channel_of[i] = c);
                 let expand = |p: &Option<Vec<f32>>| {
                     p.as_ref().map(|p| channel_of.iter().map(|&c| p[c]).collect::<Vec<f32>>())
                 };
@@ -213,11 +213,11 @@ mod identities {
             let case = ops::Case { groups: case.c, ..case };
             let x_cf = case.sample();
             for layout in [Layout::ChannelsFirst, Layout::ChannelsLast] {
-                let shape = case.shape(layout);
-                let x = reference::relayout(&x_cf, &case.shape(Layout::ChannelsFirst), &shape);
+                let dims = case.dims(layout);
+                let x = Dims::relayout(&x_cf, &case.dims(Layout::ChannelsFirst), &dims);
                 let params = case.params();
                 let want = reference::group_norm(
-                    &x, &shape, case.c, case.eps, params.gamma.as_deref(), params.beta.as_deref(),
+                    &x, &dims, case.c, case.eps, params.gamma.as_deref(), params.beta.as_deref(),
                 );
                 for path in check::paths() {
                     let gn = ops::execute(Op::GroupNorm, &case, &params, layout, path, &x)?;
@@ -279,11 +279,11 @@ mod identities {
             bn.scale_shift(&mut scale, &mut shift).map_err(|e| check::fail(format!("{e:?}")))?;
             let x_cf = case.sample();
             for layout in [Layout::ChannelsFirst, Layout::ChannelsLast] {
-                let shape = case.shape(layout);
-                let x = reference::relayout(&x_cf, &case.shape(Layout::ChannelsFirst), &shape);
+                let (shape, dims) = (case.shape(layout), case.dims(layout));
+                let x = Dims::relayout(&x_cf, &case.dims(Layout::ChannelsFirst), &dims);
                 let mut want = vec![0.0; x.len()];
                 let mut mag = vec![0.0; x.len()];
-                reference::for_each(&shape, |_, c, _, i| {
+                dims.for_each(|_, c, _, i| {
                     let (s, b) = (f64::from(scale[c]), f64::from(shift[c]));
                     want[i] = f64::from(x[i]) * s + b;
                     let beta = params.beta.as_ref().map_or(0.0, |b| f64::from(b[c]));
@@ -337,7 +337,7 @@ mod identities {
 
             let conv_f32: Vec<f32> = conv_out.iter().map(|&v| v as f32).collect();
             for path in check::paths() {
-                let y = check::run(path, &conv_f32, |io| path.kernels.batch_norm_inference(&bn, conv.output_shape(), io))?;
+                let y = check::run(path, &conv_f32, |io| path.kernels.batch_norm_inference(&bn, adapt::shape(&conv.output_dims()), io))?;
                 check::check_all(&format!("conv then BN vs exact @ {path}"), &y, &want, &mag, FEW_ROUNDINGS)?;
                 check::check_all(&format!("conv then BN vs folded @ {path}"), &y, &folded_out, &mag, 2.0 * FEW_ROUNDINGS)?;
             }
@@ -504,7 +504,7 @@ mod identities {
 /// also random-walks: `4 √n` of them.
 mod moments {
     use super::*;
-    use common::reference::Stats;
+    use normkern_reference::Stats;
 
     /// The bound for a result of a sequential chain over `n` values.
     fn chain_tol(n: usize) -> f64 {

@@ -6,11 +6,11 @@
 mod common;
 
 use common::check::{U, Y_TOL};
-use common::reference::Stats;
 use normkern::{
     BatchNorm, BatchNormTraining, InOut, InstanceNorm, Isa, Kernels, LayerNorm, MeanVarianceNorm,
     Moments, Momentum, RmsNorm, RunningStats, SavedStats, Shape,
 };
+use normkern_reference::Stats;
 
 /// Normalizes with `op` on every instruction set; panics with the worst error (in units of u,
 /// relative to `1 + |x̂|`) if it exceeds [`Y_TOL`]. `rms`: RMSNorm semantics (no centering).

@@ -6,15 +6,15 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use normkern::{
-    BatchNorm, BatchNormTraining, ConvKernel, InOut, Kernels, Layout, Momentum, NormError,
-    RunningStats,
+    BatchNorm, BatchNormTraining, ConvKernel, InOut, Kernels, Momentum, NormError, RunningStats,
 };
-use normkern_fuzz::check::{self, Case, Extra, Reference};
+use normkern_fuzz::bounds::{self as r, DEV, Expect, REL};
+use normkern_fuzz::check::{self, Case, Extra, GroupMap, Reference};
 use normkern_fuzz::input::{
     self as spec, Buffers, Dim, Eps, IsaPick, Len, Param, SavedSpec, ShapeSpec,
 };
-use normkern_fuzz::reference::{self as r, DEV, Expect, Grouping, Norm, REL};
-use normkern_fuzz::saved;
+use normkern_fuzz::{adapt, saved};
+use normkern_reference::{self as exact, Grouping};
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
 enum MomentumSpec {
@@ -144,15 +144,7 @@ fn inference(input: &Input, mean: &Param, var: &Param) {
         && spec::eps_valid(eps);
 
     // Inference normalizes each value on its own: poisoning is per element.
-    let cl = shape.layout == Layout::ChannelsLast;
-    let channel_of: Vec<usize> = if valid {
-        (0..x.len())
-            .map(|i| r::coords(i, c, shape.spatial, cl).1)
-            .collect()
-    } else {
-        vec![]
-    };
-    let grouping = valid.then(|| Grouping::elementwise(x.len(), channel_of.clone()));
+    let grouping = valid.then(|| GroupMap::elementwise(x.len()));
     let running_finite = mean.iter().chain(&var).all(|v| v.is_finite());
     let running_in_domain =
         mean.iter().chain(&var).all(|&v| r::param_in_domain(v)) && var.iter().all(|&v| v >= 0.0);
@@ -183,18 +175,14 @@ fn inference(input: &Input, mean: &Param, var: &Param) {
         k.batch_norm_inference(&bn, shape, io)
     };
     let reference = |x: &[f32]| {
-        let y = x
+        let dims = adapt::dims(&shape);
+        let (y, mag) = exact::batch_norm_inference(x, &dims, &mean, &var, g, b, eps);
+        // One rounding of x - mean, of the scale and of the fused multiply-add, relative to
+        // mag = |t| + |beta|.
+        let y = y
             .iter()
-            .enumerate()
-            .map(|(i, &v)| {
-                let ch = channel_of[i];
-                let gm = g.map_or(1.0, |g| f64::from(g[ch]));
-                let bt = b.map_or(0.0, |b| f64::from(b[ch]));
-                let s = gm / (f64::from(var[ch]) + f64::from(eps)).sqrt();
-                let t = (f64::from(v) - f64::from(mean[ch])) * s;
-                // One rounding of x - mean, of the scale and of the fused multiply-add.
-                Some((t + bt, REL * (t.abs() + bt.abs()) + r::ABS))
-            })
+            .zip(&mag)
+            .map(|(&y, &m)| Some((y, REL * m + r::ABS)))
             .collect();
         Reference { y, extras: vec![] }
     };
@@ -226,7 +214,8 @@ fn training(input: &Input, running: Option<&Running>, saved: Option<SavedSpec>) 
         && momentum.is_none_or(momentum_valid)
         && per_channel > 1;
 
-    let grouping = valid.then(|| Grouping::per_channel(&shape));
+    let dims = adapt::dims(&shape);
+    let grouping = valid.then(|| GroupMap::of(&dims, Grouping::PerChannel));
     let mut extras = saved::extras(saved.as_ref(), ["saved_mean", "saved_inv_std"], true);
     if let Some((m, v)) = &running_bufs {
         extras.push(Extra::in_out("running_mean", m.clone()));
@@ -270,35 +259,23 @@ fn training(input: &Input, running: Option<&Running>, saved: Option<SavedSpec>) 
         k.batch_norm_training(&p, io, running, saved)
     };
     let reference = |x: &[f32]| {
-        let out = r::normalize(
-            x,
-            grouping.as_ref().expect("valid"),
-            Norm::Standard { eps },
-            g,
-            b,
-        );
-        let st = &out.stats;
+        let want = exact::batch_norm_training(x, &dims, eps, g, b);
+        let st = &want.stats;
         let mut extras = vec![];
         if has_saved {
             extras.extend(saved::expected(st, eps));
         }
         if let (Some((rm, rv)), Some(m)) = (&running_bufs, momentum) {
-            let (w, unbiased) = match m {
-                Momentum::PyTorch(v) => (f64::from(v), true),
-                Momentum::CumulativeAverage { batches } => (1.0 / batches as f64, true),
-                Momentum::Onnx(v) => (1.0 - f64::from(v), false),
-            };
+            let m = adapt::momentum(m);
+            let running = exact::running_update(st, rm, rv, m);
+            let w = m.batch_weight();
             let mut mean_out: Vec<Expect> = vec![];
             let mut var_out: Vec<Expect> = vec![];
-            for ch in 0..c {
-                let cnt = st.count[ch] as f64;
-                let batch_var = if unbiased {
-                    st.var[ch] * cnt / (cnt - 1.0)
-                } else {
-                    st.var[ch]
-                };
+            for (ch, st) in st.iter().enumerate() {
+                let cnt = st.count as f64;
+                let batch_var = m.batch_var(st);
                 let (old_m, old_v) = ((1.0 - w) * f64::from(rm[ch]), (1.0 - w) * f64::from(rv[ch]));
-                let (new_m, new_v) = (w * st.mean[ch], w * batch_var);
+                let (new_m, new_v) = (w * st.mean, w * batch_var);
                 // The batch mean carries the saved mean's error, weighted by w; the products and
                 // the sum are rounded once each (REL). The weights `w` and `1 - w` are rounded to
                 // f32 first, an absolute error of up to 2u = 1.2e-7 each (an ONNX momentum m is
@@ -306,18 +283,19 @@ fn training(input: &Input, running: Option<&Running>, saved: Option<SavedSpec>) 
                 const WEIGHT: f64 = 2.4e-7;
                 let (rmf, rvf) = (f64::from(rm[ch]), f64::from(rv[ch]));
                 let m_tol = REL * (old_m.abs() + new_m.abs())
-                    + WEIGHT * (rmf.abs() + st.mean[ch].abs())
-                    + w * DEV * (cnt.sqrt() * st.var[ch].sqrt())
+                    + WEIGHT * (rmf.abs() + st.mean.abs())
+                    + w * DEV * (cnt.sqrt() * st.std())
                     + 1e-38;
                 let v_tol =
                     REL * (old_v.abs() + new_v.abs()) + WEIGHT * (rvf.abs() + batch_var) + 1e-37;
-                mean_out.push(Some((old_m + new_m, m_tol)));
-                var_out.push(Some((old_v + new_v, v_tol)));
+                mean_out.push(Some((running.mean[ch], m_tol)));
+                var_out.push(Some((running.var[ch], v_tol)));
             }
             extras.push(mean_out);
             extras.push(var_out);
         }
-        Reference { y: out.y, extras }
+        let y = r::outputs(&want, &dims, Grouping::PerChannel, g);
+        Reference { y, extras }
     };
     check::check_case(&case, &run, &reference);
 }
@@ -344,11 +322,9 @@ fn fold(input: &Input, channels: usize, mean: &Param, var: &Param, fold: &Fold) 
         && r::params_in_domain(b)
         && mean.iter().all(|&v| r::param_in_domain(v))
         && var.iter().all(|&v| r::param_in_domain(v) && v >= 0.0);
-    // Exact per-channel scale and shift in f64.
-    let scale_of = |ch: usize| {
-        g.map_or(1.0, |g| f64::from(g[ch])) / (f64::from(var[ch]) + f64::from(eps)).sqrt()
-    };
-    let beta_of = |ch: usize| b.map_or(0.0, |b| f64::from(b[ch]));
+    // Exact per-channel scale and shift in f64 (only used on valid, in-domain parameters).
+    let scale_shift = || exact::bn_scale_shift(&mean, &var, g, b, eps);
+    let beta_of = |ch: usize| exact::affine_at(g, b, ch).1;
     let close = |what: &str, got: f32, want: f64, tol: f64| {
         assert!(
             (f64::from(got) - want).abs() <= tol,
@@ -373,15 +349,14 @@ fn fold(input: &Input, channels: usize, mean: &Param, var: &Param, fold: &Fold) 
                 return;
             }
             if numeric {
-                for ch in 0..c {
-                    let (s, bt) = (scale_of(ch), beta_of(ch));
+                for (ch, (s, shift)) in scale_shift().into_iter().enumerate() {
                     let ms = f64::from(mean[ch]) * s;
                     close("scale", sc[ch], s, REL * s.abs() + r::ABS);
                     close(
                         "shift",
                         sh[ch],
-                        bt - ms,
-                        REL * (bt.abs() + ms.abs()) + r::ABS,
+                        shift,
+                        REL * (beta_of(ch).abs() + ms.abs()) + r::ABS,
                     );
                 }
             }
@@ -445,30 +420,24 @@ fn fold(input: &Input, channels: usize, mean: &Param, var: &Param, fold: &Fold) 
                 assert!(check::bits(&fb).iter().all(|&v| v == check::SENTINEL));
                 return;
             }
-            let per_out = per_out.expect("valid");
             let numeric = numeric
                 && w0.iter().all(|&v| r::param_in_domain(v))
                 && bias
                     .as_ref()
                     .is_none_or(|v| v.iter().all(|&v| r::param_in_domain(v)));
             if numeric {
-                for ch in 0..c {
-                    let (s, bt) = (scale_of(ch), beta_of(ch));
-                    for (i, &wv) in w0[ch * per_out..(ch + 1) * per_out].iter().enumerate() {
-                        let want = f64::from(wv) * s;
-                        close(
-                            "weight",
-                            w[ch * per_out + i],
-                            want,
-                            REL * want.abs() + r::ABS,
-                        );
-                    }
-                    let old = bias.as_ref().map_or(0.0, |v| f64::from(v[ch]));
-                    let t = (old - f64::from(mean[ch])) * s;
+                let (want_w, want_b) = exact::fold_weights(&w0, bias.as_deref(), &scale_shift());
+                for (i, &want) in want_w.iter().enumerate() {
+                    close("weight", w[i], want, REL * want.abs() + r::ABS);
+                }
+                for (ch, &want) in want_b.iter().enumerate() {
+                    // (bias - mean) · scale + beta, rounded relative to each of its two terms.
+                    let bt = beta_of(ch);
+                    let t = want - bt;
                     close(
                         "folded_bias",
                         fb[ch],
-                        t + bt,
+                        want,
                         REL * (t.abs() + bt.abs()) + r::ABS,
                     );
                 }

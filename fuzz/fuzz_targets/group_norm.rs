@@ -5,10 +5,11 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use normkern::{GroupNorm, InOut, Kernels, NormError};
-use normkern_fuzz::check::{self, Case};
+use normkern_fuzz::bounds as r;
+use normkern_fuzz::check::{self, Case, GroupMap};
 use normkern_fuzz::input::{self as spec, Buffers, Dim, Eps, IsaPick, Param, SavedSpec, ShapeSpec};
-use normkern_fuzz::reference::{self as r, Grouping};
-use normkern_fuzz::saved;
+use normkern_fuzz::{adapt, saved};
+use normkern_reference::Grouping;
 
 #[derive(Arbitrary, Debug)]
 enum Groups {
@@ -62,12 +63,9 @@ fn run(input: Input) {
         && b.is_none_or(|v| v.len() == c)
         && saved::lengths_ok(saved.as_ref(), saved_len);
 
-    let grouping = valid.then(|| {
-        let size = c / groups;
-        Grouping::of_shape(&shape, n.saturating_mul(groups), |ni, ci, _| {
-            (ni * groups + ci / size, ci)
-        })
-    });
+    let dims = adapt::dims(&shape);
+    let per_group = Grouping::PerSample { groups };
+    let grouping = valid.then(|| GroupMap::of(&dims, per_group));
     // Groups are empty when spatial = 0: nothing is normalized and no statistic is written.
     let extras = saved::extras(saved.as_ref(), ["mean", "inv_std"], shape.spatial > 0);
     let case = Case {
@@ -90,9 +88,7 @@ fn run(input: Input) {
     let run = |k: &Kernels, io: InOut<'_>, extras: &mut [Vec<f32>]| -> Result<(), NormError> {
         k.group_norm(&p, io, saved::stats(extras))
     };
-    let reference = |x: &[f32]| {
-        let grouping = grouping.as_ref().expect("valid");
-        check::standard_reference(x, grouping, eps, g, b, saved.is_some())
-    };
+    let reference =
+        |x: &[f32]| check::standard_reference(x, &dims, per_group, eps, g, b, saved.is_some());
     check::check_case(&case, &run, &reference);
 }

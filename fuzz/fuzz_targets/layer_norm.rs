@@ -5,10 +5,11 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use normkern::{InOut, Kernels, LayerNorm, NormError};
-use normkern_fuzz::check::{self, Case};
+use normkern_fuzz::bounds as r;
+use normkern_fuzz::check::{self, Case, GroupMap};
 use normkern_fuzz::input::{self as spec, Buffers, Eps, IsaPick, Param, RowMode, SavedSpec};
-use normkern_fuzz::reference::{self as r, Grouping};
 use normkern_fuzz::saved;
+use normkern_reference::Grouping;
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -48,7 +49,8 @@ fn run(input: Input) {
         && b.is_none_or(|v| v.len() == cols);
     let valid = rows.x_ok(x.len()) && y_ok && saved_ok && params_ok;
 
-    let grouping = valid.then(|| Grouping::per_row(shape.as_ref(), x.len(), cols));
+    let dims = valid.then(|| rows.dims(x.len()));
+    let grouping = dims.map(|d| GroupMap::of(&d, Grouping::PerPosition));
     let extras = saved::extras(saved.as_ref(), ["mean", "inv_std"], true);
     let case = Case {
         name: if shape.is_some() {
@@ -79,8 +81,9 @@ fn run(input: Input) {
         }
     };
     let reference = |x: &[f32]| {
-        let grouping = grouping.as_ref().expect("valid");
-        check::standard_reference(x, grouping, eps, g, b, saved.is_some())
+        let dims = dims.as_ref().expect("valid");
+        let rows = Grouping::PerPosition;
+        check::standard_reference(x, dims, rows, eps, g, b, saved.is_some())
     };
     check::check_case(&case, &run, &reference);
 }

@@ -7,9 +7,10 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use normkern::{Kernels, Moments};
+use normkern_fuzz::bounds::{self as r, DEV, REL};
 use normkern_fuzz::check;
 use normkern_fuzz::input::{self as spec, IsaPick};
-use normkern_fuzz::reference::{self as r, DEV, REL};
+use normkern_reference::Stats;
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
 enum How {
@@ -98,13 +99,9 @@ fn check_moments(what: &str, m: &Moments, x: &[f32]) {
         return;
     }
     let nf = n as f64;
-    let ref_mean = x.iter().map(|&v| f64::from(v)).sum::<f64>() / nf;
-    let ref_var = x
-        .iter()
-        .map(|&v| (f64::from(v) - ref_mean).powi(2))
-        .sum::<f64>()
-        / nf;
-    // See `normkern_fuzz::reference`: the mean is off by the rounding of the centred values
+    let want = Stats::of(x);
+    let (ref_mean, ref_var) = (want.mean, want.var);
+    // See `normkern_fuzz::bounds`: the mean is off by the rounding of the centred values
     // (DEV per sqrt(n)·sigma) and of the final `pivot + offset`; the variance by REL.
     let mean_tol = DEV * (ref_mean.abs() + nf.sqrt() * ref_var.sqrt()) + 1e-38;
     let var_tol = REL * ref_var + 1e-36;
@@ -123,7 +120,7 @@ fn check_moments(what: &str, m: &Moments, x: &[f32]) {
     );
     if n > 1 {
         let sv = f64::from(m.sample_variance().unwrap());
-        let ref_sv = ref_var * nf / (nf - 1.0);
+        let ref_sv = want.sample_var();
         assert!(
             (sv - ref_sv).abs() <= REL * ref_sv + 1e-36,
             "{what}: sample variance {sv:e}, reference {ref_sv:e}"

@@ -4,9 +4,11 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use normkern::{InOut, Kernels, MeanVarianceNorm, MvnAxes, NormError};
-use normkern_fuzz::check::{self, Case, Reference};
+use normkern_fuzz::adapt;
+use normkern_fuzz::bounds as r;
+use normkern_fuzz::check::{self, Case, GroupMap, Reference};
 use normkern_fuzz::input::{self as spec, Buffers, IsaPick, ShapeSpec};
-use normkern_fuzz::reference::{self as r, Grouping, Norm};
+use normkern_reference as exact;
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
 enum Axes {
@@ -37,11 +39,9 @@ fn run(input: Input) {
     let (x, y_len) = input.buffers.build(&input.data, want);
     let valid = input.buffers.tensor_lengths_ok(want, &x, y_len);
 
-    let grouping = valid.then(|| match axes {
-        MvnAxes::BatchAndSpatial => Grouping::per_channel(&shape),
-        MvnAxes::Spatial => Grouping::per_instance(&shape),
-        MvnAxes::ChannelsAndSpatial => Grouping::of_shape(&shape, shape.n, |n, c, _| (n, c)),
-    });
+    let dims = adapt::dims(&shape);
+    let over = adapt::axes(axes).grouping(&dims);
+    let grouping = valid.then(|| GroupMap::of(&dims, over));
     let case = Case {
         name: "mean_variance_norm",
         x,
@@ -61,7 +61,7 @@ fn run(input: Input) {
         k.mean_variance_norm(&p, io)
     };
     let reference = |x: &[f32]| Reference {
-        y: r::normalize(x, grouping.as_ref().expect("valid"), Norm::Mvn, None, None).y,
+        y: r::outputs(&exact::mvn(x, &dims, adapt::axes(axes)), &dims, over, None),
         extras: vec![],
     };
     check::check_case(&case, &run, &reference);

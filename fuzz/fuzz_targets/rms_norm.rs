@@ -5,9 +5,10 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use normkern::{InOut, Kernels, NormError, RmsNorm};
-use normkern_fuzz::check::{self, Case, Reference};
+use normkern_fuzz::bounds as r;
+use normkern_fuzz::check::{self, Case, GroupMap, Reference};
 use normkern_fuzz::input::{self as spec, Buffers, Eps, IsaPick, Param, RowMode};
-use normkern_fuzz::reference::{self as r, Grouping, Norm};
+use normkern_reference::{self as exact, Formula, Grouping};
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -33,7 +34,8 @@ fn run(input: Input) {
     let params_ok = spec::eps_valid(eps) && g.is_none_or(|v| v.len() == cols);
     let valid = rows.x_ok(x.len()) && y_ok && params_ok;
 
-    let grouping = valid.then(|| Grouping::per_row(shape.as_ref(), x.len(), cols));
+    let dims = valid.then(|| rows.dims(x.len()));
+    let grouping = dims.map(|d| GroupMap::of(&d, Grouping::PerPosition));
     let case = Case {
         name: if shape.is_some() {
             "rms_norm_channels"
@@ -61,10 +63,10 @@ fn run(input: Input) {
         }
     };
     let reference = |x: &[f32]| {
-        let grouping = grouping.as_ref().expect("valid");
-        let out = r::normalize(x, grouping, Norm::Rms { eps }, g, None);
+        let dims = dims.as_ref().expect("valid");
+        let want = exact::channels(x, dims, Formula::Rms { eps }, g, None);
         Reference {
-            y: out.y,
+            y: r::outputs(&want, dims, Grouping::PerPosition, g),
             extras: vec![],
         }
     };

@@ -7,6 +7,7 @@
 
 use arbitrary::Arbitrary;
 use normkern::{Isa, Shape};
+use normkern_reference::Dims;
 
 /// At most this many `f32` are allocated per buffer. Large enough to cross every block size
 /// in the crate (columns window 128, row block 1024, moments block 16 * 4 * 256 = 16384 values
@@ -358,6 +359,15 @@ impl RowMode {
 impl Rows {
     /// Independent rule for the input: a flat buffer must be whole rows of `cols > 0` values;
     /// channels mode needs the exact shape length and `cols == c > 0`.
+    /// The tensor the rows are, for the reference: the channels mode's shape, or `x_len / cols`
+    /// rows of `cols` (`cols > 0`).
+    pub fn dims(&self, x_len: usize) -> Dims {
+        match &self.shape {
+            Some(s) => crate::adapt::dims(s),
+            None => Dims::rows(x_len / self.cols, self.cols),
+        }
+    }
+
     pub fn x_ok(&self, x_len: usize) -> bool {
         match self.shape {
             None => self.cols != 0 && x_len.is_multiple_of(self.cols),

@@ -3,9 +3,10 @@
 //! writes into, and their float64 reference. Shared so every operator with saved statistics
 //! checks them the same way.
 
+use crate::bounds::{self, Expect};
 use crate::check::Extra;
-use crate::reference::{self as r, Expect, Stats};
 use normkern::SavedStats;
+use normkern_reference::Stats;
 
 /// The saved `mean` and `inv_std` buffers, as built by [`crate::input::SavedSpec::build`].
 pub type Buffers = (Vec<f32>, Vec<f32>);
@@ -37,6 +38,6 @@ pub fn stats(extras: &mut [Vec<f32>]) -> Option<SavedStats<'_>> {
 }
 
 /// The float64 reference of both buffers, in the order of [`extras`].
-pub fn expected(st: &Stats, eps: f32) -> Vec<Vec<Expect>> {
-    vec![r::saved_mean(st), r::saved_inv_std(st, eps)]
+pub fn expected(stats: &[Stats], eps: f32) -> Vec<Vec<Expect>> {
+    vec![bounds::saved_mean(stats), bounds::saved_inv_std(stats, eps)]
 }

@@ -3,21 +3,27 @@
 //! # Tolerances, from first principles
 //!
 //! f32 rounds with unit roundoff `u = 2⁻²⁴ ≈ 6e-8`. A normalized value is
-//! `y = (x - mean) · r · gamma + beta` with `r = 1 / sqrt(var + eps)`. The crate computes mean
-//! and variance in f32 with Welford updates (per SIMD lane, blocks of at most a few hundred
-//! updates per accumulator, merged pairwise by Chan's formula), then applies one fused
+//! `y = (x - mean) · r · gamma + beta` with `r = 1 / sqrt(var + eps)`. The crate takes each
+//! group's mean and variance from one pass of f32 sums of `d = x - pivot` and `d²` around a pivot
+//! near the mean (a sample's mean, rounded to f32), each accumulator lane summing at most 64
+//! terms before it is folded into an f64 total. It keeps them only when the pivot lies within a
+//! quarter of a standard deviation of the mean, and otherwise takes a corrected second pass over
+//! the group, centered on the first pass's mean rounded to f32 (with power-of-two scaling where
+//! squares would overflow or go subnormal). Then it applies one subtraction and one fused
 //! multiply-add per element. The f32 result therefore differs from the exact one by
 //!
-//! - `|δmean| · r`: the mean's error relative to the spread. Each Welford update of the mean
-//!   rounds at `u` of the running offset from the pivot; over a block that random walk is a few
-//!   tens of `u` of the spread, i.e. `≲ 32u ≈ 2e-6` in units of `1 / r`;
-//! - `|x̂| · |δr / r|` with `δr / r = δvar / (2 (var + eps))`: the same few tens of `u`,
-//!   relative, times the normalized value;
+//! - `|δmean| · r`: the mean's error relative to the spread. The partial sums of `d` round at
+//!   `u` of their size, which the quarter-sigma bound on the pivot keeps near the spread: within
+//!   `8u` of the standard deviation (the kernels' own account, at `one_pass_accepted` in
+//!   `src/kernels/generic.rs`), a few `u` typically;
+//! - `|x̂| · |δr / r|` with `δr / r = δvar / (2 (var + eps))`: the squares' partial sums of at
+//!   most 64 terms round within 64u relative at worst (a few `u` as a random walk), grown by at
+//!   most 17/16 when the offset is removed;
 //! - `~3u · (|gamma x̂| + |beta|)` for forming `(x - pivot) - mean`, the products and the sum.
 //!
 //! Altogether `|y - y_ref| ≤ T · (|gamma| (1 + |x̂|) + |beta|)` with `T` = [`Y_TOL`] `= 4e-6`,
 //! about 64u: "a few e-6 relative to an O(1) output". The bound does not grow with the row
-//! length (the kernels bound the count per accumulator and merge pairwise), so it is the same
+//! length (no f32 accumulator sums more than 64 terms before f64 takes over), so it is the same
 //! for a row of 3 and of 4100 values. It is *not* relative to `|y|` alone: a value next to the
 //! mean has `x̂ ≈ 0` but still carries the mean's absolute error.
 //!
@@ -206,7 +212,7 @@ pub fn check_stats(
     context: &str,
     mean: &[f32],
     inv_std: &[f32],
-    want: &super::reference::Expected,
+    want: &normkern_reference::Expected,
 ) -> Result<(), TestCaseError> {
     let want_mean = want.mean();
     let mean_mag: Vec<f64> = want.stats.iter().map(|s| s.mean.abs() + s.std()).collect();

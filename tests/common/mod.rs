@@ -1,7 +1,9 @@
 //! Shared by the property suite (`tests/properties.rs`) and the regression tests
-//! (`tests/regressions.rs`): a float64 reference for every operator ([`reference`]), proptest
-//! strategies for shapes and signals ([`strategies`]), and the tolerance checks and run helpers
-//! ([`check`]).
+//! (`tests/regressions.rs`): proptest strategies for shapes and signals ([`strategies`]), the
+//! tolerance checks and run helpers ([`check`]), the harness that runs every operator and
+//! compares it with the float64 reference ([`ops`]), and the conversion of normkern's types to
+//! the reference's ([`adapt`]). The reference itself is the `normkern-reference` crate
+//! (`reference/`), shared with the fuzz oracle and the benchmarks.
 //!
 //! Bulk data is not generated element by element by proptest (a 50k-element `Vec<f32>` value
 //! tree is slow to build and useless to shrink): proptest picks the *structure* of a case
@@ -11,9 +13,9 @@
 // Each test binary uses a different subset of the helpers.
 #![allow(dead_code)]
 
+pub mod adapt;
 pub mod check;
 pub mod ops;
-pub mod reference;
 pub mod strategies;
 
 /// Largest magnitude any generated input reaches: the crate promises no overflow up to here.

@@ -3,13 +3,14 @@
 //! The per-operator properties in `tests/properties.rs` are thin wrappers around
 //! [`matches_reference`].
 
+use super::adapt;
 use super::check::{self, Path, SENTINEL, Y_TOL};
-use super::reference::{self, Expected, Formula, Running};
 use super::{AffineSpec, Rng, Signal, to_f32};
 use normkern::{
     BatchNorm, BatchNormTraining, GroupNorm, InstanceNorm, LayerNorm, Layout, MeanVarianceNorm,
     Momentum, MvnAxes, RmsNorm, RunningStats, SavedStats, Shape,
 };
+use normkern_reference::{self as reference, Dims, Expected, Formula, Grouping, Running};
 use proptest::test_runner::TestCaseError;
 
 /// Every normalizing operator (the row forms run on `[n · spatial, c]`, channels-last).
@@ -82,6 +83,11 @@ impl Case {
         }
     }
 
+    /// [`Case::shape`] as the reference's dimensions.
+    pub fn dims(&self, layout: Layout) -> Dims {
+        adapt::dims(&self.shape(layout))
+    }
+
     pub fn len(&self) -> usize {
         self.n * self.c * self.spatial
     }
@@ -138,19 +144,25 @@ pub struct Outputs {
     pub running: Option<(Vec<f32>, Vec<f32>)>,
 }
 
-/// Number of groups the operator reports statistics for.
-pub fn group_count(op: Op, case: &Case) -> usize {
+/// Which values `op` normalizes together (BatchNorm inference: the channel whose statistics
+/// each value takes).
+pub fn grouping(op: Op, case: &Case) -> Grouping {
     match op {
         Op::LayerNorm | Op::LayerNormChannels | Op::RmsNorm | Op::RmsNormChannels => {
-            case.n * case.spatial
+            Grouping::PerPosition
         }
-        Op::BatchNormInference | Op::BatchNormTraining | Op::Mvn(MvnAxes::BatchAndSpatial) => {
-            case.c
-        }
-        Op::InstanceNorm | Op::Mvn(MvnAxes::Spatial) => case.n * case.c,
-        Op::GroupNorm => case.n * case.groups,
-        Op::Mvn(MvnAxes::ChannelsAndSpatial) => case.n,
+        Op::BatchNormInference | Op::BatchNormTraining => Grouping::PerChannel,
+        Op::InstanceNorm => Grouping::PerSample { groups: case.c },
+        Op::GroupNorm => Grouping::PerSample {
+            groups: case.groups,
+        },
+        Op::Mvn(axes) => adapt::axes(axes).grouping(&case.dims(Layout::ChannelsFirst)),
     }
+}
+
+/// Number of groups the operator reports statistics for.
+pub fn group_count(op: Op, case: &Case) -> usize {
+    grouping(op, case).count(&case.dims(Layout::ChannelsFirst))
 }
 
 /// Runs `op` on `x` (in `layout`) along `path`.
@@ -253,20 +265,20 @@ pub fn expect(
     layout: Layout,
     x: &[f32],
 ) -> (Expected, Option<Running>) {
-    let shape = case.shape(layout);
+    let dims = case.dims(layout);
     let (gamma, beta) = (params.gamma.as_deref(), params.beta.as_deref());
     let eps = case.eps;
     let expected = match op {
         Op::LayerNorm | Op::LayerNormChannels => {
-            reference::channels(x, &shape, Formula::Standard { eps }, gamma, beta)
+            reference::channels(x, &dims, Formula::Standard { eps }, gamma, beta)
         }
         Op::RmsNorm | Op::RmsNormChannels => {
-            reference::channels(x, &shape, Formula::Rms { eps }, gamma, None)
+            reference::channels(x, &dims, Formula::Rms { eps }, gamma, None)
         }
         Op::BatchNormInference => {
             let (y, mag) = reference::batch_norm_inference(
                 x,
-                &shape,
+                &dims,
                 &params.mean,
                 &params.var,
                 gamma,
@@ -280,15 +292,18 @@ pub fn expect(
                 inv_std: vec![],
             }
         }
-        Op::BatchNormTraining => reference::batch_norm_training(x, &shape, eps, gamma, beta),
-        Op::InstanceNorm => reference::group_norm(x, &shape, case.c, eps, gamma, beta),
-        Op::GroupNorm => reference::group_norm(x, &shape, case.groups, eps, gamma, beta),
-        Op::Mvn(axes) => reference::mvn(x, &shape, axes),
+        Op::BatchNormTraining => reference::batch_norm_training(x, &dims, eps, gamma, beta),
+        Op::InstanceNorm => reference::group_norm(x, &dims, case.c, eps, gamma, beta),
+        Op::GroupNorm => reference::group_norm(x, &dims, case.groups, eps, gamma, beta),
+        Op::Mvn(axes) => reference::mvn(x, &dims, adapt::axes(axes)),
     };
     let running = case
         .momentum
         .filter(|_| op == Op::BatchNormTraining)
-        .map(|m| reference::running_update(&expected.stats, &params.mean, &params.var, m));
+        .map(|m| {
+            let m = adapt::momentum(m);
+            reference::running_update(&expected.stats, &params.mean, &params.var, m)
+        });
     (expected, running)
 }
 
@@ -356,22 +371,22 @@ pub fn poisoned_matches_reference(
     poisoned: &[usize],
 ) -> Result<(), TestCaseError> {
     let params = case.params();
-    let cf = case.shape(Layout::ChannelsFirst);
+    let cf = case.dims(Layout::ChannelsFirst);
     let mut bad_groups = vec![];
-    reference::for_each(&cf, |n, c, s, i| {
+    cf.for_each(|n, c, s, i| {
         if poisoned.contains(&i) {
             bad_groups.push(group_of(op, case, n, c, s));
         }
     });
     for &layout in op.layouts() {
-        let shape = case.shape(layout);
-        let x = reference::relayout(x_cf, &cf, &shape);
+        let dims = case.dims(layout);
+        let x = Dims::relayout(x_cf, &cf, &dims);
         let (want, running) = expect(op, case, &params, layout, &x);
         let mut lenient = vec![false; x.len()];
         let mut own = vec![];
-        reference::for_each(&shape, |n, c, s, i| {
+        dims.for_each(|n, c, s, i| {
             lenient[i] = bad_groups.contains(&group_of(op, case, n, c, s));
-            if poisoned.contains(&reference::index(&cf, n, c, s)) {
+            if poisoned.contains(&cf.index(n, c, s)) {
                 own.push(i);
             }
         });
@@ -403,15 +418,7 @@ pub fn poisoned_matches_reference(
 /// The group (in the operator's reporting order) that logical element (n, c, s) belongs to;
 /// for BatchNorm inference, the channel.
 pub fn group_of(op: Op, case: &Case, n: usize, c: usize, s: usize) -> usize {
-    match op {
-        Op::LayerNorm | Op::LayerNormChannels | Op::RmsNorm | Op::RmsNormChannels => {
-            n * case.spatial + s
-        }
-        Op::BatchNormInference | Op::BatchNormTraining | Op::Mvn(MvnAxes::BatchAndSpatial) => c,
-        Op::InstanceNorm | Op::Mvn(MvnAxes::Spatial) => n * case.c + c,
-        Op::GroupNorm => n * case.groups + c / (case.c / case.groups),
-        Op::Mvn(MvnAxes::ChannelsAndSpatial) => n,
-    }
+    grouping(op, case).group(&case.dims(Layout::ChannelsFirst), n, c, s)
 }
 
 /// NaN or ±infinity written over `count` random elements.
@@ -466,19 +473,17 @@ pub fn constant_groups(op: Op, case: &Case, seed: u64) -> Result<(), TestCaseErr
             _ => constant_value(&mut rng, &case.signal, rms),
         })
         .collect();
-    let cf = case.shape(Layout::ChannelsFirst);
+    let cf = case.dims(Layout::ChannelsFirst);
     let mut x_cf = vec![0.0; case.len()];
-    reference::for_each(&cf, |n, c, s, i| {
-        x_cf[i] = values[group_of(op, case, n, c, s)]
-    });
+    cf.for_each(|n, c, s, i| x_cf[i] = values[group_of(op, case, n, c, s)]);
     matches_reference(op, case, &x_cf)?;
     for &layout in op.layouts() {
-        let shape = case.shape(layout);
-        let x = reference::relayout(&x_cf, &cf, &shape);
+        let dims = case.dims(layout);
+        let x = Dims::relayout(&x_cf, &cf, &dims);
         for path in check::paths() {
             let got = execute(op, case, &params, layout, path, &x)?;
             let mut bad = None;
-            reference::for_each(&shape, |n, c, s, i| {
+            dims.for_each(|n, c, s, i| {
                 let g = group_of(op, case, n, c, s);
                 let want = match op {
                     Op::Mvn(_) => Some(0.0),
@@ -522,11 +527,7 @@ pub fn extremes(op: Op, case: &Case, seed: u64) -> Result<(), TestCaseError> {
     matches_reference(op, &case, &x_cf)?;
     let params = case.params();
     for &layout in op.layouts() {
-        let x = reference::relayout(
-            &x_cf,
-            &case.shape(Layout::ChannelsFirst),
-            &case.shape(layout),
-        );
+        let x = Dims::relayout(&x_cf, &case.dims(Layout::ChannelsFirst), &case.dims(layout));
         for path in check::paths() {
             let got = execute(op, &case, &params, layout, path, &x)?;
             if let Some(i) = got.y.iter().position(|v| !v.is_finite()) {

@@ -1,0 +1,12 @@
+//! `_start` calls only `instance_norm` (detect instruction set).
+
+#![no_std]
+#![no_main]
+
+use normkern_fw_sizes::{calls, idle};
+
+#[unsafe(no_mangle)]
+pub extern "C" fn _start() -> ! {
+    normkern_fw_sizes::instance_norm(core::hint::black_box(calls::detect()));
+    idle()
+}
