@@ -1,6 +1,7 @@
 //! The one error type every fallible function returns.
 
 use crate::isa::Isa;
+use crate::shape::Layout;
 use core::fmt;
 
 /// Why an operator refused its input: the operator, and what was wrong ([`ErrorKind`]).
@@ -52,6 +53,8 @@ pub enum ErrorKind {
     IsaUnavailable(Isa),
     /// A byte buffer is not a whole number of `f32`, or not aligned to 4 bytes.
     Bytes { len: usize, misaligned: bool },
+    /// The operation needs the other layout (the fused residual add: channels-last).
+    Layout(Layout),
 }
 
 impl NormError {
@@ -105,6 +108,7 @@ impl fmt::Display for ErrorKind {
                 "training needs more than 1 value per channel, got {per_channel}"
             ),
             ErrorKind::IsaUnavailable(isa) => write!(f, "instruction set {isa} is not available"),
+            ErrorKind::Layout(layout) => write!(f, "{layout:?} data is not supported here"),
             ErrorKind::Bytes { len, misaligned } => {
                 if misaligned {
                     write!(f, "{len} bytes are not aligned to 4 bytes for f32")

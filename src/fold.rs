@@ -23,7 +23,7 @@ pub struct ConvKernel {
     pub kw: usize,
 }
 
-impl BatchNorm<'_> {
+impl BatchNorm<'_, crate::NoActivation> {
     /// Per-channel `scale = gamma / sqrt(var + eps)` and `shift = beta - mean * scale`, so that
     /// BatchNorm at inference is `y = x * scale + shift`.
     ///

@@ -1,5 +1,7 @@
-//! The input and output of an operator: two buffers, or one overwritten in place.
+//! The input and output of an operator: two buffers, or one overwritten in place, of any
+//! element type; and the residual input of the fused add.
 
+use crate::element::Element;
 use core::marker::PhantomData;
 
 /// Where an operator reads `x` and writes `y`: two separate slices ([`InOut::new`]) or one slice
@@ -23,22 +25,22 @@ use core::marker::PhantomData;
 ///
 /// Internally reads and writes go through raw pointers so the two may alias; every access is
 /// bounds-checked.
-pub struct InOut<'a> {
-    src: *const f32,
-    dst: *mut f32,
+pub struct InOut<'a, T: Element = f32> {
+    src: *const T,
+    dst: *mut T,
     src_len: usize,
     dst_len: usize,
-    _buffers: PhantomData<&'a mut [f32]>,
+    _buffers: PhantomData<&'a mut [T]>,
 }
 
 // SAFETY: an `InOut` stands for a `&'a [f32]` and a `&'a mut [f32]` (or one `&'a mut [f32]`
 // in place), which may be sent to another thread. Shared, it only reads: its writes take
 // `&mut self`.
-unsafe impl Send for InOut<'_> {}
+unsafe impl<T: Element> Send for InOut<'_, T> {}
 // SAFETY: see `Send`; through `&InOut` nothing is written.
-unsafe impl Sync for InOut<'_> {}
+unsafe impl<T: Element> Sync for InOut<'_, T> {}
 
-impl core::fmt::Debug for InOut<'_> {
+impl<T: Element> core::fmt::Debug for InOut<'_, T> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("InOut")
             .field("in_place", &core::ptr::eq(self.src, self.dst))
@@ -48,7 +50,7 @@ impl core::fmt::Debug for InOut<'_> {
     }
 }
 
-impl<'a> InOut<'a> {
+impl<'a, T: Element> InOut<'a, T> {
     /// Read `x`, write `y`.
     ///
     /// ```
@@ -56,7 +58,7 @@ impl<'a> InOut<'a> {
     /// let io = normkern::InOut::new(&x, &mut y);
     /// assert_eq!((io.input_len(), io.output_len()), (4, 4));
     /// ```
-    pub fn new(x: &'a [f32], y: &'a mut [f32]) -> Self {
+    pub fn new(x: &'a [T], y: &'a mut [T]) -> Self {
         InOut {
             src: x.as_ptr(),
             dst: y.as_mut_ptr(),
@@ -72,7 +74,7 @@ impl<'a> InOut<'a> {
     /// let mut xy = [1.0f32; 4];
     /// assert_eq!(normkern::InOut::in_place(&mut xy).input_len(), 4);
     /// ```
-    pub fn in_place(xy: &'a mut [f32]) -> Self {
+    pub fn in_place(xy: &'a mut [T]) -> Self {
         let dst = xy.as_mut_ptr();
         InOut {
             src: dst,
@@ -98,7 +100,7 @@ impl<'a> InOut<'a> {
     /// read of every output line that an ordinary store costs (as `memcpy` does at this size).
     pub(crate) fn streams(&self) -> bool {
         const STREAM_BYTES: usize = 16 << 20;
-        self.dst_len.saturating_mul(size_of::<f32>()) >= STREAM_BYTES
+        self.dst_len.saturating_mul(size_of::<T>()) >= STREAM_BYTES
     }
 
     fn check(&self, start: usize, len: usize, limit: usize) {
@@ -107,21 +109,163 @@ impl<'a> InOut<'a> {
 
     /// The input values `start..start + len` as they are now. Nothing is written while the
     /// returned borrow of `self` lives.
-    pub(crate) fn input(&self, start: usize, len: usize) -> &[f32] {
+    pub(crate) fn input(&self, start: usize, len: usize) -> &[T] {
         self.check(start, len, self.src_len);
         // SAFETY: in bounds (checked); writes need `&mut self`, so none happen meanwhile.
         unsafe { core::slice::from_raw_parts(self.src.add(start), len) }
     }
 
-    pub(crate) fn input_ptr(&self, start: usize, len: usize) -> *const f32 {
+    pub(crate) fn input_ptr(&self, start: usize, len: usize) -> *const T {
         self.check(start, len, self.src_len);
         // SAFETY: in bounds (checked).
         unsafe { self.src.add(start) }
     }
 
-    pub(crate) fn ptrs(&mut self, start: usize, len: usize) -> (*const f32, *mut f32) {
+    pub(crate) fn ptrs(&mut self, start: usize, len: usize) -> (*const T, *mut T) {
         self.check(start, len, self.src_len.min(self.dst_len));
         // SAFETY: in bounds of both buffers (checked).
         unsafe { (self.src.add(start), self.dst.add(start)) }
+    }
+}
+
+/// The second input of a fused residual add, `s = (x + skip) + bias` (each addition in f32,
+/// the sum rounded to the element type), and where that sum goes: nowhere, over the residual
+/// itself ([`Residual::accumulate`], vLLM's `fused_add_rms_norm`), or to a buffer of its own
+/// ([`Residual::sum_to`], onnxruntime's `input_skip_bias_sum`). The norm is taken of the
+/// rounded sum, so the fused call equals the unfused add followed by the norm.
+///
+/// ```
+/// use normkern::{InOut, Kernels, Residual, RmsNorm, Shape};
+/// let mut hidden = vec![1.0f32; 2 * 64];
+/// let mut residual = vec![2.0f32; 2 * 64];
+/// let rms = RmsNorm::new().eps(0.0);
+/// let k = Kernels::detect();
+/// // residual += hidden; hidden = rms_norm(residual)
+/// k.add_rms_norm(&rms, Shape::rows(2, 64), InOut::in_place(&mut hidden), Residual::accumulate(&mut residual), None)?;
+/// assert!(residual.iter().all(|&v| v == 3.0) && hidden.iter().all(|&v| v == 1.0));
+/// # Ok::<(), normkern::NormError>(())
+/// ```
+pub struct Residual<'a, T: Element = f32> {
+    skip: *const T,
+    skip_len: usize,
+    /// Null where the sum is not written.
+    sum: *mut T,
+    sum_len: usize,
+    bias: Option<&'a [f32]>,
+    _buffers: PhantomData<&'a mut [T]>,
+}
+
+// SAFETY: a `Residual` stands for a `&'a [T]` and an optional `&'a mut [T]` (or one
+// `&'a mut [T]`), which may be sent to another thread; shared, nothing is written through it.
+unsafe impl<T: Element> Send for Residual<'_, T> {}
+// SAFETY: see `Send`.
+unsafe impl<T: Element> Sync for Residual<'_, T> {}
+
+impl<T: Element> core::fmt::Debug for Residual<'_, T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Residual")
+            .field("skip_len", &self.skip_len)
+            .field("writes_sum", &!self.sum.is_null())
+            .field("in_place", &core::ptr::eq(self.skip, self.sum))
+            .field("bias", &self.bias.map(<[f32]>::len))
+            .finish()
+    }
+}
+
+impl<'a, T: Element> Residual<'a, T> {
+    /// Read `skip`; the sum is not written anywhere.
+    ///
+    /// ```
+    /// let skip = [0.5f32; 8];
+    /// let residual = normkern::Residual::new(&skip);
+    /// # let _ = residual;
+    /// ```
+    pub fn new(skip: &'a [T]) -> Self {
+        Residual {
+            skip: skip.as_ptr(),
+            skip_len: skip.len(),
+            sum: core::ptr::null_mut(),
+            sum_len: 0,
+            bias: None,
+            _buffers: PhantomData,
+        }
+    }
+
+    /// Read `residual` and overwrite it with the sum: `residual += x (+ bias)`.
+    ///
+    /// ```
+    /// let mut residual = [0.5f32; 8];
+    /// let r = normkern::Residual::accumulate(&mut residual);
+    /// # let _ = r;
+    /// ```
+    pub fn accumulate(residual: &'a mut [T]) -> Self {
+        let len = residual.len();
+        let ptr = residual.as_mut_ptr();
+        Residual {
+            skip: ptr,
+            skip_len: len,
+            sum: ptr,
+            sum_len: len,
+            bias: None,
+            _buffers: PhantomData,
+        }
+    }
+
+    /// Write the sum to `sum` (instead of wherever it went before).
+    ///
+    /// ```
+    /// let (skip, mut sum) = ([0.5f32; 8], [0.0f32; 8]);
+    /// let r = normkern::Residual::new(&skip).sum_to(&mut sum);
+    /// # let _ = r;
+    /// ```
+    pub fn sum_to(self, sum: &'a mut [T]) -> Self {
+        Residual {
+            sum: sum.as_mut_ptr(),
+            sum_len: sum.len(),
+            ..self
+        }
+    }
+
+    /// Add `bias` (one value per channel) to every position's sum.
+    ///
+    /// ```
+    /// let (skip, bias) = ([0.5f32; 8], [0.25f32; 4]);
+    /// let r = normkern::Residual::new(&skip).bias(&bias);
+    /// # let _ = r;
+    /// ```
+    pub fn bias(self, bias: &'a [f32]) -> Self {
+        Residual {
+            bias: Some(bias),
+            ..self
+        }
+    }
+
+    pub(crate) fn skip_len(&self) -> usize {
+        self.skip_len
+    }
+
+    /// The sum's buffer length, if it is written.
+    pub(crate) fn sum_len(&self) -> Option<usize> {
+        (!self.sum.is_null()).then_some(self.sum_len)
+    }
+
+    pub(crate) fn bias_values(&self) -> Option<&'a [f32]> {
+        self.bias
+    }
+
+    /// The skip input and the sum's output at `start..start + len` (bounds-checked).
+    pub(crate) fn ptrs(&mut self, start: usize, len: usize) -> (*const T, Option<*mut T>) {
+        assert!(
+            start
+                .checked_add(len)
+                .is_some_and(|end| end <= self.skip_len)
+        );
+        let sum = (!self.sum.is_null()).then(|| {
+            assert!(start + len <= self.sum_len);
+            // SAFETY: in bounds of the sum's buffer (checked).
+            unsafe { self.sum.add(start) }
+        });
+        // SAFETY: in bounds of the skip buffer (checked).
+        (unsafe { self.skip.add(start) }, sum)
     }
 }

@@ -16,9 +16,9 @@ pub enum Isa {
     /// default x86_64 build. Only built where the target has SIMD floats: elsewhere `wide`
     /// emulates its lanes one by one, larger and slower than [`Isa::Scalar`].
     Portable,
-    /// x86_64 AVX2 + FMA, selected at run time.
+    /// x86_64 AVX2 + FMA (+ F16C for binary16), selected at run time.
     Avx2,
-    /// x86_64 AVX-512F (with AVX2 and FMA), selected at run time.
+    /// x86_64 AVX-512F (with AVX2, FMA and F16C), selected at run time.
     Avx512,
 }
 
@@ -102,7 +102,9 @@ impl fmt::Display for Isa {
 
 #[cfg(all(target_arch = "x86_64", feature = "std"))]
 fn has_avx2_fma() -> bool {
-    std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+    std::is_x86_feature_detected!("avx2")
+        && std::is_x86_feature_detected!("fma")
+        && std::is_x86_feature_detected!("f16c")
 }
 #[cfg(all(target_arch = "x86_64", feature = "std"))]
 fn has_avx512f() -> bool {
@@ -113,7 +115,8 @@ fn has_avx2_fma() -> bool {
     cfg!(all(
         target_arch = "x86_64",
         target_feature = "avx2",
-        target_feature = "fma"
+        target_feature = "fma",
+        target_feature = "f16c"
     ))
 }
 #[cfg(not(all(target_arch = "x86_64", feature = "std")))]

@@ -86,7 +86,9 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+mod activation;
 pub mod bytes;
+mod element;
 mod error;
 mod float;
 mod fold;
@@ -98,9 +100,13 @@ mod shape;
 mod simd;
 mod stats;
 
+pub use activation::{Activation, Gelu, GeluTanh, NoActivation, Relu, Silu};
+pub use element::Element;
 pub use error::{ErrorKind, NormError};
 pub use fold::ConvKernel;
-pub use io::InOut;
+/// The 16-bit element types, from the `half` crate.
+pub use half::{bf16, f16};
+pub use io::{InOut, Residual};
 pub use isa::Isa;
 pub use kernels::Kernels;
 pub use ops::batch_norm::BatchNorm;

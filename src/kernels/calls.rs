@@ -9,10 +9,13 @@ use super::columns::{
 use super::group::{GroupStatsFromSums, GroupSums};
 use super::rows::{NormalizeRows, Report, Rows};
 use super::runs::{Affine, ApplyRuns};
-use super::seam::{Epilogue, F32Sink, F32Source, Identity, Io, StridedSink, StridedSource};
+use super::seam::{
+    Epilogue, Io, Sink, Source, StridedValues, StridedValuesMut, Sum, Values, ValuesMut,
+};
 use super::walk::{Runs, Statistic};
 use super::welford::SliceMoments;
-use crate::io::InOut;
+use crate::element::Element;
+use crate::io::{InOut, Residual};
 use crate::stats::{GroupStats, Moments, Sums};
 use core::marker::PhantomData;
 
@@ -20,7 +23,7 @@ impl Kernels {
     /// One-pass moments of `x` around `pivot`.
     pub(crate) fn moments_around(&self, x: &[f32], pivot: f32) -> Moments {
         let kernel = SliceMoments {
-            src: F32Source(x.as_ptr()),
+            src: Values(x.as_ptr()),
             len: x.len(),
             pivot,
         };
@@ -29,40 +32,46 @@ impl Kernels {
     }
 
     /// One-pass sums of the group of runs at `start`, which is normalized right after.
-    pub(crate) fn group_sums(&self, io: &InOut<'_>, start: usize, runs: Runs) -> Sums {
-        let src = F32Source(io.input_ptr(start, runs.span()));
+    pub(crate) fn group_sums<T: Element>(
+        &self,
+        io: &InOut<'_, T>,
+        start: usize,
+        runs: Runs,
+    ) -> Sums {
+        let src = Values(io.input_ptr(start, runs.span()));
         // SAFETY: every run lies inside the input (span checked).
         unsafe { self.run(GroupSums { src, runs }) }
     }
 
     /// The statistics of the group of runs at `start` from its sums (a second pass over the
     /// group only where the sums fall short).
-    pub(crate) fn group_stats(
+    pub(crate) fn group_stats<T: Element>(
         &self,
-        io: &InOut<'_>,
+        io: &InOut<'_, T>,
         start: usize,
         runs: Runs,
         sums: Sums,
     ) -> GroupStats {
-        let src = F32Source(io.input_ptr(start, runs.span()));
+        let src = Values(io.input_ptr(start, runs.span()));
         // SAFETY: every run lies inside the input (span checked).
         unsafe { self.run(GroupStatsFromSums { src, runs, sums }) }
     }
 
     /// Writes `y = (x - pivot) * scale + shift` over each run `r` of the group at `start`
-    /// with `affine(r)`; with `next` (the start of a group of the same geometry), returns that
-    /// group's sums, taken in the same pass.
-    pub(crate) fn apply_runs(
+    /// with `affine(r)`, then the epilogue; with `next` (the start of a group of the same
+    /// geometry), returns that group's sums, taken in the same pass.
+    pub(crate) fn apply_runs<T: Element, E: Epilogue>(
         &self,
-        io: &mut InOut<'_>,
+        io: &mut InOut<'_, T>,
         start: usize,
         runs: Runs,
         affine: &dyn Fn(usize) -> Affine,
         next: Option<usize>,
+        epilogue: E,
     ) -> Option<Sums> {
-        let next = next.map(|at| F32Source(io.input_ptr(at, runs.span())));
+        let next = next.map(|at| Values(io.input_ptr(at, runs.span())));
         let kernel = ApplyRuns {
-            io: f32_io(io, start, runs.span(), Identity),
+            io: contiguous_io(io, start, runs.span(), epilogue),
             runs,
             affine,
             next,
@@ -74,27 +83,53 @@ impl Kernels {
 
     /// LayerNorm or RMSNorm (`St`) of every row of `io`, which holds exactly `rows * cols`
     /// values, each normalized row passed through `epilogue`.
-    pub(crate) fn normalize_rows<St: Statistic, E: Epilogue>(
+    pub(crate) fn normalize_rows<T: Element, St: Statistic, E: Epilogue>(
         &self,
-        io: &mut InOut<'_>,
+        io: &mut InOut<'_, T>,
         rows: Rows<'_>,
         report: Report<'_>,
         epilogue: E,
     ) {
-        assert!(rows.gamma.is_none_or(|g| g.len() == rows.cols));
-        assert!(
-            rows.beta
-                .is_none_or(|b| b.len() == rows.cols && St::CENTERED)
-        );
-        assert!(report.mean.as_ref().is_none_or(|m| m.len() >= rows.rows));
-        assert!(report.inv_std.as_ref().is_none_or(|v| v.len() >= rows.rows));
+        let io = contiguous_io(io, 0, rows.rows * rows.cols, epilogue);
+        // SAFETY: the span was checked.
+        unsafe { self.rows_kernel::<St, _, _, _>(io, rows, report) }
+    }
+
+    /// [`Kernels::normalize_rows`] of the sums `x + skip (+ bias)` (see [`Residual`]).
+    pub(crate) fn add_normalize_rows<T: Element, St: Statistic, E: Epilogue>(
+        &self,
+        io: &mut InOut<'_, T>,
+        residual: &mut Residual<'_, T>,
+        rows: Rows<'_>,
+        report: Report<'_>,
+        epilogue: E,
+    ) {
+        let len = rows.rows * rows.cols;
+        let io = contiguous_io(io, 0, len, epilogue);
+        let (skip, sum) = residual.ptrs(0, len);
+        let io = with_residual(io, Values(skip), sum.map(ValuesMut), residual, rows.cols);
+        // SAFETY: every span was checked.
+        unsafe { self.rows_kernel::<St, _, _, _>(io, rows, report) }
+    }
+
+    /// Runs the rows kernel.
+    ///
+    /// # Safety
+    /// `io` is valid for `rows * cols` reads and writes.
+    unsafe fn rows_kernel<St: Statistic, S: Source, D: Sink, E: Epilogue>(
+        &self,
+        io: Io<S, D, E>,
+        rows: Rows<'_>,
+        report: Report<'_>,
+    ) {
+        check_rows::<St>(&rows, &report);
         let kernel = NormalizeRows {
-            io: f32_io(io, 0, rows.rows * rows.cols, epilogue),
+            io,
             rows,
             report,
             statistic: PhantomData::<St>,
         };
-        // SAFETY: every row, parameter and statistic lies in bounds (checked above).
+        // SAFETY: the caller vouches for `io`; the parameters and report were checked.
         unsafe { self.run(kernel) }
     }
 
@@ -102,45 +137,66 @@ impl Kernels {
     /// at `start + i * cols * stride`: each row of a `[rows, cols]` tensor (`stride` 1), or one
     /// position of a channels-first tensor (one row, `stride` = positions). For the compact
     /// set, which runs both layouts through this one kernel.
-    pub(crate) fn normalize_strided<St: Statistic>(
+    pub(crate) fn normalize_strided<T: Element, St: Statistic, E: Epilogue>(
         &self,
-        io: &mut InOut<'_>,
+        io: &mut InOut<'_, T>,
         start: usize,
         stride: usize,
         rows: Rows<'_>,
         report: Report<'_>,
+        epilogue: E,
     ) {
-        assert!(rows.cols > 0 && stride > 0);
-        assert!(rows.gamma.is_none_or(|g| g.len() == rows.cols));
-        assert!(
-            rows.beta
-                .is_none_or(|b| b.len() == rows.cols && St::CENTERED)
-        );
-        assert!(report.mean.as_ref().is_none_or(|m| m.len() >= rows.rows));
-        assert!(report.inv_std.as_ref().is_none_or(|v| v.len() >= rows.rows));
-        let span = match rows.rows {
-            0 => 0,
-            n => (n * rows.cols - 1) * stride + 1,
+        let io = strided_io(io, start, stride, strided_span(&rows, stride), epilogue);
+        // SAFETY: the span was checked.
+        unsafe { self.strided_rows_kernel::<St, _, _, _>(io, rows, report) }
+    }
+
+    /// [`Kernels::normalize_strided`] of the sums `x + skip (+ bias)` (rows of
+    /// `[rows, cols]`, `stride` 1).
+    pub(crate) fn add_normalize_strided<T: Element, St: Statistic, E: Epilogue>(
+        &self,
+        io: &mut InOut<'_, T>,
+        residual: &mut Residual<'_, T>,
+        rows: Rows<'_>,
+        report: Report<'_>,
+        epilogue: E,
+    ) {
+        let span = strided_span(&rows, 1);
+        let io = strided_io(io, 0, 1, span, epilogue);
+        let (skip, sum) = residual.ptrs(0, span);
+        let skip = StridedValues {
+            ptr: skip,
+            stride: 1,
         };
-        let (src, dst) = io.ptrs(start, span);
+        let sum = sum.map(|ptr| StridedValuesMut { ptr, stride: 1 });
+        let io = with_residual(io, skip, sum, residual, rows.cols);
+        // SAFETY: every span was checked.
+        unsafe { self.strided_rows_kernel::<St, _, _, _>(io, rows, report) }
+    }
+
+    /// Runs the rows kernel on the compact set.
+    ///
+    /// # Safety
+    /// `io` is valid for the rows' reads and writes.
+    unsafe fn strided_rows_kernel<St: Statistic, S: Source, D: Sink, E: Epilogue>(
+        &self,
+        io: Io<S, D, E>,
+        rows: Rows<'_>,
+        report: Report<'_>,
+    ) {
+        check_rows::<St>(&rows, &report);
         let kernel = NormalizeRows {
-            io: Io {
-                src: StridedSource { ptr: src, stride },
-                dst: StridedSink { ptr: dst, stride },
-                epilogue: Identity,
-                nontemporal: false,
-            },
+            io,
             rows,
             report,
             statistic: PhantomData::<St>,
         };
-        // SAFETY: every value of every row lies in the span checked above, and the report's
-        // buffers hold a value per row.
-        unsafe { self.run_compact(kernel) };
+        // SAFETY: the caller vouches for `io`; the parameters and report were checked.
+        unsafe { self.run_compact(kernel) }
     }
 
     /// One-pass sums of the group at `place` (compact set).
-    pub(crate) fn strided_sums(&self, io: &InOut<'_>, place: Strided) -> Sums {
+    pub(crate) fn strided_sums<T: Element>(&self, io: &InOut<'_, T>, place: Strided) -> Sums {
         let src = place.source(io);
         let runs = place.runs;
         // SAFETY: every value of the group lies in the checked span.
@@ -148,7 +204,12 @@ impl Kernels {
     }
 
     /// The statistics of the group at `place` from its sums (compact set).
-    pub(crate) fn strided_stats(&self, io: &InOut<'_>, place: Strided, sums: Sums) -> GroupStats {
+    pub(crate) fn strided_stats<T: Element>(
+        &self,
+        io: &InOut<'_, T>,
+        place: Strided,
+        sums: Sums,
+    ) -> GroupStats {
         let src = place.source(io);
         let runs = place.runs;
         // SAFETY: every value of the group lies in the checked span.
@@ -156,27 +217,16 @@ impl Kernels {
     }
 
     /// Writes `y = (x - pivot) * scale + shift` over each run `r` of the group at `place`
-    /// with `affine(r)` (compact set).
-    pub(crate) fn strided_affine(
+    /// with `affine(r)`, then the epilogue (compact set).
+    pub(crate) fn strided_affine<T: Element, E: Epilogue>(
         &self,
-        io: &mut InOut<'_>,
+        io: &mut InOut<'_, T>,
         place: Strided,
         affine: &dyn Fn(usize) -> Affine,
+        epilogue: E,
     ) {
-        let (src, dst) = io.ptrs(place.start, place.span());
         let kernel = ApplyRuns {
-            io: Io {
-                src: StridedSource {
-                    ptr: src,
-                    stride: place.stride,
-                },
-                dst: StridedSink {
-                    ptr: dst,
-                    stride: place.stride,
-                },
-                epilogue: Identity,
-                nontemporal: false,
-            },
+            io: strided_io(io, place.start, place.stride, place.span(), epilogue),
             runs: place.runs,
             affine,
             next: None,
@@ -186,9 +236,9 @@ impl Kernels {
     }
 
     /// Two-pass statistics down the columns of the block at `start` (see [`ColumnStats`]).
-    pub(crate) fn column_stats(
+    pub(crate) fn column_stats<T: Element>(
         &self,
-        io: &InOut<'_>,
+        io: &InOut<'_, T>,
         start: usize,
         g: ColumnGeometry,
         center: bool,
@@ -199,7 +249,7 @@ impl Kernels {
         assert!(state.pivot.len() >= padded && state.offset.len() >= padded);
         assert!(state.dev.len() >= padded && state.sq.len() >= padded);
         assert!(state.scale.len() >= padded);
-        let src = F32Source(io.input_ptr(start, g.span()));
+        let src = Values(io.input_ptr(start, g.span()));
         let kernel = ColumnStats {
             src,
             g,
@@ -211,9 +261,9 @@ impl Kernels {
     }
 
     /// One-pass sums down the columns of the block at `start` (see [`ColumnSums`]).
-    pub(crate) fn column_sums(
+    pub(crate) fn column_sums<T: Element>(
         &self,
-        io: &InOut<'_>,
+        io: &InOut<'_, T>,
         start: usize,
         g: ColumnGeometry,
         totals: &mut ColumnTotals<'_>,
@@ -223,18 +273,20 @@ impl Kernels {
         assert!(totals.pivot.len() >= padded);
         assert!(totals.dev32.len() >= padded && totals.sq32.len() >= padded);
         assert!(totals.dev.len() >= g.width && totals.sq.len() >= g.width);
-        let src = F32Source(io.input_ptr(start, g.span()));
+        let src = Values(io.input_ptr(start, g.span()));
         // SAFETY: the span and the column arrays were checked above.
         unsafe { self.run(ColumnSums { src, g, totals }) }
     }
 
-    /// The per-column affine of the block at `start` (see [`ColumnParams`]).
-    pub(crate) fn column_affine(
+    /// The per-column affine of the block at `start`, then the epilogue (see
+    /// [`ColumnParams`]).
+    pub(crate) fn column_affine<T: Element, E: Epilogue>(
         &self,
-        io: &mut InOut<'_>,
+        io: &mut InOut<'_, T>,
         start: usize,
         g: ColumnGeometry,
         params: ColumnParams<'_>,
+        epilogue: E,
     ) {
         let padded = g.padded();
         assert!(g.width <= g.stride || g.rows <= 1);
@@ -243,7 +295,7 @@ impl Kernels {
         assert!(params.row_scale.is_none_or(|s| s.len() >= g.rows));
         assert!(params.row_shift.is_none_or(|b| b.len() >= g.rows));
         let kernel = ColumnAffine {
-            io: f32_io(io, start, g.span(), Identity),
+            io: contiguous_io(io, start, g.span(), epilogue),
             g,
             params,
         };
@@ -271,27 +323,89 @@ impl Strided {
     }
 
     /// The group's values to read (bounds-checked).
-    fn source(self, io: &InOut<'_>) -> StridedSource {
-        StridedSource {
+    fn source<T: Element>(self, io: &InOut<'_, T>) -> StridedValues<T> {
+        StridedValues {
             ptr: io.input_ptr(self.start, self.span()),
             stride: self.stride,
         }
     }
 }
 
+/// What every rows kernel needs of its parameters and report.
+fn check_rows<St: Statistic>(rows: &Rows<'_>, report: &Report<'_>) {
+    assert!(rows.gamma.is_none_or(|g| g.len() == rows.cols));
+    assert!(
+        rows.beta
+            .is_none_or(|b| b.len() == rows.cols && St::CENTERED)
+    );
+    assert!(report.mean.as_ref().is_none_or(|m| m.len() >= rows.rows));
+    assert!(report.inv_std.as_ref().is_none_or(|v| v.len() >= rows.rows));
+}
+
+/// Values from the first to the last element of `rows` rows of `cols`, `stride` apart.
+fn strided_span(rows: &Rows<'_>, stride: usize) -> usize {
+    assert!(stride > 0);
+    match rows.rows * rows.cols {
+        0 => 0,
+        n => (n - 1) * stride + 1,
+    }
+}
+
 /// The kernel view of `io`'s values `start..start + len` (bounds-checked).
-fn f32_io<E: Epilogue>(
-    io: &mut InOut<'_>,
+fn contiguous_io<T: Element, E: Epilogue>(
+    io: &mut InOut<'_, T>,
     start: usize,
     len: usize,
     epilogue: E,
-) -> Io<F32Source, F32Sink, E> {
+) -> Io<Values<T>, ValuesMut<T>, E> {
     let nontemporal = io.streams();
     let (src, dst) = io.ptrs(start, len);
     Io {
-        src: F32Source(src),
-        dst: F32Sink(dst),
+        src: Values(src),
+        dst: ValuesMut(dst),
         epilogue,
         nontemporal,
+    }
+}
+
+/// The kernel view of `io`'s values `start..start + span`, `stride` apart (bounds-checked).
+fn strided_io<T: Element, E: Epilogue>(
+    io: &mut InOut<'_, T>,
+    start: usize,
+    stride: usize,
+    span: usize,
+    epilogue: E,
+) -> Io<StridedValues<T>, StridedValuesMut<T>, E> {
+    let (src, dst) = io.ptrs(start, span);
+    Io {
+        src: StridedValues { ptr: src, stride },
+        dst: StridedValuesMut { ptr: dst, stride },
+        epilogue,
+        nontemporal: false,
+    }
+}
+
+/// `io` reading `x + skip (+ bias)` instead of `x`, writing the sum to `sum` if given.
+fn with_residual<S: Source, D: Sink, E: Epilogue>(
+    io: Io<S, D, E>,
+    skip: S,
+    sum: Option<D>,
+    residual: &Residual<'_, impl Element>,
+    cols: usize,
+) -> Io<Sum<S, D>, D, E> {
+    let bias = residual.bias_values().map_or(core::ptr::null(), |b| {
+        assert!(b.len() == cols);
+        b.as_ptr()
+    });
+    Io {
+        src: Sum {
+            x: io.src,
+            skip,
+            bias,
+            sum,
+        },
+        dst: io.dst,
+        epilogue: io.epilogue,
+        nontemporal: io.nontemporal,
     }
 }

@@ -129,15 +129,15 @@ mod x86 {
     use crate::simd::x86::{Avx2, Avx512};
 
     /// # Safety
-    /// As [`Kernel::run`]: this CPU has AVX2 and FMA.
-    #[target_feature(enable = "avx2,fma")]
+    /// As [`Kernel::run`]: this CPU has AVX2, FMA and F16C.
+    #[target_feature(enable = "avx2,fma,f16c")]
     pub(super) unsafe fn avx2<K: Kernel>(kernel: K) -> K::Output {
         unsafe { kernel.run::<Avx2>() }
     }
 
     /// # Safety
-    /// As [`Kernel::run`]: this CPU has AVX-512F, AVX2 and FMA.
-    #[target_feature(enable = "avx512f,avx2,fma")]
+    /// As [`Kernel::run`]: this CPU has AVX-512F, AVX2, FMA and F16C.
+    #[target_feature(enable = "avx512f,avx2,fma,f16c")]
     pub(super) unsafe fn avx512<K: Kernel>(kernel: K) -> K::Output {
         unsafe { kernel.run::<Avx512>() }
     }

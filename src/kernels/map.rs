@@ -47,7 +47,7 @@ pub(crate) unsafe fn map<V: Vector, S: Source, D: Sink, E: Epilogue>(
             // The compact form: `op` inlined twice rather than six times.
             while i < len {
                 let n = (len - i).min(V::LANES);
-                let y = epilogue.apply(op.at(src.load::<V>(i, n), i, n));
+                let y = epilogue.apply(op.at(src.load_final::<V>(i, n), i, n));
                 dst.store(i, y, n);
                 i += n;
             }
@@ -59,14 +59,14 @@ pub(crate) unsafe fn map<V: Vector, S: Source, D: Sink, E: Epilogue>(
         if len >= ALIGNED_RUN * V::LANES || streaming {
             let head = dst.aligned_head::<V>(len);
             if head > 0 {
-                let y = epilogue.apply(op.at(src.load::<V>(0, head), 0, head));
+                let y = epilogue.apply(op.at(src.load_final::<V>(0, head), 0, head));
                 dst.store(0, y, head);
                 i = head;
             }
         }
         if streaming {
             while i + V::LANES <= len {
-                let y = epilogue.apply(op.at(src.load::<V>(i, V::LANES), i, V::LANES));
+                let y = epilogue.apply(op.at(src.load_final::<V>(i, V::LANES), i, V::LANES));
                 dst.store_stream(i, y);
                 i += V::LANES;
             }
@@ -76,8 +76,8 @@ pub(crate) unsafe fn map<V: Vector, S: Source, D: Sink, E: Epilogue>(
         while i + PAIR * V::LANES <= len {
             prefetch_output::<V, D>(dst, i);
             prefetch_output::<V, D>(dst, i + V::LANES);
-            let a = src.load::<V>(i, V::LANES);
-            let b = src.load::<V>(i + V::LANES, V::LANES);
+            let a = src.load_final::<V>(i, V::LANES);
+            let b = src.load_final::<V>(i + V::LANES, V::LANES);
             let ya = epilogue.apply(op.at(a, i, V::LANES));
             dst.store(i, ya, V::LANES);
             let yb = epilogue.apply(op.at(b, i + V::LANES, V::LANES));
@@ -85,13 +85,13 @@ pub(crate) unsafe fn map<V: Vector, S: Source, D: Sink, E: Epilogue>(
             i += PAIR * V::LANES;
         }
         while i + V::LANES <= len {
-            let y = epilogue.apply(op.at(src.load::<V>(i, V::LANES), i, V::LANES));
+            let y = epilogue.apply(op.at(src.load_final::<V>(i, V::LANES), i, V::LANES));
             dst.store(i, y, V::LANES);
             i += V::LANES;
         }
         if i < len {
             let n = len - i;
-            let y = epilogue.apply(op.at(src.load::<V>(i, n), i, n));
+            let y = epilogue.apply(op.at(src.load_final::<V>(i, n), i, n));
             dst.store(i, y, n);
         }
     }
@@ -126,7 +126,7 @@ pub(crate) unsafe fn write_lanes<V: Vector, S: Source, D: Sink, E: Epilogue>(
     // SAFETY: forwarded from the caller.
     unsafe {
         prefetch_output::<V, D>(io.dst, at);
-        let x = io.src.load::<V>(at, lanes);
+        let x = io.src.load_final::<V>(at, lanes);
         let y = io.epilogue.apply(op.at(x, at, lanes));
         io.dst.store(at, y, lanes);
     }

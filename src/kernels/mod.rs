@@ -43,7 +43,7 @@ pub(crate) use columns::{ColumnGeometry, ColumnParams, ColumnState, ColumnTotals
 pub use dispatch::Kernels;
 pub(crate) use rows::{Report, Rows};
 pub(crate) use runs::Affine;
-pub(crate) use seam::Identity;
+pub(crate) use seam::{Activate, Epilogue, Identity};
 pub(crate) use walk::{MeanSquare, Runs, Statistic, Variance};
 
 use crate::simd::Arch;

@@ -2,7 +2,8 @@
 //! [`Source`], every output it writes goes through a [`Sink`], and each normalized vector
 //! passes an [`Epilogue`] on its way to the sink.
 //!
-//! An element type (f32 here; f16 and bf16 are a `Source` and a `Sink` that widen and narrow),
+//! An element type ([`Values`] of f32, f16 or bf16, which widen and narrow as they load and
+//! store),
 //! a second input stream (`x + residual`, a `Source` that also writes the sum) or an activation
 //! after the normalization (an `Epilogue`) is each one type implementing one trait: no kernel,
 //! table or signature changes for it. Parameters (gamma, beta, running statistics) and the
@@ -11,7 +12,9 @@
 //! Constants that depend on memory are in bytes ([`LINE_BYTES`]); a kernel converts them to
 //! elements with its source's or sink's `ELEMENT_BYTES`.
 
-use crate::simd::Vector;
+use crate::activation::{Activation, ActivationKind};
+use crate::element::{Element, ElementKind};
+use crate::simd::{Vector, math};
 
 /// Bytes in a cache line.
 pub(crate) const LINE_BYTES: usize = 64;
@@ -37,6 +40,23 @@ pub(crate) trait Source: Copy {
     /// # Safety
     /// `V`'s instruction set is available.
     unsafe fn prefetch<V: Vector>(self, at: usize);
+
+    /// As [`Source::load`], in the pass that writes the output from these values: a source
+    /// that computes its values (a residual sum) writes them out here, once.
+    ///
+    /// # Safety
+    /// As [`Source::load`].
+    #[inline(always)]
+    unsafe fn load_final<V: Vector>(self, at: usize, lanes: usize) -> V {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.load(at, lanes) }
+    }
+
+    /// Each lane rounded to this source's element type (ties to even), as f32.
+    ///
+    /// # Safety
+    /// `V`'s instruction set is available.
+    unsafe fn round<V: Vector>(v: V) -> V;
 }
 
 /// Where a kernel writes its outputs: `lanes` f32 lanes narrowed to elements at an offset.
@@ -92,73 +112,161 @@ impl Epilogue for Identity {
     }
 }
 
-/// `f32` activations read from memory.
+/// A public [`Activation`] as an epilogue (its kind is a constant: the match folds away).
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct F32Source(pub *const f32);
+pub(crate) struct Activate<A>(pub A);
 
-impl Source for F32Source {
-    const ELEMENT_BYTES: usize = size_of::<f32>();
+impl<A: Activation> Epilogue for Activate<A> {
+    #[inline(always)]
+    unsafe fn apply<V: Vector>(self, v: V) -> V {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            match A::KIND {
+                ActivationKind::None => v,
+                ActivationKind::Relu => math::relu(v),
+                ActivationKind::Silu => math::silu(v),
+                ActivationKind::Gelu => math::gelu(v),
+                ActivationKind::GeluTanh => math::gelu_tanh(v),
+            }
+        }
+    }
+}
+
+/// `lanes` elements at `src`, widened to f32 (0 past them).
+///
+/// # Safety
+/// `1 <= lanes <= V::LANES`, `src` is valid for `lanes` reads, `V`'s set is available.
+#[inline(always)]
+unsafe fn load_elements<T: Element, V: Vector>(src: *const T, lanes: usize) -> V {
+    let whole = lanes == V::LANES;
+    // SAFETY: forwarded from the caller; `T::KIND` says what `T` is.
+    unsafe {
+        match T::KIND {
+            ElementKind::F32 if whole => V::load(src.cast()),
+            ElementKind::F32 => V::load_partial(src.cast(), lanes),
+            ElementKind::F16 if whole => V::load_f16(src.cast()),
+            ElementKind::F16 => V::load_f16_partial(src.cast(), lanes),
+            ElementKind::Bf16 if whole => V::load_bf16(src.cast()),
+            ElementKind::Bf16 => V::load_bf16_partial(src.cast(), lanes),
+        }
+    }
+}
+
+/// The first `lanes` lanes of `v`, rounded to `T` (nearest even), stored at `dst`.
+///
+/// # Safety
+/// `1 <= lanes <= V::LANES`, `dst` is valid for `lanes` writes, `V`'s set is available.
+#[inline(always)]
+unsafe fn store_elements<T: Element, V: Vector>(dst: *mut T, v: V, lanes: usize) {
+    let whole = lanes == V::LANES;
+    // SAFETY: forwarded from the caller; `T::KIND` says what `T` is.
+    unsafe {
+        match T::KIND {
+            ElementKind::F32 if whole => v.store(dst.cast()),
+            ElementKind::F32 => v.store_partial(dst.cast(), lanes),
+            ElementKind::F16 if whole => v.store_f16(dst.cast()),
+            ElementKind::F16 => v.store_f16_partial(dst.cast(), lanes),
+            ElementKind::Bf16 if whole => v.store_bf16(dst.cast()),
+            ElementKind::Bf16 => v.store_bf16_partial(dst.cast(), lanes),
+        }
+    }
+}
+
+/// Each lane rounded to the nearest `T` (ties to even), as f32.
+///
+/// # Safety
+/// `V`'s instruction set is available.
+#[inline(always)]
+unsafe fn round_to<T: Element, V: Vector>(v: V) -> V {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        match T::KIND {
+            ElementKind::F32 => v,
+            ElementKind::F16 => v.round_f16(),
+            ElementKind::Bf16 => v.round_bf16(),
+        }
+    }
+}
+
+/// Activations of type `T`, contiguous in memory.
+#[derive(Debug)]
+pub(crate) struct Values<T>(pub *const T);
+
+impl<T> Clone for Values<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Values<T> {}
+
+impl<T: Element> Source for Values<T> {
+    const ELEMENT_BYTES: usize = size_of::<T>();
 
     #[inline(always)]
     fn offset(self, n: usize) -> Self {
-        F32Source(self.0.wrapping_add(n))
+        Values(self.0.wrapping_add(n))
     }
 
     #[inline(always)]
     unsafe fn load<V: Vector>(self, at: usize, lanes: usize) -> V {
         // SAFETY: the caller guarantees `at..at + lanes` is readable and the set available.
-        unsafe {
-            let src = self.0.add(at);
-            if lanes == V::LANES {
-                V::load(src)
-            } else {
-                V::load_partial(src, lanes)
-            }
-        }
+        unsafe { load_elements::<T, V>(self.0.add(at), lanes) }
     }
 
     #[inline(always)]
     unsafe fn prefetch<V: Vector>(self, at: usize) {
         // SAFETY: a prefetch never faults; the caller guarantees the set is available.
-        unsafe { V::prefetch(self.0.wrapping_add(at)) }
+        unsafe { V::prefetch(self.0.wrapping_add(at).cast()) }
+    }
+
+    #[inline(always)]
+    unsafe fn round<V: Vector>(v: V) -> V {
+        // SAFETY: forwarded from the caller.
+        unsafe { round_to::<T, V>(v) }
     }
 }
 
-/// `f32` outputs written to memory.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct F32Sink(pub *mut f32);
+/// Outputs of type `T`, contiguous in memory.
+#[derive(Debug)]
+pub(crate) struct ValuesMut<T>(pub *mut T);
 
-impl Sink for F32Sink {
-    const ELEMENT_BYTES: usize = size_of::<f32>();
+impl<T> Clone for ValuesMut<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for ValuesMut<T> {}
+
+impl<T: Element> Sink for ValuesMut<T> {
+    const ELEMENT_BYTES: usize = size_of::<T>();
 
     #[inline(always)]
     fn offset(self, n: usize) -> Self {
-        F32Sink(self.0.wrapping_add(n))
+        ValuesMut(self.0.wrapping_add(n))
     }
 
     #[inline(always)]
     unsafe fn store<V: Vector>(self, at: usize, v: V, lanes: usize) {
         // SAFETY: the caller guarantees `at..at + lanes` is writable and the set available.
+        unsafe { store_elements::<T, V>(self.0.add(at), v, lanes) }
+    }
+
+    #[inline(always)]
+    unsafe fn store_stream<V: Vector>(self, at: usize, v: V) {
+        // SAFETY: the caller guarantees a writable, vector-aligned output. Only f32 has a
+        // non-temporal store of whole vectors; the narrow types store as usual.
         unsafe {
-            let dst = self.0.add(at);
-            if lanes == V::LANES {
-                v.store(dst)
-            } else {
-                v.store_partial(dst, lanes)
+            match T::KIND {
+                ElementKind::F32 => v.store_stream(self.0.add(at).cast()),
+                _ => self.store(at, v, V::LANES),
             }
         }
     }
 
     #[inline(always)]
-    unsafe fn store_stream<V: Vector>(self, at: usize, v: V) {
-        // SAFETY: the caller guarantees a writable, vector-aligned output.
-        unsafe { v.store_stream(self.0.add(at)) }
-    }
-
-    #[inline(always)]
     unsafe fn prefetch<V: Vector>(self, at: usize) {
         // SAFETY: a prefetch never faults; the caller guarantees the set is available.
-        unsafe { V::prefetch(self.0.wrapping_add(at).cast_const()) }
+        unsafe { V::prefetch(self.0.wrapping_add(at).cast_const().cast()) }
     }
 
     #[inline(always)]
@@ -169,21 +277,28 @@ impl Sink for F32Sink {
     }
 }
 
-/// `f32` activations `stride` values apart: one position's channels in a channels-first
-/// tensor, read by the compact set's row kernel (a core without caches pays nothing for the
-/// stride). Loads a value at a time.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct StridedSource {
-    pub ptr: *const f32,
+/// Activations of type `T` `stride` elements apart: one position's channels in a
+/// channels-first tensor, read by the compact set's kernels (a core without caches pays
+/// nothing for the stride). Loads an element at a time.
+#[derive(Debug)]
+pub(crate) struct StridedValues<T> {
+    pub ptr: *const T,
     pub stride: usize,
 }
 
-impl Source for StridedSource {
-    const ELEMENT_BYTES: usize = size_of::<f32>();
+impl<T> Clone for StridedValues<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for StridedValues<T> {}
+
+impl<T: Element> Source for StridedValues<T> {
+    const ELEMENT_BYTES: usize = size_of::<T>();
 
     #[inline(always)]
     fn offset(self, n: usize) -> Self {
-        StridedSource {
+        StridedValues {
             ptr: self.ptr.wrapping_add(n * self.stride),
             ..self
         }
@@ -194,7 +309,7 @@ impl Source for StridedSource {
         let mut values = [0.0f32; crate::simd::MAX_LANES];
         for (lane, value) in values.iter_mut().enumerate().take(lanes) {
             // SAFETY: the caller guarantees elements `at..at + lanes` are readable.
-            *value = unsafe { self.ptr.add((at + lane) * self.stride).read() };
+            *value = unsafe { load_elements::<T, f32>(self.ptr.add((at + lane) * self.stride), 1) };
         }
         // SAFETY: `values` holds MAX_LANES >= LANES values; the set is available.
         unsafe { V::load(values.as_ptr()) }
@@ -202,21 +317,34 @@ impl Source for StridedSource {
 
     #[inline(always)]
     unsafe fn prefetch<V: Vector>(self, _: usize) {}
+
+    #[inline(always)]
+    unsafe fn round<V: Vector>(v: V) -> V {
+        // SAFETY: forwarded from the caller.
+        unsafe { round_to::<T, V>(v) }
+    }
 }
 
-/// `f32` outputs `stride` values apart (see [`StridedSource`]).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct StridedSink {
-    pub ptr: *mut f32,
+/// Outputs of type `T` `stride` elements apart (see [`StridedValues`]).
+#[derive(Debug)]
+pub(crate) struct StridedValuesMut<T> {
+    pub ptr: *mut T,
     pub stride: usize,
 }
 
-impl Sink for StridedSink {
-    const ELEMENT_BYTES: usize = size_of::<f32>();
+impl<T> Clone for StridedValuesMut<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for StridedValuesMut<T> {}
+
+impl<T: Element> Sink for StridedValuesMut<T> {
+    const ELEMENT_BYTES: usize = size_of::<T>();
 
     #[inline(always)]
     fn offset(self, n: usize) -> Self {
-        StridedSink {
+        StridedValuesMut {
             ptr: self.ptr.wrapping_add(n * self.stride),
             ..self
         }
@@ -230,7 +358,7 @@ impl Sink for StridedSink {
         unsafe {
             v.store(values.as_mut_ptr());
             for (lane, &value) in values.iter().enumerate().take(lanes) {
-                self.ptr.add((at + lane) * self.stride).write(value);
+                store_elements::<T, f32>(self.ptr.add((at + lane) * self.stride), value, 1);
             }
         }
     }
@@ -247,6 +375,78 @@ impl Sink for StridedSink {
     #[inline(always)]
     fn aligned_head<V: Vector>(self, _: usize) -> usize {
         0
+    }
+}
+
+/// A residual add as a source: `s = (x + skip) + bias[j]`, each addition in f32, rounded to
+/// the element type, so that the statistics and the output see exactly the sum an unfused
+/// add would have stored. The normalize pass ([`Source::load_final`]) also writes `s` to
+/// `sum`, where the caller wants it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sum<S, D> {
+    pub x: S,
+    pub skip: S,
+    /// Per element of a row (`at`), not moved by [`Source::offset`]; null for none.
+    pub bias: *const f32,
+    pub sum: Option<D>,
+}
+
+impl<S: Source, D: Sink> Source for Sum<S, D> {
+    const ELEMENT_BYTES: usize = S::ELEMENT_BYTES;
+
+    #[inline(always)]
+    fn offset(self, n: usize) -> Self {
+        Sum {
+            x: self.x.offset(n),
+            skip: self.skip.offset(n),
+            sum: self.sum.map(|d| d.offset(n)),
+            ..self
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn load<V: Vector>(self, at: usize, lanes: usize) -> V {
+        // SAFETY: the caller guarantees `at..at + lanes` is readable in both inputs (and the
+        // bias, which holds a row's values), and the set available.
+        unsafe {
+            let s = self
+                .x
+                .load::<V>(at, lanes)
+                .add(self.skip.load::<V>(at, lanes));
+            let s = if self.bias.is_null() {
+                s
+            } else {
+                s.add(super::lanes::load_param::<V>(self.bias, at, lanes))
+            };
+            S::round(s)
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn load_final<V: Vector>(self, at: usize, lanes: usize) -> V {
+        // SAFETY: as `load`; the sum's output is writable where the inputs are readable.
+        unsafe {
+            let s = self.load::<V>(at, lanes);
+            if let Some(sum) = self.sum {
+                sum.store(at, s, lanes);
+            }
+            s
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn prefetch<V: Vector>(self, at: usize) {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            self.x.prefetch::<V>(at);
+            self.skip.prefetch::<V>(at);
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn round<V: Vector>(v: V) -> V {
+        // SAFETY: forwarded from the caller.
+        unsafe { S::round(v) }
     }
 }
 

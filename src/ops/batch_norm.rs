@@ -4,9 +4,11 @@
 use super::affine::ChannelAffine;
 use super::check::{Check, DEFAULT_EPS};
 use super::columns::WINDOW;
+use crate::activation::{Activation, NoActivation};
+use crate::element::Element;
 use crate::error::NormError;
 use crate::io::InOut;
-use crate::kernels::{Affine, ColumnGeometry, ColumnParams, Kernels, Runs, Strided};
+use crate::kernels::{Activate, Affine, ColumnGeometry, ColumnParams, Kernels, Runs, Strided};
 use crate::shape::{Layout, Shape};
 
 /// A BatchNorm layer with fixed (running) statistics, for inference and for folding into the
@@ -19,12 +21,13 @@ use crate::shape::{Layout, Shape};
 /// assert_eq!(bn.channels(), 16);
 /// ```
 #[derive(Clone, Copy, Debug)]
-pub struct BatchNorm<'a> {
+pub struct BatchNorm<'a, A: Activation = NoActivation> {
     pub(crate) mean: &'a [f32],
     pub(crate) var: &'a [f32],
     gamma: Option<&'a [f32]>,
     beta: Option<&'a [f32]>,
     eps: f32,
+    activation: A,
 }
 
 impl<'a> BatchNorm<'a> {
@@ -37,6 +40,29 @@ impl<'a> BatchNorm<'a> {
             gamma: None,
             beta: None,
             eps: DEFAULT_EPS,
+            activation: NoActivation,
+        }
+    }
+}
+
+impl<'a, A: Activation> BatchNorm<'a, A> {
+    /// Applies `activation` to each normalized value, in the same pass (a BatchNorm with an
+    /// activation no longer folds into the layer before it).
+    ///
+    /// ```
+    /// use normkern::{BatchNorm, Relu};
+    /// let (mean, var) = ([0.0f32; 4], [1.0f32; 4]);
+    /// let bn_relu = BatchNorm::new(&mean, &var).then(Relu);
+    /// # let _ = bn_relu;
+    /// ```
+    pub const fn then<B: Activation>(self, activation: B) -> BatchNorm<'a, B> {
+        BatchNorm {
+            mean: self.mean,
+            var: self.var,
+            gamma: self.gamma,
+            beta: self.beta,
+            eps: self.eps,
+            activation,
         }
     }
 
@@ -69,7 +95,7 @@ impl<'a> BatchNorm<'a> {
     }
 }
 
-setters!(BatchNorm: eps, gamma, beta);
+setters!(BatchNorm<A>: eps, gamma, beta);
 
 impl Kernels {
     /// BatchNorm inference over `shape`, either layout: one streaming pass,
@@ -86,11 +112,11 @@ impl Kernels {
     /// assert_eq!(y, [1.0, 1.0, 1.0, 1.0]);
     /// # Ok::<(), normkern::NormError>(())
     /// ```
-    pub fn batch_norm_inference(
+    pub fn batch_norm_inference<T: Element, A: Activation>(
         &self,
-        bn: &BatchNorm<'_>,
+        bn: &BatchNorm<'_, A>,
         shape: Shape,
-        mut io: InOut<'_>,
+        mut io: InOut<'_, T>,
     ) -> Result<(), NormError> {
         let check = Check::new("batch_norm_inference");
         let total = check.tensor(&shape, &io)?;
@@ -99,6 +125,7 @@ impl Kernels {
             return Ok(());
         }
         let (n, c, spatial) = (shape.n(), shape.c(), shape.spatial());
+        let epilogue = Activate(bn.activation);
         if self.compact() {
             // A channel at a time, its values walked in place (see `strided`): no window of
             // channel parameters on a microcontroller's stack.
@@ -120,7 +147,7 @@ impl Kernels {
                         runs: Runs::row(n * spatial),
                     },
                 };
-                self.strided_affine(&mut io, channel, &|_| a);
+                self.strided_affine(&mut io, channel, &|_| a, epilogue);
             }
             return Ok(());
         }
@@ -141,7 +168,8 @@ impl Kernels {
                     };
                     for sample in 0..n {
                         let start = (sample * c + w0) * spatial;
-                        self.apply_runs(&mut io, start, planes, &|j| affines[j], None);
+                        let affine = |j: usize| affines[j];
+                        self.apply_runs(&mut io, start, planes, &affine, None, epilogue);
                     }
                 }
             }
@@ -167,7 +195,7 @@ impl Kernels {
                         width,
                         stride: c,
                     };
-                    self.column_affine(&mut io, w0, g, p);
+                    self.column_affine(&mut io, w0, g, p, epilogue);
                 }
             }
         }

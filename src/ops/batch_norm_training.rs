@@ -5,9 +5,10 @@ use super::affine::ChannelAffine;
 use super::check::{Check, DEFAULT_EPS};
 use super::grouped::Reduce;
 use super::saved::SavedStats;
+use crate::element::Element;
 use crate::error::{ErrorKind, NormError};
 use crate::io::InOut;
-use crate::kernels::Kernels;
+use crate::kernels::{Identity, Kernels};
 use crate::shape::Shape;
 use crate::stats::deviation_scale;
 
@@ -153,11 +154,11 @@ impl Kernels {
     /// assert_eq!(rm, [1.0, 10.0]); // 0.5 * 0 + 0.5 * batch mean
     /// # Ok::<(), normkern::NormError>(())
     /// ```
-    pub fn batch_norm_training(
+    pub fn batch_norm_training<T: Element>(
         &self,
         p: &BatchNormTraining<'_>,
         shape: Shape,
-        mut io: InOut<'_>,
+        mut io: InOut<'_, T>,
         mut running: Option<RunningStats<'_>>,
         mut saved: Option<SavedStats<'_>>,
     ) -> Result<(), NormError> {
@@ -185,7 +186,7 @@ impl Kernels {
             gamma: p.gamma,
             beta: p.beta,
         };
-        self.normalize_groups(shape, Reduce::Channel, affine, &mut io, &mut |c, stats| {
+        let mut finish = |c: usize, stats: &crate::stats::GroupStats| {
             let m = &stats.moments;
             let mean = stats.mean;
             let inv = stats.var.inv_sqrt_plus(p.eps);
@@ -201,7 +202,15 @@ impl Kernels {
                 r.var[c] = keep * r.var[c] + w * batch_var;
             }
             deviation_scale(inv)
-        });
+        };
+        self.normalize_groups(
+            shape,
+            Reduce::Channel,
+            affine,
+            &mut io,
+            &mut finish,
+            Identity,
+        );
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! Input validation shared by the operators. Everything is checked before anything is written,
 //! and every error names the operator and what its expectation came from.
 
+use crate::element::Element;
 use crate::error::{ErrorKind, NormError};
 use crate::io::InOut;
 use crate::shape::Shape;
@@ -70,7 +71,11 @@ impl Check {
     }
 
     /// `x` and `y` hold exactly the shape's values; returns their count.
-    pub(crate) fn tensor(self, shape: &Shape, io: &InOut<'_>) -> Result<usize, NormError> {
+    pub(crate) fn tensor<T: Element>(
+        self,
+        shape: &Shape,
+        io: &InOut<'_, T>,
+    ) -> Result<usize, NormError> {
         let total = self.count(shape)?;
         const FROM: &str = "shape.n * shape.c * shape.spatial";
         self.len("x", io.input_len(), total, FROM)?;

@@ -7,8 +7,9 @@
 //! may form a group (GroupNorm): a window holds whole groups, or one slice of a wide group.
 
 use super::affine::ChannelAffine;
+use crate::element::Element;
 use crate::io::InOut;
-use crate::kernels::{ColumnGeometry, ColumnParams, ColumnState, ColumnTotals, Kernels};
+use crate::kernels::{ColumnGeometry, ColumnParams, ColumnState, ColumnTotals, Epilogue, Kernels};
 use crate::stats::{GroupStats, SecondPass, WideMoments, corrected, one_pass_accepted, pivot_from};
 
 /// Columns per window: the size of the stack arrays (a multiple of the widest vector).
@@ -75,11 +76,12 @@ impl Kernels {
     /// that falls short, block by block in two passes over each cached block), then
     /// `finish(group, &stats)` gives the factor its deviations are multiplied by (and records
     /// whatever the operator reports), then one pass writes the output.
-    pub(crate) fn columns_normalize(
+    pub(crate) fn columns_normalize<T: Element, E: Epilogue>(
         &self,
-        io: &mut InOut<'_>,
+        io: &mut InOut<'_, T>,
         set: &Columns<'_>,
         finish: &mut dyn FnMut(usize, &GroupStats) -> f32,
+        epilogue: E,
     ) {
         if set.rows == 0 {
             return;
@@ -154,7 +156,7 @@ impl Kernels {
                     width,
                     stride: set.cols,
                 };
-                self.column_affine(io, set.start + w0, g, p);
+                self.column_affine(io, set.start + w0, g, p, epilogue);
             }
             first_group += run;
         }
@@ -163,9 +165,9 @@ impl Kernels {
     /// The statistics of the groups of columns `c0..c1` (from `first_group` on) into
     /// `s.moments`, from one pass down the columns around pivots from rows spread over them,
     /// with what [`one_pass_accepted`] needs to judge each group in `s.offsets`, `s.squares`.
-    fn columns_one_pass(
+    fn columns_one_pass<T: Element>(
         &self,
-        io: &InOut<'_>,
+        io: &InOut<'_, T>,
         set: &Columns<'_>,
         (c0, c1): (usize, usize),
         first_group: usize,
@@ -214,7 +216,13 @@ impl Kernels {
     }
 
     /// Sums of `x - s.pivot[j]` and of its square down the columns into `s.dev64`, `s.sq64`.
-    fn column_sums_into(&self, io: &InOut<'_>, at: usize, g: ColumnGeometry, s: &mut Scratch) {
+    fn column_sums_into<T: Element>(
+        &self,
+        io: &InOut<'_, T>,
+        at: usize,
+        g: ColumnGeometry,
+        s: &mut Scratch,
+    ) {
         s.dev64[..g.width].fill(0.0);
         s.sq64[..g.width].fill(0.0);
         let mut sums = ColumnTotals {
@@ -231,9 +239,9 @@ impl Kernels {
     /// exactly: block by block, two passes over each cached block (the second centered on the
     /// first's means, with power-of-two scaling where magnitudes are extreme), blocks merged in
     /// f64.
-    fn columns_two_pass(
+    fn columns_two_pass<T: Element>(
         &self,
-        io: &InOut<'_>,
+        io: &InOut<'_, T>,
         set: &Columns<'_>,
         (c0, c1): (usize, usize),
         slot: usize,
@@ -249,7 +257,7 @@ impl Kernels {
                 let at = set.start + r0 * set.cols + w0;
                 if set.center {
                     for (k, &x) in s.pivot.iter_mut().zip(io.input(at, width)) {
-                        *k = pivot_from(x);
+                        *k = pivot_from(x.to_f32());
                     }
                 }
                 let g = ColumnGeometry {

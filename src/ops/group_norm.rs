@@ -4,6 +4,8 @@
 use super::check::{Check, DEFAULT_EPS};
 use super::instance_norm::InstanceNorm;
 use super::saved::SavedStats;
+use crate::activation::{Activation, NoActivation};
+use crate::element::Element;
 use crate::error::{ErrorKind, NormError};
 use crate::io::InOut;
 use crate::kernels::Kernels;
@@ -19,26 +21,48 @@ use crate::shape::Shape;
 /// # let _ = gn;
 /// ```
 #[derive(Clone, Copy, Debug)]
-pub struct GroupNorm<'a> {
+pub struct GroupNorm<'a, A: Activation = NoActivation> {
     groups: usize,
     eps: f32,
     gamma: Option<&'a [f32]>,
     beta: Option<&'a [f32]>,
+    activation: A,
 }
 
 impl<'a> GroupNorm<'a> {
-    /// `groups` groups; eps 1e-5, no gamma (1), no beta (0).
+    /// `groups` groups; eps 1e-5, no gamma (1), no beta (0), no activation.
     pub const fn new(groups: usize) -> Self {
         GroupNorm {
             groups,
             eps: DEFAULT_EPS,
             gamma: None,
             beta: None,
+            activation: NoActivation,
         }
     }
 }
 
-setters!(GroupNorm: eps, gamma, beta);
+impl<'a, A: Activation> GroupNorm<'a, A> {
+    /// Applies `activation` to each normalized value, in the same pass (the UNet's
+    /// GroupNorm + SiLU, onnxruntime's `com.microsoft` GroupNorm with `activation = 1`).
+    ///
+    /// ```
+    /// use normkern::{GroupNorm, Silu};
+    /// let gn_silu = GroupNorm::new(32).then(Silu);
+    /// # let _ = gn_silu;
+    /// ```
+    pub const fn then<B: Activation>(self, activation: B) -> GroupNorm<'a, B> {
+        GroupNorm {
+            groups: self.groups,
+            eps: self.eps,
+            gamma: self.gamma,
+            beta: self.beta,
+            activation,
+        }
+    }
+}
+
+setters!(GroupNorm<A>: eps, gamma, beta);
 
 impl Kernels {
     /// GroupNorm over `shape`, either layout: each (n, group) over its channels and
@@ -55,11 +79,11 @@ impl Kernels {
     /// assert_eq!(y, [-1.0, 1.0, -1.0, -1.0, 1.0, -1.0, 1.0, 1.0]);
     /// # Ok::<(), normkern::NormError>(())
     /// ```
-    pub fn group_norm(
+    pub fn group_norm<T: Element, A: Activation>(
         &self,
-        p: &GroupNorm<'_>,
+        p: &GroupNorm<'_, A>,
         shape: Shape,
-        io: InOut<'_>,
+        io: InOut<'_, T>,
         saved: Option<SavedStats<'_>>,
     ) -> Result<(), NormError> {
         let check = Check::new("group_norm");
@@ -77,6 +101,7 @@ impl Kernels {
             eps: p.eps,
             gamma: p.gamma,
             beta: p.beta,
+            activation: p.activation,
         };
         self.sample_groups(check, &per_group, shape, c / p.groups, io, saved)
     }

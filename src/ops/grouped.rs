@@ -4,8 +4,9 @@
 use super::affine::ChannelAffine;
 use super::columns::Columns;
 use super::planes::Planes;
+use crate::element::Element;
 use crate::io::InOut;
-use crate::kernels::Kernels;
+use crate::kernels::{Epilogue, Kernels};
 use crate::shape::{Layout, Shape};
 use crate::stats::GroupStats;
 
@@ -25,16 +26,17 @@ impl Kernels {
     /// returns the factor deviations are multiplied by (recording whatever the operator
     /// reports), then one pass writes `y = (x - mean) * factor * gamma[c] + beta[c]`.
     /// Shapes and buffers were validated by the caller.
-    pub(crate) fn normalize_groups(
+    pub(crate) fn normalize_groups<T: Element, E: Epilogue>(
         &self,
         shape: Shape,
         reduce: Reduce,
         affine: ChannelAffine<'_>,
-        io: &mut InOut<'_>,
+        io: &mut InOut<'_, T>,
         finish: &mut dyn FnMut(usize, &GroupStats) -> f32,
+        epilogue: E,
     ) {
         if self.compact() {
-            return self.strided_groups(shape, reduce, affine, io, finish);
+            return self.strided_groups(shape, reduce, affine, io, finish, epilogue);
         }
         let (n, c, spatial) = (shape.n(), shape.c(), shape.spatial());
         match (shape.layout(), reduce) {
@@ -47,7 +49,7 @@ impl Kernels {
                     channel,
                     channel_step: 0,
                 };
-                self.planes_normalize(io, c, channel, affine, finish);
+                self.planes_normalize(io, c, channel, affine, finish, epilogue);
             }
             (Layout::ChannelsFirst, Reduce::SampleGroup { group_size }) => {
                 let groups = c / group_size;
@@ -60,7 +62,7 @@ impl Kernels {
                     channel: (i % groups) * group_size,
                     channel_step: 1,
                 };
-                self.planes_normalize(io, n * groups, group, affine, finish);
+                self.planes_normalize(io, n * groups, group, affine, finish, epilogue);
             }
             (Layout::ChannelsLast, Reduce::Channel) => {
                 let set = Columns {
@@ -72,7 +74,7 @@ impl Kernels {
                     column_affine: affine,
                     row_affine: ChannelAffine::default(),
                 };
-                self.columns_normalize(io, &set, finish);
+                self.columns_normalize(io, &set, finish, epilogue);
             }
             (Layout::ChannelsLast, Reduce::SampleGroup { group_size }) => {
                 let groups = c / group_size;
@@ -86,7 +88,8 @@ impl Kernels {
                         column_affine: affine,
                         row_affine: ChannelAffine::default(),
                     };
-                    self.columns_normalize(io, &set, &mut |g, m| finish(sample * groups + g, m));
+                    let mut per_sample = |g: usize, m: &GroupStats| finish(sample * groups + g, m);
+                    self.columns_normalize(io, &set, &mut per_sample, epilogue);
                 }
             }
         }

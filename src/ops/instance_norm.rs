@@ -4,9 +4,11 @@ use super::affine::ChannelAffine;
 use super::check::{Check, DEFAULT_EPS};
 use super::grouped::Reduce;
 use super::saved::SavedStats;
+use crate::activation::{Activation, NoActivation};
+use crate::element::Element;
 use crate::error::NormError;
 use crate::io::InOut;
-use crate::kernels::Kernels;
+use crate::kernels::{Activate, Kernels};
 use crate::shape::Shape;
 use crate::stats::deviation_scale;
 
@@ -20,19 +22,39 @@ use crate::stats::deviation_scale;
 /// # let _ = inorm;
 /// ```
 #[derive(Clone, Copy, Debug)]
-pub struct InstanceNorm<'a> {
+pub struct InstanceNorm<'a, A: Activation = NoActivation> {
     pub(crate) eps: f32,
     pub(crate) gamma: Option<&'a [f32]>,
     pub(crate) beta: Option<&'a [f32]>,
+    pub(crate) activation: A,
 }
 
 impl<'a> InstanceNorm<'a> {
-    /// eps 1e-5, no gamma (1), no beta (0).
+    /// eps 1e-5, no gamma (1), no beta (0), no activation.
     pub const fn new() -> Self {
         InstanceNorm {
             eps: DEFAULT_EPS,
             gamma: None,
             beta: None,
+            activation: NoActivation,
+        }
+    }
+}
+
+impl<'a, A: Activation> InstanceNorm<'a, A> {
+    /// Applies `activation` to each normalized value, in the same pass.
+    ///
+    /// ```
+    /// use normkern::{InstanceNorm, Relu};
+    /// let inorm = InstanceNorm::new().then(Relu);
+    /// # let _ = inorm;
+    /// ```
+    pub const fn then<B: Activation>(self, activation: B) -> InstanceNorm<'a, B> {
+        InstanceNorm {
+            eps: self.eps,
+            gamma: self.gamma,
+            beta: self.beta,
+            activation,
         }
     }
 }
@@ -43,7 +65,7 @@ impl Default for InstanceNorm<'_> {
     }
 }
 
-setters!(InstanceNorm: eps, gamma, beta);
+setters!(InstanceNorm<A>: eps, gamma, beta);
 
 impl Kernels {
     /// InstanceNorm over `shape`, either layout: each (n, c) over its positions. Gamma and
@@ -58,11 +80,11 @@ impl Kernels {
     /// assert_eq!(y, [-1.0, 1.0, 0.0, 0.0]);
     /// # Ok::<(), normkern::NormError>(())
     /// ```
-    pub fn instance_norm(
+    pub fn instance_norm<T: Element, A: Activation>(
         &self,
-        p: &InstanceNorm<'_>,
+        p: &InstanceNorm<'_, A>,
         shape: Shape,
-        io: InOut<'_>,
+        io: InOut<'_, T>,
         saved: Option<SavedStats<'_>>,
     ) -> Result<(), NormError> {
         let check = Check::new("instance_norm");
@@ -71,13 +93,13 @@ impl Kernels {
 
     /// Shared by InstanceNorm and GroupNorm: validates, then normalizes per (n, group of
     /// `group_size` channels).
-    pub(crate) fn sample_groups(
+    pub(crate) fn sample_groups<T: Element, A: Activation>(
         &self,
         check: Check,
-        p: &InstanceNorm<'_>,
+        p: &InstanceNorm<'_, A>,
         shape: Shape,
         group_size: usize,
-        mut io: InOut<'_>,
+        mut io: InOut<'_, T>,
         mut saved: Option<SavedStats<'_>>,
     ) -> Result<(), NormError> {
         let total = check.tensor(&shape, &io)?;
@@ -99,11 +121,13 @@ impl Kernels {
             beta: p.beta,
         };
         let reduce = Reduce::SampleGroup { group_size };
-        self.normalize_groups(shape, reduce, affine, &mut io, &mut |g, stats| {
+        let mut finish = |g: usize, stats: &crate::stats::GroupStats| {
             let inv = stats.var.inv_sqrt_plus(p.eps);
             SavedStats::record(&mut saved, g, stats.mean, inv);
             deviation_scale(inv)
-        });
+        };
+        let epilogue = Activate(p.activation);
+        self.normalize_groups(shape, reduce, affine, &mut io, &mut finish, epilogue);
         Ok(())
     }
 }

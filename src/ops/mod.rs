@@ -8,6 +8,11 @@ macro_rules! setters {
             $(setters!(@ $ty $setter);)*
         }
     };
+    ($ty:ident<A>: $($setter:ident),*) => {
+        impl<'a, A: crate::Activation> $ty<'a, A> {
+            $(setters!(@ $ty $setter);)*
+        }
+    };
     (@ $ty:ident eps) => {
         /// Sets epsilon (default 1e-5); it must be finite and non-negative.
         pub const fn eps(self, eps: f32) -> Self {

@@ -3,9 +3,10 @@
 use super::affine::ChannelAffine;
 use super::check::Check;
 use super::grouped::Reduce;
+use crate::element::Element;
 use crate::error::NormError;
 use crate::io::InOut;
-use crate::kernels::Kernels;
+use crate::kernels::{Identity, Kernels};
 use crate::shape::Shape;
 use crate::stats::GroupStats;
 
@@ -63,11 +64,11 @@ impl Kernels {
     /// assert!(y.iter().zip([-1.0, 1.0, -1.0, 1.0]).all(|(a, b)| (a - b).abs() < 1e-6));
     /// # Ok::<(), normkern::NormError>(())
     /// ```
-    pub fn mean_variance_norm(
+    pub fn mean_variance_norm<T: Element>(
         &self,
         p: &MeanVarianceNorm,
         shape: Shape,
-        mut io: InOut<'_>,
+        mut io: InOut<'_, T>,
     ) -> Result<(), NormError> {
         let check = Check::new("mean_variance_norm");
         if check.tensor(&shape, &io)? == 0 {
@@ -87,6 +88,7 @@ impl Kernels {
             ChannelAffine::default(),
             &mut io,
             &mut finish,
+            Identity,
         );
         Ok(())
     }

@@ -7,8 +7,9 @@
 //! second statistics pass, where its sums fall short, reads cache.
 
 use super::affine::ChannelAffine;
+use crate::element::Element;
 use crate::io::InOut;
-use crate::kernels::{Affine, Kernels, Runs};
+use crate::kernels::{Affine, Epilogue, Kernels, Runs};
 use crate::stats::GroupStats;
 
 #[derive(Clone, Copy, Debug)]
@@ -36,13 +37,14 @@ impl Kernels {
     /// Normalizes the groups `group(0)..group(count)`, which share one geometry, in order:
     /// `finish(i, &stats)` returns the factor group `i`'s deviations are multiplied by, then
     /// `y = (x - mean) * factor * gamma[c] + beta[c]` is written over its planes.
-    pub(crate) fn planes_normalize(
+    pub(crate) fn planes_normalize<T: Element, E: Epilogue>(
         &self,
-        io: &mut InOut<'_>,
+        io: &mut InOut<'_, T>,
         count: usize,
         group: impl Fn(usize) -> Planes,
         affine: ChannelAffine<'_>,
         finish: &mut dyn FnMut(usize, &GroupStats) -> f32,
+        epilogue: E,
     ) {
         if count == 0 {
             return;
@@ -68,7 +70,8 @@ impl Kernels {
                 }
             };
             let next = (i + 1 < count).then(|| group(i + 1).first);
-            if let Some(next_sums) = self.apply_runs(io, set.first, runs, &plane, next) {
+            let written = self.apply_runs(io, set.first, runs, &plane, next, epilogue);
+            if let Some(next_sums) = written {
                 sums = next_sums;
             }
         }

@@ -5,20 +5,22 @@
 
 use super::affine::ChannelAffine;
 use super::grouped::Reduce;
+use crate::element::Element;
 use crate::io::InOut;
-use crate::kernels::{Affine, Kernels, Runs, Strided};
+use crate::kernels::{Affine, Epilogue, Kernels, Runs, Strided};
 use crate::shape::{Layout, Shape};
 use crate::stats::GroupStats;
 
 impl Kernels {
     /// [`Kernels::normalize_groups`] on the compact set.
-    pub(crate) fn strided_groups(
+    pub(crate) fn strided_groups<T: Element, E: Epilogue>(
         &self,
         shape: Shape,
         reduce: Reduce,
         affine: ChannelAffine<'_>,
-        io: &mut InOut<'_>,
+        io: &mut InOut<'_, T>,
         finish: &mut dyn FnMut(usize, &GroupStats) -> f32,
+        epilogue: E,
     ) {
         let (n, c, spatial) = (shape.n(), shape.c(), shape.spatial());
         let channels_last = shape.layout() == Layout::ChannelsLast;
@@ -103,7 +105,7 @@ impl Kernels {
                     },
                     Reduce::Channel => group,
                 };
-                self.strided_affine(io, channel, &|_| a);
+                self.strided_affine(io, channel, &|_| a, epilogue);
             }
         }
     }

@@ -6,6 +6,8 @@
 //! trait and instantiated per instruction set inside a `#[target_feature]` function, so every
 //! call here inlines into native code. Nothing here knows of kernels or operators.
 
+mod convert;
+pub(crate) mod math;
 mod portable;
 mod scalar;
 #[cfg(target_arch = "x86_64")]
@@ -45,11 +47,19 @@ pub(crate) trait Vector: Copy {
     /// `self * a - b`, fused where the instruction set has FMA.
     unsafe fn mul_sub(self, a: Self, b: Self) -> Self;
     unsafe fn abs(self) -> Self;
-    /// Lane-wise maximum (which operand wins on NaN is unspecified).
+    /// Lane-wise `self > rhs ? self : rhs`: the second operand where either is NaN (as x86's
+    /// `maxps`).
     unsafe fn max(self, rhs: Self) -> Self;
     /// `1 / sqrt(self)`, the square root and the division each correctly rounded (the same
     /// bits as the scalar expression; no reciprocal-square-root approximation).
     unsafe fn recip_sqrt(self) -> Self;
+    /// `self / rhs`, correctly rounded.
+    unsafe fn div(self, rhs: Self) -> Self;
+    /// `2^self`, for lanes that hold integers in `-126..=127`.
+    unsafe fn pow2i(self) -> Self;
+    /// `a` in the lanes where `self` is negative (its sign bit set, or less than zero), `b`
+    /// in the others: a branch-free choice.
+    unsafe fn select_negative(self, a: Self, b: Self) -> Self;
     /// Sum of the lanes.
     unsafe fn reduce_add(self) -> f32;
     /// Largest lane.
@@ -117,6 +127,85 @@ pub(crate) trait Vector: Copy {
     /// Makes streaming stores visible to other threads' ordinary synchronization.
     #[inline(always)]
     unsafe fn fence() {}
+
+    /// `LANES` IEEE binary16 values, widened exactly.
+    #[inline(always)]
+    unsafe fn load_f16(src: *const u16) -> Self {
+        // SAFETY: forwarded from the caller.
+        unsafe { Self::load_f16_partial(src, Self::LANES) }
+    }
+
+    /// The first `n <= LANES` binary16 values (reading nothing past them), widened exactly;
+    /// the other lanes are 0.
+    #[inline(always)]
+    unsafe fn load_f16_partial(src: *const u16, n: usize) -> Self {
+        // SAFETY: forwarded from the caller.
+        unsafe { convert::load_with(src, n, convert::f16_to_f32) }
+    }
+
+    /// The lanes rounded to binary16, to nearest even.
+    #[inline(always)]
+    unsafe fn store_f16(self, dst: *mut u16) {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.store_f16_partial(dst, Self::LANES) }
+    }
+
+    /// The first `n <= LANES` lanes rounded to binary16 (writing nothing past them).
+    #[inline(always)]
+    unsafe fn store_f16_partial(self, dst: *mut u16, n: usize) {
+        // SAFETY: forwarded from the caller.
+        unsafe { convert::store_with(self, dst, n, convert::f32_to_f16) }
+    }
+
+    /// `LANES` bfloat16 values, widened exactly.
+    #[inline(always)]
+    unsafe fn load_bf16(src: *const u16) -> Self {
+        // SAFETY: forwarded from the caller.
+        unsafe { Self::load_bf16_partial(src, Self::LANES) }
+    }
+
+    /// The first `n <= LANES` bfloat16 values, widened exactly; the other lanes are 0.
+    #[inline(always)]
+    unsafe fn load_bf16_partial(src: *const u16, n: usize) -> Self {
+        // SAFETY: forwarded from the caller.
+        unsafe { convert::load_with(src, n, convert::bf16_to_f32) }
+    }
+
+    /// The lanes rounded to bfloat16, to nearest even.
+    #[inline(always)]
+    unsafe fn store_bf16(self, dst: *mut u16) {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.store_bf16_partial(dst, Self::LANES) }
+    }
+
+    /// The first `n <= LANES` lanes rounded to bfloat16 (writing nothing past them).
+    #[inline(always)]
+    unsafe fn store_bf16_partial(self, dst: *mut u16, n: usize) {
+        // SAFETY: forwarded from the caller.
+        unsafe { convert::store_with(self, dst, n, convert::f32_to_bf16) }
+    }
+
+    /// Each lane rounded to the nearest binary16 value (ties to even) and widened back.
+    #[inline(always)]
+    unsafe fn round_f16(self) -> Self {
+        let mut bits = [0u16; MAX_LANES];
+        // SAFETY: `bits` holds MAX_LANES >= LANES values.
+        unsafe {
+            self.store_f16(bits.as_mut_ptr());
+            Self::load_f16(bits.as_ptr())
+        }
+    }
+
+    /// Each lane rounded to the nearest bfloat16 value (ties to even) and widened back.
+    #[inline(always)]
+    unsafe fn round_bf16(self) -> Self {
+        let mut bits = [0u16; MAX_LANES];
+        // SAFETY: `bits` holds MAX_LANES >= LANES values.
+        unsafe {
+            self.store_bf16(bits.as_mut_ptr());
+            Self::load_bf16(bits.as_ptr())
+        }
+    }
 
     /// 1.0 in the first `n` lanes, 0.0 in the others.
     #[inline(always)]

@@ -55,11 +55,26 @@ impl Vector for f32x8 {
     }
     #[inline(always)]
     unsafe fn max(self, rhs: Self) -> Self {
-        f32x8::fast_max(self, rhs)
+        // `rhs` where either is NaN, as the trait asks (wide's own max differs by backend).
+        self.simd_gt(rhs).bitselect(self, rhs)
     }
     #[inline(always)]
     unsafe fn recip_sqrt(self) -> Self {
         f32x8::splat(1.0) / self.sqrt()
+    }
+    #[inline(always)]
+    unsafe fn div(self, rhs: Self) -> Self {
+        self / rhs
+    }
+    #[inline(always)]
+    unsafe fn pow2i(self) -> Self {
+        let exponents = self.round_int() + wide::i32x8::splat(127);
+        bytemuck::cast(exponents << 23)
+    }
+    #[inline(always)]
+    unsafe fn select_negative(self, a: Self, b: Self) -> Self {
+        let negative: wide::i32x8 = bytemuck::cast::<f32x8, wide::i32x8>(self) >> 31;
+        bytemuck::cast::<wide::i32x8, f32x8>(negative).bitselect(a, b)
     }
     #[inline(always)]
     unsafe fn reduce_add(self) -> f32 {

@@ -58,11 +58,23 @@ impl Vector for f32 {
     }
     #[inline(always)]
     unsafe fn max(self, rhs: Self) -> Self {
-        f32::max(self, rhs)
+        if self > rhs { self } else { rhs }
     }
     #[inline(always)]
     unsafe fn recip_sqrt(self) -> Self {
         1.0 / crate::float::sqrt(self)
+    }
+    #[inline(always)]
+    unsafe fn div(self, rhs: Self) -> Self {
+        self / rhs
+    }
+    #[inline(always)]
+    unsafe fn pow2i(self) -> Self {
+        f32::from_bits(((self as i32 + 127) as u32) << 23)
+    }
+    #[inline(always)]
+    unsafe fn select_negative(self, a: Self, b: Self) -> Self {
+        if self.is_sign_negative() { a } else { b }
     }
     #[inline(always)]
     unsafe fn reduce_add(self) -> f32 {

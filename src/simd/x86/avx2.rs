@@ -1,4 +1,4 @@
-//! AVX2 + FMA: 8 lanes, fused multiply-add.
+//! AVX2 + FMA (+ F16C): 8 lanes, fused multiply-add, binary16 conversions.
 
 use crate::simd::{Arch, ROWS, Vector};
 use core::arch::x86_64::*;
@@ -7,8 +7,8 @@ use core::arch::x86_64::*;
 pub(crate) struct F32x8(__m256);
 
 impl Vector for F32x8 {
-    // SAFETY (every `unsafe` block in this impl): the `Vector` contract: this CPU has AVX2
-    // and FMA, and pointer arguments are valid for the lanes read or written.
+    // SAFETY (every `unsafe` block in this impl): the `Vector` contract: this CPU has AVX2,
+    // FMA and F16C, and pointer arguments are valid for the lanes read or written.
     const LANES: usize = 8;
 
     #[inline(always)]
@@ -54,6 +54,77 @@ impl Vector for F32x8 {
     #[inline(always)]
     unsafe fn recip_sqrt(self) -> Self {
         F32x8(unsafe { _mm256_div_ps(_mm256_set1_ps(1.0), _mm256_sqrt_ps(self.0)) })
+    }
+    #[inline(always)]
+    unsafe fn div(self, rhs: Self) -> Self {
+        F32x8(unsafe { _mm256_div_ps(self.0, rhs.0) })
+    }
+    #[inline(always)]
+    unsafe fn pow2i(self) -> Self {
+        unsafe {
+            let exponents = _mm256_add_epi32(_mm256_cvtps_epi32(self.0), _mm256_set1_epi32(127));
+            F32x8(_mm256_castsi256_ps(_mm256_slli_epi32::<23>(exponents)))
+        }
+    }
+    #[inline(always)]
+    unsafe fn select_negative(self, a: Self, b: Self) -> Self {
+        F32x8(unsafe { _mm256_blendv_ps(b.0, a.0, self.0) })
+    }
+    // F16C: eight binary16 values in one 128-bit register.
+    #[inline(always)]
+    unsafe fn load_f16(src: *const u16) -> Self {
+        F32x8(unsafe { _mm256_cvtph_ps(_mm_loadu_si128(src.cast())) })
+    }
+    #[inline(always)]
+    unsafe fn load_f16_partial(src: *const u16, n: usize) -> Self {
+        unsafe { Self::load_f16(copy_in(src, n).as_ptr()) }
+    }
+    #[inline(always)]
+    unsafe fn store_f16(self, dst: *mut u16) {
+        unsafe { _mm_storeu_si128(dst.cast(), to_f16(self.0)) }
+    }
+    #[inline(always)]
+    unsafe fn store_f16_partial(self, dst: *mut u16, n: usize) {
+        unsafe {
+            let mut bits = [0u16; 8];
+            _mm_storeu_si128(bits.as_mut_ptr().cast(), to_f16(self.0));
+            core::ptr::copy_nonoverlapping(bits.as_ptr(), dst, n);
+        }
+    }
+    #[inline(always)]
+    unsafe fn round_f16(self) -> Self {
+        F32x8(unsafe { _mm256_cvtph_ps(to_f16(self.0)) })
+    }
+    // bfloat16 is the top half of an f32: widening is a shift, narrowing a rounding add.
+    #[inline(always)]
+    unsafe fn load_bf16(src: *const u16) -> Self {
+        unsafe {
+            let wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(src.cast()));
+            F32x8(_mm256_castsi256_ps(_mm256_slli_epi32::<16>(wide)))
+        }
+    }
+    #[inline(always)]
+    unsafe fn load_bf16_partial(src: *const u16, n: usize) -> Self {
+        unsafe { Self::load_bf16(copy_in(src, n).as_ptr()) }
+    }
+    #[inline(always)]
+    unsafe fn store_bf16(self, dst: *mut u16) {
+        unsafe { _mm_storeu_si128(dst.cast(), to_bf16(self.0)) }
+    }
+    #[inline(always)]
+    unsafe fn store_bf16_partial(self, dst: *mut u16, n: usize) {
+        unsafe {
+            let mut bits = [0u16; 8];
+            _mm_storeu_si128(bits.as_mut_ptr().cast(), to_bf16(self.0));
+            core::ptr::copy_nonoverlapping(bits.as_ptr(), dst, n);
+        }
+    }
+    #[inline(always)]
+    unsafe fn round_bf16(self) -> Self {
+        unsafe {
+            let top = bf16_bits(self.0);
+            F32x8(_mm256_castsi256_ps(_mm256_slli_epi32::<16>(top)))
+        }
     }
     #[inline(always)]
     unsafe fn reduce_add(self) -> f32 {
@@ -140,6 +211,62 @@ impl Vector for F32x8 {
     }
 }
 
+/// The first `n <= 8` 16-bit values at `src` in an 8-value buffer (0 past them).
+///
+/// # Safety
+/// `src` is valid for `n <= 8` reads.
+#[inline(always)]
+unsafe fn copy_in(src: *const u16, n: usize) -> [u16; 8] {
+    let mut bits = [0u16; 8];
+    // SAFETY: forwarded from the caller; `bits` holds 8 values.
+    unsafe { core::ptr::copy_nonoverlapping(src, bits.as_mut_ptr(), n) };
+    bits
+}
+
+/// Eight lanes rounded to binary16, to nearest even.
+///
+/// # Safety
+/// The CPU has F16C.
+#[inline(always)]
+unsafe fn to_f16(v: __m256) -> __m128i {
+    // SAFETY: forwarded from the caller.
+    unsafe { _mm256_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(v) }
+}
+
+/// Each lane's bfloat16 rounding (to nearest even; NaN stays a quiet NaN) in the low 16 bits
+/// of its 32-bit lane.
+///
+/// # Safety
+/// The CPU has AVX2.
+#[inline(always)]
+unsafe fn bf16_bits(v: __m256) -> __m256i {
+    // SAFETY: register arithmetic only.
+    unsafe {
+        let bits = _mm256_castps_si256(v);
+        let odd = _mm256_and_si256(_mm256_srli_epi32::<16>(bits), _mm256_set1_epi32(1));
+        let bias = _mm256_add_epi32(odd, _mm256_set1_epi32(0x7fff));
+        let rounded = _mm256_srli_epi32::<16>(_mm256_add_epi32(bits, bias));
+        let quiet = _mm256_or_si256(_mm256_srli_epi32::<16>(bits), _mm256_set1_epi32(0x40));
+        let nan = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
+        _mm256_blendv_epi8(rounded, quiet, nan)
+    }
+}
+
+/// Eight lanes rounded to bfloat16, packed into 128 bits.
+///
+/// # Safety
+/// The CPU has AVX2.
+#[inline(always)]
+unsafe fn to_bf16(v: __m256) -> __m128i {
+    // SAFETY: register arithmetic only; every lane fits 16 bits, so the saturating pack is
+    // exact, and the permute brings both 128-bit halves' packs together.
+    unsafe {
+        let top = bf16_bits(v);
+        let packed = _mm256_packus_epi32(top, top);
+        _mm256_castsi256_si128(_mm256_permute4x64_epi64::<0b10_00>(packed))
+    }
+}
+
 /// The mask of the first `n < 8` lanes: all-ones in each selected 32-bit lane.
 ///
 /// # Safety
@@ -151,7 +278,8 @@ unsafe fn lanes(n: usize) -> __m256i {
     unsafe { _mm256_loadu_si256(WINDOW.as_ptr().add(8 - n).cast()) }
 }
 
-/// Kernels over 256-bit registers. Run only inside `#[target_feature(enable = "avx2,fma")]`.
+/// Kernels over 256-bit registers. Run only inside
+/// `#[target_feature(enable = "avx2,fma,f16c")]`.
 pub(crate) struct Avx2;
 
 impl Arch for Avx2 {

@@ -56,6 +56,81 @@ impl Vector for F32x16 {
         F32x16(unsafe { _mm512_div_ps(_mm512_set1_ps(1.0), _mm512_sqrt_ps(self.0)) })
     }
     #[inline(always)]
+    unsafe fn div(self, rhs: Self) -> Self {
+        F32x16(unsafe { _mm512_div_ps(self.0, rhs.0) })
+    }
+    #[inline(always)]
+    unsafe fn pow2i(self) -> Self {
+        unsafe {
+            let exponents = _mm512_add_epi32(_mm512_cvtps_epi32(self.0), _mm512_set1_epi32(127));
+            F32x16(_mm512_castsi512_ps(_mm512_slli_epi32::<23>(exponents)))
+        }
+    }
+    #[inline(always)]
+    unsafe fn select_negative(self, a: Self, b: Self) -> Self {
+        unsafe {
+            let sign = _mm512_and_si512(_mm512_castps_si512(self.0), _mm512_set1_epi32(i32::MIN));
+            let negative = _mm512_test_epi32_mask(sign, sign);
+            F32x16(_mm512_mask_blend_ps(negative, b.0, a.0))
+        }
+    }
+    // AVX-512F converts sixteen binary16 values at once.
+    #[inline(always)]
+    unsafe fn load_f16(src: *const u16) -> Self {
+        F32x16(unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(src.cast())) })
+    }
+    #[inline(always)]
+    unsafe fn load_f16_partial(src: *const u16, n: usize) -> Self {
+        unsafe { Self::load_f16(copy_in(src, n).as_ptr()) }
+    }
+    #[inline(always)]
+    unsafe fn store_f16(self, dst: *mut u16) {
+        unsafe { _mm256_storeu_si256(dst.cast(), to_f16(self.0)) }
+    }
+    #[inline(always)]
+    unsafe fn store_f16_partial(self, dst: *mut u16, n: usize) {
+        unsafe {
+            let mut bits = [0u16; 16];
+            _mm256_storeu_si256(bits.as_mut_ptr().cast(), to_f16(self.0));
+            core::ptr::copy_nonoverlapping(bits.as_ptr(), dst, n);
+        }
+    }
+    #[inline(always)]
+    unsafe fn round_f16(self) -> Self {
+        F32x16(unsafe { _mm512_cvtph_ps(to_f16(self.0)) })
+    }
+    #[inline(always)]
+    unsafe fn load_bf16(src: *const u16) -> Self {
+        unsafe {
+            let wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(src.cast()));
+            F32x16(_mm512_castsi512_ps(_mm512_slli_epi32::<16>(wide)))
+        }
+    }
+    #[inline(always)]
+    unsafe fn load_bf16_partial(src: *const u16, n: usize) -> Self {
+        unsafe { Self::load_bf16(copy_in(src, n).as_ptr()) }
+    }
+    #[inline(always)]
+    unsafe fn store_bf16(self, dst: *mut u16) {
+        unsafe { _mm256_storeu_si256(dst.cast(), _mm512_cvtepi32_epi16(bf16_bits(self.0))) }
+    }
+    #[inline(always)]
+    unsafe fn store_bf16_partial(self, dst: *mut u16, n: usize) {
+        unsafe {
+            let mut bits = [0u16; 16];
+            let packed = _mm512_cvtepi32_epi16(bf16_bits(self.0));
+            _mm256_storeu_si256(bits.as_mut_ptr().cast(), packed);
+            core::ptr::copy_nonoverlapping(bits.as_ptr(), dst, n);
+        }
+    }
+    #[inline(always)]
+    unsafe fn round_bf16(self) -> Self {
+        unsafe {
+            let top = bf16_bits(self.0);
+            F32x16(_mm512_castsi512_ps(_mm512_slli_epi32::<16>(top)))
+        }
+    }
+    #[inline(always)]
     unsafe fn reduce_add(self) -> f32 {
         unsafe { _mm512_reduce_add_ps(self.0) }
     }
@@ -128,6 +203,47 @@ impl Vector for F32x16 {
     #[inline(always)]
     unsafe fn store_partial(self, dst: *mut f32, n: usize) {
         unsafe { _mm512_mask_storeu_ps(dst, lanes(n), self.0) }
+    }
+}
+
+/// The first `n <= 16` 16-bit values at `src` in a 16-value buffer (0 past them).
+///
+/// # Safety
+/// `src` is valid for `n <= 16` reads.
+#[inline(always)]
+unsafe fn copy_in(src: *const u16, n: usize) -> [u16; 16] {
+    let mut bits = [0u16; 16];
+    // SAFETY: forwarded from the caller; `bits` holds 16 values.
+    unsafe { core::ptr::copy_nonoverlapping(src, bits.as_mut_ptr(), n) };
+    bits
+}
+
+/// Sixteen lanes rounded to binary16, to nearest even.
+///
+/// # Safety
+/// The CPU has AVX-512F.
+#[inline(always)]
+unsafe fn to_f16(v: __m512) -> __m256i {
+    // SAFETY: forwarded from the caller.
+    unsafe { _mm512_cvtps_ph::<_MM_FROUND_TO_NEAREST_INT>(v) }
+}
+
+/// Each lane's bfloat16 rounding (to nearest even; NaN stays a quiet NaN) in the low 16 bits
+/// of its 32-bit lane.
+///
+/// # Safety
+/// The CPU has AVX-512F.
+#[inline(always)]
+unsafe fn bf16_bits(v: __m512) -> __m512i {
+    // SAFETY: register arithmetic only.
+    unsafe {
+        let bits = _mm512_castps_si512(v);
+        let odd = _mm512_and_si512(_mm512_srli_epi32::<16>(bits), _mm512_set1_epi32(1));
+        let bias = _mm512_add_epi32(odd, _mm512_set1_epi32(0x7fff));
+        let rounded = _mm512_srli_epi32::<16>(_mm512_add_epi32(bits, bias));
+        let quiet = _mm512_or_si512(_mm512_srli_epi32::<16>(bits), _mm512_set1_epi32(0x40));
+        let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+        _mm512_mask_blend_epi32(nan, rounded, quiet)
     }
 }
 

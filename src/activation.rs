@@ -1,0 +1,60 @@
+//! The activations an operator can apply in its normalize pass (`.then(..)` on a layer).
+
+/// An elementwise function applied to each normalized value, in the same pass, before it is
+/// rounded and stored: what an engine would otherwise run as a separate pass over the tensor.
+///
+/// ```
+/// use normkern::{InOut, Kernels, LayerNorm, Relu, Shape};
+/// let x = [1.0f32, 2.0, 3.0, 4.0];
+/// let mut y = [0.0f32; 4];
+/// let ln = LayerNorm::new().eps(0.0).then(Relu);
+/// Kernels::detect().layer_norm(&ln, Shape::rows(1, 4), InOut::new(&x, &mut y), None)?;
+/// assert!(y[0] == 0.0 && y[1] == 0.0 && y[2] > 0.0 && y[3] > y[2]);
+/// # Ok::<(), normkern::NormError>(())
+/// ```
+pub trait Activation: Copy + Send + Sync + 'static + sealed::Sealed {
+    /// Which activation this is.
+    #[doc(hidden)]
+    const KIND: ActivationKind;
+}
+
+/// The activations, for the kernels to match on at compile time.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActivationKind {
+    None,
+    Relu,
+    Silu,
+    Gelu,
+    GeluTanh,
+}
+
+macro_rules! activations {
+    ($($(#[$doc:meta])* $name:ident => $kind:ident;)*) => {$(
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+        pub struct $name;
+        impl sealed::Sealed for $name {}
+        impl Activation for $name {
+            const KIND: ActivationKind = ActivationKind::$kind;
+        }
+    )*};
+}
+
+activations! {
+    /// No activation: the normalized value as it is (every layer's default).
+    NoActivation => None;
+    /// `max(x, 0)` (ONNX Relu; a NaN stays NaN).
+    Relu => Relu;
+    /// `x * sigmoid(x)` (SiLU, Swish; ONNX's Mul(X, Sigmoid(X))).
+    Silu => Silu;
+    /// `x * Φ(x) = 0.5 x (1 + erf(x / √2))` (ONNX Gelu, `approximate = "none"`).
+    Gelu => Gelu;
+    /// `0.5 x (1 + tanh(√(2/π) (x + 0.044715 x³)))` (ONNX Gelu, `approximate = "tanh"`).
+    GeluTanh => GeluTanh;
+}
+
+mod sealed {
+    /// Only the activations the kernels know.
+    pub trait Sealed {}
+}
