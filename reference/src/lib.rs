@@ -29,12 +29,14 @@
 //! assert_eq!(Dims::channels_last(1, 2, 3).index(0, 2, 1), 5);
 //! ```
 
+mod activation;
 mod batch_norm;
 mod dims;
 mod layers;
 mod normalize;
 mod stats;
 
+pub use activation::Activation;
 pub use batch_norm::{
     Momentum, Running, affine_at, batch_norm_inference, batch_norm_training, bn_scale_shift,
     running_update,

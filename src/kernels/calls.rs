@@ -6,12 +6,12 @@ use super::Kernels;
 use super::columns::{
     ColumnAffine, ColumnGeometry, ColumnParams, ColumnState, ColumnStats, ColumnSums, ColumnTotals,
 };
+use super::elements::{StridedValues, StridedValuesMut, Values, ValuesMut};
 use super::group::{GroupStatsFromSums, GroupSums};
+use super::residual::Sum;
 use super::rows::{NormalizeRows, Report, Rows};
 use super::runs::{Affine, ApplyRuns};
-use super::seam::{
-    Epilogue, Io, Sink, Source, StridedValues, StridedValuesMut, Sum, Values, ValuesMut,
-};
+use super::seam::{Epilogue, Io, Sink, Source};
 use super::walk::{Runs, Statistic};
 use super::welford::SliceMoments;
 use crate::element::Element;

@@ -11,7 +11,8 @@
 //! - [`dispatch`]: [`Kernels`], the handle, and the trampolines;
 //! - [`seam`]: where every activation is read ([`seam::Source`]) and written
 //!   ([`seam::Sink`]), and what is applied to each normalized value on the way out
-//!   ([`seam::Epilogue`]): element types, residual inputs and activations go there;
+//!   ([`seam::Epilogue`]): element types ([`elements`]), residual inputs ([`residual`]) and
+//!   activations (`seam::Activate`, over `simd::math`) each implement one of them;
 //! - [`lanes`]: loads of partial vectors, masks, lane sums;
 //! - [`walk`]: the loop over a group's runs of values with independent accumulators;
 //! - [`welford`]: one-pass moments of a slice ([`crate::Moments`]);
@@ -27,10 +28,12 @@
 mod calls;
 pub(crate) mod columns;
 mod dispatch;
+mod elements;
 mod group;
 mod lanes;
 mod map;
 mod pivot;
+mod residual;
 pub(crate) mod rows;
 mod runs;
 pub(crate) mod seam;
