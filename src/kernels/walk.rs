@@ -259,7 +259,8 @@ pub(crate) unsafe fn walk_runs<V: Vector, W: Walk<V>>(
 }
 
 /// The compact form of [`walk_runs`]: one slot, folded every `FOLD_VECTORS / UNROLL`
-/// vectors (the same count of terms per accumulator lane) and at the end.
+/// vectors (the same count of terms per accumulator lane) and at the end. The inner loop
+/// holds nothing but the steps: the count to the next fold is taken per stretch.
 ///
 /// # Safety
 /// As [`walk_runs`].
@@ -270,21 +271,31 @@ unsafe fn walk_plain<V: Vector, W: Walk<V>>(
     walk: &W,
     totals: &mut impl Flush<W::Slot>,
 ) {
+    const FOLD: usize = FOLD_VECTORS / UNROLL;
     let mut slot = empty;
-    let mut pending = 0;
+    let mut room = FOLD;
     for r in 0..runs.count {
         let start = r * runs.stride;
         // SAFETY (every call): the walk's contract, forwarded; each offset lies in run `r`.
         let state = unsafe { walk.begin(r) };
         let mut i = 0;
         while i < runs.len {
-            let n = (runs.len - i).min(V::LANES);
-            unsafe { walk.step(&mut slot, &state, start + i, n) };
-            i += n;
-            pending += 1;
-            if pending == FOLD_VECTORS / UNROLL {
+            let whole = ((runs.len - i) / V::LANES).min(room);
+            let stop = i + whole * V::LANES;
+            while i < stop {
+                unsafe { walk.step(&mut slot, &state, start + i, V::LANES) };
+                i += V::LANES;
+            }
+            room -= whole;
+            if room > 0 && i < runs.len {
+                // The run's last, partial vector.
+                unsafe { walk.step(&mut slot, &state, start + i, runs.len - i) };
+                i = runs.len;
+                room -= 1;
+            }
+            if room == 0 {
                 unsafe { totals.flush_one(&slot) };
-                (slot, pending) = (empty, 0);
+                (slot, room) = (empty, FOLD);
             }
         }
     }
