@@ -81,7 +81,7 @@ impl Group {
             ("nchw", &[n, c, h, w]) => Shape::nchw(n, c, h, w),
             ("nhwc", &[n, h, w, c]) => Shape::nhwc(n, h, w, c),
             ("ntc", &[n, t, c]) => Shape::ntc(n, t, c),
-            ("", &[rows, cols]) => Shape::ntc(1, rows, cols),
+            ("", &[rows, cols]) => Shape::rows(rows, cols),
             _ => panic!("unknown layout or dimensions: {}", self.layout),
         }
     }
@@ -161,26 +161,22 @@ fn measure(k: &Kernels, name: &str, offset: Option<usize>, block: f64) {
     let (mut y_buffer, y_start) = placed(vec![0.0f32; len], offset);
     let x = &x_buffer[x_start..x_start + len];
     let y = &mut y_buffer[y_start..y_start + len];
-    let channels = if g.op == "layer_norm" || g.op == "rms_norm" {
-        g.dims[1]
-    } else {
-        shape.c
-    };
+    let channels = shape.c();
     let gamma: Vec<f32> = (0..channels).map(|i| 1.0 + (i % 7) as f32 * 0.01).collect();
     let beta: Vec<f32> = (0..channels).map(|i| (i % 5) as f32 * 0.01).collect();
     let mean: Vec<f32> = (0..channels).map(|i| 3.0 + (i % 3) as f32 * 0.1).collect();
     let var: Vec<f32> = (0..channels).map(|i| 2.25 + (i % 3) as f32 * 0.1).collect();
     let ([low, median, high], floor, over_floor) = match g.op.as_str() {
         "layer_norm" => {
-            let p = LayerNorm::new(channels).gamma(&gamma).beta(&beta).eps(1e-5);
+            let p = LayerNorm::new().gamma(&gamma).beta(&beta).eps(1e-5);
             ratio(k, x, y, block, |x, y| {
-                k.layer_norm(&p, InOut::new(x, y), None).unwrap()
+                k.layer_norm(&p, shape, InOut::new(x, y), None).unwrap()
             })
         }
         "rms_norm" => {
-            let p = RmsNorm::new(channels).gamma(&gamma).eps(1e-5);
+            let p = RmsNorm::new().gamma(&gamma).eps(1e-5);
             ratio(k, x, y, block, |x, y| {
-                k.rms_norm(&p, InOut::new(x, y)).unwrap()
+                k.rms_norm(&p, shape, InOut::new(x, y), None).unwrap()
             })
         }
         "batch_norm_infer" => {
@@ -193,28 +189,22 @@ fn measure(k: &Kernels, name: &str, offset: Option<usize>, block: f64) {
             })
         }
         "batch_norm_train" => {
-            let p = BatchNormTraining::new(shape)
-                .gamma(&gamma)
-                .beta(&beta)
-                .eps(1e-5);
+            let p = BatchNormTraining::new().gamma(&gamma).beta(&beta).eps(1e-5);
             ratio(k, x, y, block, |x, y| {
-                k.batch_norm_training(&p, InOut::new(x, y), None, None)
+                k.batch_norm_training(&p, shape, InOut::new(x, y), None, None)
                     .unwrap()
             })
         }
         "instance_norm" => {
-            let p = InstanceNorm::new(shape).gamma(&gamma).beta(&beta).eps(1e-5);
+            let p = InstanceNorm::new().gamma(&gamma).beta(&beta).eps(1e-5);
             ratio(k, x, y, block, |x, y| {
-                k.instance_norm(&p, InOut::new(x, y), None).unwrap()
+                k.instance_norm(&p, shape, InOut::new(x, y), None).unwrap()
             })
         }
         "group_norm" => {
-            let p = GroupNorm::new(shape, 32)
-                .gamma(&gamma)
-                .beta(&beta)
-                .eps(1e-5);
+            let p = GroupNorm::new(32).gamma(&gamma).beta(&beta).eps(1e-5);
             ratio(k, x, y, block, |x, y| {
-                k.group_norm(&p, InOut::new(x, y), None).unwrap()
+                k.group_norm(&p, shape, InOut::new(x, y), None).unwrap()
             })
         }
         op => panic!("unknown operator {op}"),

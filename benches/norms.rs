@@ -258,9 +258,9 @@ struct BnParams {
 
 /// BatchNorm inference with running statistics, either layout.
 fn plain_batch_norm_infer(x: &[f32], y: &mut [f32], shape: Shape, p: &BnParams) {
-    let Shape { c, spatial, .. } = shape;
+    let (c, spatial) = (shape.c(), shape.spatial());
     let inv: Vec<f32> = p.var.iter().map(|v| 1.0 / (v + EPS).sqrt()).collect();
-    if shape.layout == Layout::ChannelsFirst {
+    if shape.layout() == Layout::ChannelsFirst {
         for (i, (xp, yp)) in x
             .chunks_exact(spatial)
             .zip(y.chunks_exact_mut(spatial))
@@ -331,7 +331,7 @@ fn plain_batch_norm_train_nchw(
     (gamma, beta): (&[f32], &[f32]),
     stats: &mut SavedVecs,
 ) {
-    let Shape { n, c, spatial, .. } = shape;
+    let (n, c, spatial) = (shape.n(), shape.c(), shape.spatial());
     let count = (n * spatial) as f32;
     for ch in 0..c {
         let plane = |s: usize| (s * c + ch) * spatial..(s * c + ch + 1) * spatial;
@@ -429,10 +429,7 @@ impl SavedVecs {
     }
 
     fn view(&mut self) -> SavedStats<'_> {
-        SavedStats {
-            mean: &mut self.mean,
-            inv_std: &mut self.inv_std,
-        }
+        SavedStats::new(&mut self.mean, &mut self.inv_std)
     }
 }
 
@@ -453,13 +450,14 @@ fn layer_norm(c: &mut Criterion) {
         let x = Input::new(rows * cols);
         let mut y = vec![0.0f32; x.len];
         let (gamma, beta) = affine(cols);
-        let p = LayerNorm::new(cols).gamma(&gamma).beta(&beta).eps(EPS);
+        let p = LayerNorm::new().gamma(&gamma).beta(&beta).eps(EPS);
+        let shape = Shape::rows(rows, cols);
         let g = group(c, &format!("layer_norm/{rows}x{cols}"), x.len);
         bench_all(
             g,
             &x,
             &mut y,
-            |k, x, y| k.layer_norm(&p, InOut::new(x, y), None).unwrap(),
+            |k, x, y| k.layer_norm(&p, shape, InOut::new(x, y), None).unwrap(),
             |x, y| plain_layer_norm(x, y, cols, &gamma, &beta),
             |x| y_mag(exact::layer_norm(x, cols, EPS, Some(&gamma), Some(&beta))),
         );
@@ -471,13 +469,14 @@ fn rms_norm(c: &mut Criterion) {
     let x = Input::new(rows * cols);
     let mut y = vec![0.0f32; x.len];
     let (gamma, _) = affine(cols);
-    let p = RmsNorm::new(cols).gamma(&gamma).eps(EPS);
+    let p = RmsNorm::new().gamma(&gamma).eps(EPS);
+    let shape = Shape::rows(rows, cols);
     let g = group(c, &format!("rms_norm/{rows}x{cols}"), x.len);
     bench_all(
         g,
         &x,
         &mut y,
-        |k, x, y| k.rms_norm(&p, InOut::new(x, y)).unwrap(),
+        |k, x, y| k.rms_norm(&p, shape, InOut::new(x, y), None).unwrap(),
         |x, y| plain_rms_norm(x, y, cols, &gamma),
         |x| y_mag(exact::rms_norm(x, cols, EPS, Some(&gamma))),
     );
@@ -504,10 +503,10 @@ fn batch_norm_infer(c: &mut Criterion) {
     for (name, shape) in cases {
         let x = Input::new(shape.len().unwrap());
         let mut y = vec![0.0f32; x.len];
-        let (gamma, beta) = affine(shape.c);
+        let (gamma, beta) = affine(shape.c());
         let params = BnParams {
-            mean: normal(shape.c, 3.0, 0.2, 3),
-            var: normal(shape.c, 0.0, 1.0, 5)
+            mean: normal(shape.c(), 3.0, 0.2, 3),
+            var: normal(shape.c(), 0.0, 1.0, 5)
                 .iter()
                 .map(|v| 2.25 + v.abs())
                 .collect(),
@@ -545,15 +544,12 @@ fn batch_norm_train(c: &mut Criterion) {
         ("ntc_32x128x768".to_string(), Shape::ntc(32, 128, 768)),
     ];
     for (name, shape) in cases {
-        let channels = shape.c;
-        let per_channel = shape.n * shape.spatial;
+        let channels = shape.c();
+        let per_channel = shape.n() * shape.spatial();
         let x = Input::new(shape.len().unwrap());
         let mut y = vec![0.0f32; x.len];
         let (gamma, beta) = affine(channels);
-        let p = BatchNormTraining::new(shape)
-            .gamma(&gamma)
-            .beta(&beta)
-            .eps(EPS);
+        let p = BatchNormTraining::new().gamma(&gamma).beta(&beta).eps(EPS);
         // Running mean and variance (the variance kept in `inv_std`'s slot), and saved stats.
         // Separate buffers for normkern and the plain loop, which run side by side.
         let mut running = SavedVecs::new(channels);
@@ -570,16 +566,17 @@ fn batch_norm_train(c: &mut Criterion) {
             &x,
             &mut y,
             |k, x, y| {
-                let stats = RunningStats {
-                    mean: &mut running.mean,
-                    var: &mut running.inv_std,
-                    momentum: Momentum::PyTorch(MOMENTUM),
-                };
-                k.batch_norm_training(&p, InOut::new(x, y), Some(stats), Some(saved.view()))
+                let stats = RunningStats::new(
+                    &mut running.mean,
+                    &mut running.inv_std,
+                    Momentum::PyTorch(MOMENTUM),
+                );
+                let io = InOut::new(x, y);
+                k.batch_norm_training(&p, shape, io, Some(stats), Some(saved.view()))
                     .unwrap()
             },
             |x, y| {
-                if shape.layout == Layout::ChannelsFirst {
+                if shape.layout() == Layout::ChannelsFirst {
                     plain_batch_norm_train_nchw(x, y, shape, (&gamma, &beta), &mut plain_saved);
                 } else {
                     plain_channels_last_groups(
@@ -616,10 +613,10 @@ fn instance_norm(c: &mut Criterion) {
     let shape = Shape::nchw(1, 64, 128, 128);
     let x = Input::new(shape.len().unwrap());
     let mut y = vec![0.0f32; x.len];
-    let (gamma, beta) = affine(shape.c);
-    let p = InstanceNorm::new(shape).gamma(&gamma).beta(&beta).eps(EPS);
-    let mut saved = SavedVecs::new(shape.n * shape.c);
-    let mut plain_saved = SavedVecs::new(shape.n * shape.c);
+    let (gamma, beta) = affine(shape.c());
+    let p = InstanceNorm::new().gamma(&gamma).beta(&beta).eps(EPS);
+    let mut saved = SavedVecs::new(shape.n() * shape.c());
+    let mut plain_saved = SavedVecs::new(shape.n() * shape.c());
     let name = name4("nchw", [1, 64, 128, 128]);
     let g = group(c, &format!("instance_norm/{name}"), x.len);
     bench_all(
@@ -627,14 +624,14 @@ fn instance_norm(c: &mut Criterion) {
         &x,
         &mut y,
         |k, x, y| {
-            k.instance_norm(&p, InOut::new(x, y), Some(saved.view()))
+            k.instance_norm(&p, shape, InOut::new(x, y), Some(saved.view()))
                 .unwrap()
         },
         |x, y| {
             plain_channels_first_groups(
                 x,
                 y,
-                (shape.c, shape.spatial, 1),
+                (shape.c(), shape.spatial(), 1),
                 (&gamma, &beta),
                 &mut plain_saved,
             )
@@ -642,7 +639,7 @@ fn instance_norm(c: &mut Criterion) {
         |x| {
             let dims = adapt::dims(&shape);
             let (gamma, beta) = (Some(&gamma[..]), Some(&beta[..]));
-            y_mag(exact::group_norm(x, &dims, shape.c, EPS, gamma, beta))
+            y_mag(exact::group_norm(x, &dims, shape.c(), EPS, gamma, beta))
         },
     );
 }
@@ -655,16 +652,14 @@ fn group_norm(c: &mut Criterion) {
     for (name, shape) in cases {
         let x = Input::new(shape.len().unwrap());
         let mut y = vec![0.0f32; x.len];
-        let (gamma, beta) = affine(shape.c);
-        let p = GroupNorm::new(shape, GROUPS)
-            .gamma(&gamma)
-            .beta(&beta)
-            .eps(EPS);
-        let group_size = shape.c / GROUPS;
-        let mut saved = SavedVecs::new(shape.n * GROUPS);
-        let mut plain_saved = SavedVecs::new(shape.n * GROUPS);
-        let mut acc = vec![0.0f32; 2 * shape.c];
-        let sample = shape.c * shape.spatial;
+        let (gamma, beta) = affine(shape.c());
+        let p = GroupNorm::new(GROUPS).gamma(&gamma).beta(&beta).eps(EPS);
+        let (channels, spatial) = (shape.c(), shape.spatial());
+        let group_size = channels / GROUPS;
+        let mut saved = SavedVecs::new(shape.n() * GROUPS);
+        let mut plain_saved = SavedVecs::new(shape.n() * GROUPS);
+        let mut acc = vec![0.0f32; 2 * channels];
+        let sample = channels * spatial;
 
         let g = group(c, &format!("group_norm/{name}"), x.len);
         bench_all(
@@ -672,15 +667,15 @@ fn group_norm(c: &mut Criterion) {
             &x,
             &mut y,
             |k, x, y| {
-                k.group_norm(&p, InOut::new(x, y), Some(saved.view()))
+                k.group_norm(&p, shape, InOut::new(x, y), Some(saved.view()))
                     .unwrap()
             },
             |x, y| {
-                if shape.layout == Layout::ChannelsFirst {
+                if shape.layout() == Layout::ChannelsFirst {
                     plain_channels_first_groups(
                         x,
                         y,
-                        (shape.c, shape.spatial, group_size),
+                        (channels, spatial, group_size),
                         (&gamma, &beta),
                         &mut plain_saved,
                     );
@@ -694,7 +689,7 @@ fn group_norm(c: &mut Criterion) {
                         plain_channels_last_groups(
                             xs,
                             ys,
-                            (shape.c, group_size),
+                            (channels, group_size),
                             (&gamma, &beta),
                             &mut acc,
                             (

@@ -1,5 +1,7 @@
 //! A tour of normkern on realistic activations: every operator on a transformer- or CNN-sized
-//! tensor, timed, and checked against a float64 computation of the same formula.
+//! tensor, timed, and checked against the float64 reference (`normkern-reference`, the one the
+//! tests, the fuzz oracle and the benchmarks use: the textbook formulas in f64 on the same f32
+//! inputs).
 //!
 //! `cargo run --release --example tour`
 
@@ -7,6 +9,7 @@ use normkern::{
     BatchNorm, BatchNormTraining, ConvKernel, GroupNorm, InOut, InstanceNorm, Isa, Kernels,
     LayerNorm, MeanVarianceNorm, Momentum, RmsNorm, RunningStats, SavedStats, Shape,
 };
+use normkern_reference::{self as reference, Dims, MvnAxes};
 use std::time::Instant;
 
 /// Deterministic activations: a smooth pattern plus noise, scaled and offset like real layers.
@@ -19,38 +22,6 @@ fn activations(len: usize, scale: f32, offset: f32, seed: u64) -> Vec<f32> {
             state ^= state << 17;
             let noise = (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
             offset + scale * (noise * 2.0 + (i as f32 * 0.001).sin())
-        })
-        .collect()
-}
-
-/// The float64 answer: `groups` statistics over the elements `group_of` assigns them, then
-/// `y = (x - mean) * spread(var) * gamma + beta` per element.
-fn reference(
-    x: &[f32],
-    groups: usize,
-    group_of: impl Fn(usize) -> usize,
-    spread: impl Fn(f64) -> f64,
-    affine: impl Fn(usize) -> (f64, f64),
-) -> Vec<f64> {
-    let mut sum = vec![0.0f64; groups];
-    let mut count = vec![0.0f64; groups];
-    for (i, &v) in x.iter().enumerate() {
-        sum[group_of(i)] += f64::from(v);
-        count[group_of(i)] += 1.0;
-    }
-    let mean: Vec<f64> = sum.iter().zip(&count).map(|(s, n)| s / n).collect();
-    let mut sq = vec![0.0f64; groups];
-    for (i, &v) in x.iter().enumerate() {
-        let g = group_of(i);
-        sq[g] += (f64::from(v) - mean[g]).powi(2);
-    }
-    let factor: Vec<f64> = sq.iter().zip(&count).map(|(s, n)| spread(s / n)).collect();
-    x.iter()
-        .enumerate()
-        .map(|(i, &v)| {
-            let g = group_of(i);
-            let (gamma, beta) = affine(i);
-            (f64::from(v) - mean[g]) * factor[g] * gamma + beta
         })
         .collect()
 }
@@ -80,10 +51,6 @@ fn report(op: &str, layout: &str, shape: &str, x: &[f32], us: f64, err: f64) {
     println!("{op:<22} {layout:<5} {shape:<16} {us:>9.1} us {gbps:>7.1} GB/s   {err:.1e}");
 }
 
-fn inv_std(eps: f64) -> impl Fn(f64) -> f64 {
-    move |var| 1.0 / (var + eps).sqrt()
-}
-
 fn main() {
     let k = Kernels::detect();
     let paths: Vec<&str> = Isa::available().map(Isa::name).collect();
@@ -93,12 +60,15 @@ fn main() {
         paths.join(" ")
     );
     println!("each operator on a realistic activation; time is the median of 9 runs;");
-    println!("error is the largest |y - y_f64| against float64 math on the same f32 inputs\n");
+    println!(
+        "error is the largest |y - y_f64| against the float64 reference on the same f32 inputs\n"
+    );
     println!(
         "{:<22} {:<5} {:<16} {:>12} {:>12}   max error",
         "operator", "", "shape", "time", "in+out"
     );
-    let eps = 1e-5;
+    // The operators' default epsilon, which every layer below keeps unless it sets its own.
+    let eps = normkern::DEFAULT_EPS;
 
     // LayerNorm over a BERT-base activation whose features sit at an offset of 1e4 — where
     // subtracting an f32-rounded mean loses digits, and a pivot does not.
@@ -113,13 +83,7 @@ fn main() {
         k.layer_norm(&ln, shape, InOut::new(&x, &mut y), None)
             .unwrap()
     });
-    let want = reference(
-        &x,
-        rows,
-        |i| i / cols,
-        inv_std(eps),
-        |i| (f64::from(gamma[i % cols]), f64::from(beta[i % cols])),
-    );
+    let want = reference::layer_norm(&x, cols, eps, Some(&gamma), Some(&beta)).y;
     report(
         "layer_norm (+1e4)",
         "NTC",
@@ -140,13 +104,7 @@ fn main() {
         k.rms_norm(&rms, shape, InOut::new(&x, &mut y), None)
             .unwrap()
     });
-    let mut want = vec![0.0f64; x.len()];
-    for (r, row) in x.chunks(cols).enumerate() {
-        let ms = row.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>() / cols as f64;
-        for (c, &v) in row.iter().enumerate() {
-            want[r * cols + c] = f64::from(v) / (ms + 1e-6).sqrt() * f64::from(gamma[c]);
-        }
-    }
+    let want = reference::rms_norm(&x, cols, 1e-6, Some(&gamma)).y;
     report("rms_norm", "NTC", "128x4096", &x, us, max_error(&y, &want));
 
     // BatchNorm inference on a ResNet stem activation, and the same BatchNorm folded away.
@@ -161,16 +119,9 @@ fn main() {
         k.batch_norm_inference(&bn, shape, InOut::new(&x, &mut y))
             .unwrap()
     });
-    let want: Vec<f64> = x
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| {
-            let ch = i / hw;
-            (f64::from(v) - f64::from(mean[ch])) / (f64::from(var[ch]) + eps).sqrt()
-                * f64::from(gamma[ch])
-                + f64::from(beta[ch])
-        })
-        .collect();
+    let dims = Dims::channels_first(1, c, hw);
+    let (want, _) =
+        reference::batch_norm_inference(&x, &dims, &mean, &var, Some(&gamma), Some(&beta), eps);
     report(
         "batch_norm inference",
         "NCHW",
@@ -200,13 +151,8 @@ fn main() {
         k.batch_norm_training(&train, shape, io, Some(running), Some(saved))
             .unwrap()
     });
-    let want = reference(
-        &x,
-        c,
-        |i| i % c,
-        inv_std(eps),
-        |i| (f64::from(gamma[i % c]), f64::from(beta[i % c])),
-    );
+    let dims = Dims::channels_last(n, t, c);
+    let want = reference::batch_norm_training(&x, &dims, eps, Some(&gamma), Some(&beta)).y;
     report(
         "batch_norm training",
         "NTC",
@@ -225,7 +171,9 @@ fn main() {
         k.instance_norm(&InstanceNorm::new(), shape, InOut::new(&x, &mut y), None)
             .unwrap()
     });
-    let want = reference(&x, c, |i| i / hw, inv_std(eps), |_| (1.0, 0.0));
+    // InstanceNorm is GroupNorm with a group per channel.
+    let dims = Dims::channels_first(1, c, hw);
+    let want = reference::group_norm(&x, &dims, c, eps, None, None).y;
     report(
         "instance_norm",
         "NCHW",
@@ -246,14 +194,8 @@ fn main() {
         k.group_norm(&gn, shape, InOut::new(&x, &mut y), None)
             .unwrap()
     });
-    let per_group = c / groups;
-    let want = reference(
-        &x,
-        groups,
-        |i| (i % c) / per_group,
-        inv_std(eps),
-        |i| (f64::from(gamma[i % c]), f64::from(beta[i % c])),
-    );
+    let dims = Dims::channels_last(1, hw, c);
+    let want = reference::group_norm(&x, &dims, groups, eps, Some(&gamma), Some(&beta)).y;
     report(
         "group_norm (32)",
         "NHWC",
@@ -272,13 +214,8 @@ fn main() {
         k.mean_variance_norm(&MeanVarianceNorm::new(), shape, InOut::new(&x, &mut y))
             .unwrap()
     });
-    let want = reference(
-        &x,
-        c,
-        |i| (i / hw) % c,
-        |var| 1.0 / (var.sqrt() + 1e-9),
-        |_| (1.0, 0.0),
-    );
+    let dims = Dims::channels_first(n, c, hw);
+    let want = reference::mvn(&x, &dims, MvnAxes::BatchAndSpatial).y;
     report(
         "mean_variance_norm",
         "NCHW",

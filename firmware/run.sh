@@ -56,10 +56,12 @@ install() {
   qemu-system-arm --version | head -1
 }
 
+# Each workspace builds into its own target directory under firmware/, whatever
+# CARGO_TARGET_DIR the caller has, so nothing here waits on another build's lock.
 build() {
-  (cd device && cargo build --release --target "$arm" && cargo build --release --target "$rv")
-  cargo build --release -p normkern-fw-checker
-  cargo test --release --quiet -p normkern-fw-checker -p normkern-fw-cases
+  (cd device && CARGO_TARGET_DIR="$here/device/target" cargo build --release --target "$arm" --target "$rv")
+  CARGO_TARGET_DIR="$here/target" cargo build --release -p normkern-fw-checker
+  CARGO_TARGET_DIR="$here/target" cargo test --release --quiet -p normkern-fw-checker -p normkern-fw-cases
 }
 
 # Runs one board under a timeout; its output goes to $2. A hang (exit 124) or a failing exit
@@ -96,12 +98,16 @@ check() {
   target/release/normkern-fw-checker check "$out/cortex-m4.txt" "$out/rv32imac.txt" | tee "$out/check.md"
 }
 
-sizes_bins=(empty every layer_norm layer_norm_scalar layer_norm_portable layer_norm_channels
-  rms_norm rms_norm_scalar rms_norm_portable rms_norm_channels batch_norm_inference
-  batch_norm_training instance_norm group_norm mvn moments)
+sizes_bins=(empty every layer_norm rms_norm batch_norm_inference batch_norm_training
+  instance_norm group_norm mvn moments)
+
+build_sizes() {
+  (cd sizes && CARGO_TARGET_DIR="$here/sizes/target" cargo build --release --target "$arm" --target "$rv" --bins)
+}
 
 sizes() {
-  (cd sizes && cargo build --release --target "$arm" --bins && cargo build --release --target "$rv" --bins)
+  await_build sizes
+  build_sizes
   for t in "$arm" "$rv"; do
     local args=()
     for b in "${sizes_bins[@]}"; do args+=("$b=sizes/target/$t/release/$b"); done
@@ -112,9 +118,14 @@ sizes() {
   done | tee "$out/sizes.md"
 }
 
+build_example() {
+  (cd example-cortex-m && CARGO_TARGET_DIR="$here/example-cortex-m/target" cargo build --release)
+}
+
 example() {
   local log="$out/example.txt" status=0
-  (cd example-cortex-m && timeout "$timeout_s" cargo run --release </dev/null) >"$log" 2>"$out/example.err" || status=$?
+  await_build example
+  (cd example-cortex-m && CARGO_TARGET_DIR="$here/example-cortex-m/target" timeout "$timeout_s" cargo run --release </dev/null) >"$log" 2>"$out/example.err" || status=$?
   cat "$log"
   if [[ $status != 0 ]] || ! grep -q '^layer_norm ok' "$log"; then
     echo "FAIL: example-cortex-m (status $status)" >&2
@@ -123,7 +134,37 @@ example() {
   fi
 }
 
+# The size binaries and the example build in the background while the firmware builds and runs
+# (each workspace in its own target directory): a build spends much of its time in one crate
+# or one LTO link, with the other core idle. Their steps wait for them, then build again (a
+# no-op, or the errors in full).
+declare -A bg=()
+background() {
+  local name="$1"
+  shift
+  set -m # its own process group, so that it can be stopped whole
+  "$@" >"$out/$name-build.log" 2>&1 &
+  bg[$name]=$!
+  set +m
+}
+await_build() {
+  local pid="${bg[$1]:-}"
+  if [[ -n $pid ]]; then
+    wait "$pid" || true
+    unset "bg[$1]"
+  fi
+}
+stop_background() {
+  local pid
+  for pid in "${bg[@]}"; do kill -- "-$pid" 2>/dev/null || true; done
+}
+trap stop_background EXIT
+
 want install && step install install
+if want build; then
+  want sizes && background sizes build_sizes
+  want example && background example build_example
+fi
 want build && step build build
 want run && step run run
 want check && step check check

@@ -139,27 +139,24 @@ fn moments_tails_and_blocks() {
 fn layer_norm_rows() {
     for cols in [1, 3, 8, 17, 33] {
         let x = data(2 * cols, 100.0);
+        let rows = Shape::rows(2, cols);
         let gamma = data(cols, 1.0);
         let beta = data(cols, -2.0);
-        let p = LayerNorm::new(cols).gamma(&gamma).beta(&beta);
-        each_isa("layer_norm", &x, |k, io| k.layer_norm(&p, io, None));
+        let p = LayerNorm::new().gamma(&gamma).beta(&beta);
+        each_isa("layer_norm", &x, |k, io| k.layer_norm(&p, rows, io, None));
         // Gamma only, beta only, neither: the other three specializations of the row kernel.
         for p in [
-            LayerNorm::new(cols).gamma(&gamma),
-            LayerNorm::new(cols).beta(&beta),
-            LayerNorm::new(cols).eps(0.0),
+            LayerNorm::new().gamma(&gamma),
+            LayerNorm::new().beta(&beta),
+            LayerNorm::new().eps(0.0),
         ] {
-            each_isa("layer_norm", &x, |k, io| k.layer_norm(&p, io, None));
+            each_isa("layer_norm", &x, |k, io| k.layer_norm(&p, rows, io, None));
         }
         let (mut mean, mut inv) = (vec![0.0; 2], vec![0.0; 2]);
-        let stats = SavedStats {
-            mean: &mut mean,
-            inv_std: &mut inv,
-        };
+        let stats = SavedStats::new(&mut mean, &mut inv);
         let mut y = vec![0.0; x.len()];
-        Kernels::new(Isa::Scalar)
-            .unwrap()
-            .layer_norm(&p, InOut::new(&x, &mut y), Some(stats))
+        Kernels::scalar()
+            .layer_norm(&p, rows, InOut::new(&x, &mut y), Some(stats))
             .unwrap();
         assert!(inv.iter().all(|v| v.is_finite() && *v > 0.0));
     }
@@ -171,12 +168,16 @@ fn scaled_rows() {
     for scale in [1e25f32, 1e-25] {
         for cols in [5, 16, 21] {
             let x: Vec<f32> = data(2 * cols, 0.0).iter().map(|v| v * scale).collect();
-            let p = LayerNorm::new(cols).eps(0.0);
+            let rows = Shape::rows(2, cols);
+            let p = LayerNorm::new().eps(0.0);
             each_isa("layer_norm (scaled)", &x, |k, io| {
-                k.layer_norm(&p, io, None)
+                k.layer_norm(&p, rows, io, None)
             });
-            let p = RmsNorm::new(cols).eps(0.0);
-            each_isa("rms_norm (scaled)", &x, |k, io| k.rms_norm(&p, io));
+            let p = RmsNorm::new().eps(0.0);
+            each_isa("rms_norm (scaled)", &x, |k, io| {
+                let mut inv_rms = [0.0; 2];
+                k.rms_norm(&p, rows, io, Some(&mut inv_rms))
+            });
         }
     }
 }
@@ -191,28 +192,30 @@ fn channel_reductions_both_layouts() {
             let x = data(n * c * s, -50.0);
             let gamma = data(c, 0.5);
             let beta = data(c, 1.0);
-            let ln = LayerNorm::new(c).gamma(&gamma).beta(&beta);
-            each_isa("layer_norm_channels", &x, |k, io| {
+            let ln = LayerNorm::new().gamma(&gamma).beta(&beta);
+            each_isa("layer_norm over channels", &x, |k, io| {
                 let (mut m, mut i) = (vec![0.0; n * s], vec![0.0; n * s]);
-                let stats = SavedStats {
-                    mean: &mut m,
-                    inv_std: &mut i,
-                };
-                k.layer_norm_channels(&ln, shape, io, Some(stats))
+                let stats = SavedStats::new(&mut m, &mut i);
+                k.layer_norm(&ln, shape, io, Some(stats))
             });
-            let rms = RmsNorm::new(c).gamma(&gamma);
-            each_isa("rms_norm_channels", &x, |k, io| {
-                k.rms_norm_channels(&rms, shape, io)
+            let rms = RmsNorm::new().gamma(&gamma);
+            each_isa("rms_norm over channels", &x, |k, io| {
+                let mut inv_rms = vec![0.0; n * s];
+                k.rms_norm(&rms, shape, io, Some(&mut inv_rms))
             });
         }
     }
     for cols in [1, 19] {
         let x = data(3 * cols, 0.0);
+        let rows = Shape::rows(3, cols);
         let gamma = data(cols, 1.0);
-        let p = RmsNorm::new(cols).gamma(&gamma);
-        each_isa("rms_norm", &x, |k, io| k.rms_norm(&p, io));
-        let p = RmsNorm::new(cols);
-        each_isa("rms_norm", &x, |k, io| k.rms_norm(&p, io));
+        let p = RmsNorm::new().gamma(&gamma);
+        each_isa("rms_norm", &x, |k, io| k.rms_norm(&p, rows, io, None));
+        let p = RmsNorm::new();
+        each_isa("rms_norm", &x, |k, io| {
+            let mut inv_rms = [0.0; 3];
+            k.rms_norm(&p, rows, io, Some(&mut inv_rms))
+        });
     }
 }
 
@@ -265,14 +268,14 @@ fn channels_last_column_windows() {
     each_isa("batch_norm_inference (windows)", &x, |k, io| {
         k.batch_norm_inference(&bn, shape, io)
     });
-    let p = BatchNormTraining::new(shape);
+    let p = BatchNormTraining::new();
     each_isa("batch_norm_training (windows)", &x, |k, io| {
-        k.batch_norm_training(&p, io, None, None)
+        k.batch_norm_training(&p, shape, io, None, None)
     });
     // One group wider than a window, sliced across windows.
-    let p = GroupNorm::new(shape, 1);
+    let p = GroupNorm::new(1);
     each_isa("group_norm (wide group)", &x, |k, io| {
-        k.group_norm(&p, io, None)
+        k.group_norm(&p, shape, io, None)
     });
 }
 
@@ -291,21 +294,14 @@ fn batch_norm_training_every_momentum() {
             let x = data(n * c * s, 10.0);
             let gamma = data(c, 1.5);
             let beta = data(c, 0.0);
-            let p = BatchNormTraining::new(shape).gamma(&gamma).beta(&beta);
+            let p = BatchNormTraining::new().gamma(&gamma).beta(&beta);
             {
                 each_isa("batch_norm_training", &x, |k, io| {
                     let (mut rm, mut rv) = (vec![0.0; c], vec![1.0; c]);
                     let (mut sm, mut si) = (vec![0.0; c], vec![0.0; c]);
-                    let running = RunningStats {
-                        mean: &mut rm,
-                        var: &mut rv,
-                        momentum,
-                    };
-                    let saved = SavedStats {
-                        mean: &mut sm,
-                        inv_std: &mut si,
-                    };
-                    let r = k.batch_norm_training(&p, io, Some(running), Some(saved));
+                    let running = RunningStats::new(&mut rm, &mut rv, momentum);
+                    let saved = SavedStats::new(&mut sm, &mut si);
+                    let r = k.batch_norm_training(&p, shape, io, Some(running), Some(saved));
                     assert!(rv.iter().chain(&si).all(|v| v.is_finite()));
                     r
                 });
@@ -324,24 +320,18 @@ fn instance_group_and_mvn() {
             let x = data(n * c * s, -3.0);
             let gamma = data(c, 1.0);
             let beta = data(c, 0.25);
-            let p = InstanceNorm::new(shape).gamma(&gamma).beta(&beta);
+            let p = InstanceNorm::new().gamma(&gamma).beta(&beta);
             each_isa("instance_norm", &x, |k, io| {
                 let (mut m, mut i) = (vec![0.0; n * c], vec![0.0; n * c]);
-                let saved = SavedStats {
-                    mean: &mut m,
-                    inv_std: &mut i,
-                };
-                k.instance_norm(&p, io, Some(saved))
+                let saved = SavedStats::new(&mut m, &mut i);
+                k.instance_norm(&p, shape, io, Some(saved))
             });
             for groups in [1, 2] {
-                let p = GroupNorm::new(shape, groups).gamma(&gamma).beta(&beta);
+                let p = GroupNorm::new(groups).gamma(&gamma).beta(&beta);
                 each_isa("group_norm", &x, |k, io| {
                     let (mut m, mut i) = (vec![0.0; n * groups], vec![0.0; n * groups]);
-                    let saved = SavedStats {
-                        mean: &mut m,
-                        inv_std: &mut i,
-                    };
-                    k.group_norm(&p, io, Some(saved))
+                    let saved = SavedStats::new(&mut m, &mut i);
+                    k.group_norm(&p, shape, io, Some(saved))
                 });
             }
             for axes in [
@@ -349,9 +339,9 @@ fn instance_group_and_mvn() {
                 MvnAxes::Spatial,
                 MvnAxes::ChannelsAndSpatial,
             ] {
-                let p = MeanVarianceNorm::new(shape).axes(axes);
+                let p = MeanVarianceNorm::new().axes(axes);
                 each_isa("mean_variance_norm", &x, |k, io| {
-                    k.mean_variance_norm(&p, io)
+                    k.mean_variance_norm(&p, shape, io)
                 });
             }
         }
@@ -364,20 +354,26 @@ fn non_finite_and_empty() {
     let mut x = data(2 * 9, 0.0);
     x[3] = f32::NAN;
     x[12] = f32::INFINITY;
+    let ln = LayerNorm::new();
     for k in kernels() {
         let mut y = vec![0.0; x.len()];
-        k.layer_norm(&LayerNorm::new(9), InOut::new(&x, &mut y), None)
+        k.layer_norm(&ln, Shape::rows(2, 9), InOut::new(&x, &mut y), None)
             .unwrap();
         assert!(y.iter().all(|v| v.is_nan()));
         let m = k.moments(&x);
         assert!(m.variance().unwrap().is_nan());
         let mut empty: [f32; 0] = [];
-        k.layer_norm(&LayerNorm::new(4), InOut::in_place(&mut empty), None)
+        k.layer_norm(&ln, Shape::rows(0, 4), InOut::in_place(&mut empty), None)
             .unwrap();
         let shape = Shape::channels_last(0, 3, 5);
-        k.instance_norm(&InstanceNorm::new(shape), InOut::in_place(&mut empty), None)
-            .unwrap();
-        k.mean_variance_norm(&MeanVarianceNorm::new(shape), InOut::in_place(&mut empty))
+        k.instance_norm(
+            &InstanceNorm::new(),
+            shape,
+            InOut::in_place(&mut empty),
+            None,
+        )
+        .unwrap();
+        k.mean_variance_norm(&MeanVarianceNorm::new(), shape, InOut::in_place(&mut empty))
             .unwrap();
     }
 }
@@ -388,20 +384,29 @@ fn errors_leave_buffers_untouched() {
     let k = Kernels::new(Isa::Portable).unwrap();
     let x = data(10, 0.0);
     let mut y = vec![-7.0; 9];
+    let rows = Shape::rows(2, 5);
     assert!(
-        k.layer_norm(&LayerNorm::new(5), InOut::new(&x, &mut y), None)
+        k.layer_norm(&LayerNorm::new(), rows, InOut::new(&x, &mut y), None)
             .is_err()
     );
     assert!(y.iter().all(|&v| v == -7.0));
-    let shape = Shape::channels_first(1, 2, 5);
     let mut xy = x.clone();
+    let mut inv_rms = vec![-7.0; 3];
+    let r = k.rms_norm(
+        &RmsNorm::new(),
+        rows,
+        InOut::in_place(&mut xy),
+        Some(&mut inv_rms),
+    );
+    assert!(r.is_err());
+    assert_eq!(bits(&xy), bits(&x));
+    assert!(inv_rms.iter().all(|&v| v == -7.0));
+    let shape = Shape::channels_first(1, 2, 5);
     let (mut m, mut i) = (vec![-7.0; 3], vec![-7.0; 3]);
-    let saved = SavedStats {
-        mean: &mut m,
-        inv_std: &mut i,
-    };
+    let saved = SavedStats::new(&mut m, &mut i);
     let r = k.group_norm(
-        &GroupNorm::new(shape, 2),
+        &GroupNorm::new(2),
+        shape,
         InOut::in_place(&mut xy),
         Some(saved),
     );

@@ -409,7 +409,7 @@ mod onnx {
     fn batch_normalization(case: &Case, k: &Kernels) -> Outputs {
         let x = required(case, 0, "X")?;
         let shape = channels_first(x)?;
-        let per_channel = |i: usize, what: &str| broadcast(required(case, i, what)?, &[shape.c]);
+        let per_channel = |i: usize, what: &str| broadcast(required(case, i, what)?, &[shape.c()]);
         let scale = per_channel(1, "scale")?;
         let bias = per_channel(2, "B")?;
         let mean = per_channel(3, "input_mean")?;
@@ -432,30 +432,33 @@ mod onnx {
         }
         let momentum = attr_f32(case, "momentum", 0.9)?;
         let (mut running_mean, mut running_var) = (mean.clone(), var.clone());
-        let p = BatchNormTraining::new(shape)
-            .eps(eps)
-            .gamma(&scale)
-            .beta(&bias);
-        let running = RunningStats {
-            mean: &mut running_mean,
-            var: &mut running_var,
-            momentum: Momentum::Onnx(momentum),
-        };
-        k.batch_norm_training(&p, InOut::new(&x.data, &mut y), Some(running), None)
+        let p = BatchNormTraining::new().eps(eps).gamma(&scale).beta(&bias);
+        let running = RunningStats::new(
+            &mut running_mean,
+            &mut running_var,
+            Momentum::Onnx(momentum),
+        );
+        let io = InOut::new(&x.data, &mut y);
+        k.batch_norm_training(&p, shape, io, Some(running), None)
             .map_err(crate_error)?;
         Ok(vec![y, running_mean, running_var])
     }
 
-    /// Rows = product of `dims[..axis]`, cols = product of `dims[axis..]` (`axis` default -1).
-    fn rows_and_cols(case: &Case, x: &Tensor) -> Result<(usize, usize, usize), String> {
+    /// The normalized trailing dims `dims[axis..]` (`axis` default -1, negative counted from
+    /// the end) and the tensor as `Shape::rows(rows, cols)`: rows = product of
+    /// `dims[..axis]`, cols = product of `dims[axis..]`.
+    fn rows(case: &Case, x: &Tensor) -> Result<(usize, Shape), String> {
         let a = axis(attr_int(case, "axis", -1)?, x.shape.len())?;
-        Ok((a, product(&x.shape[..a])?, product(&x.shape[a..])?))
+        Ok((
+            a,
+            Shape::rows(product(&x.shape[..a])?, product(&x.shape[a..])?),
+        ))
     }
 
     /// Inputs X, Scale, B (optional). Outputs Y, Mean, InvStdDev (one value per row).
     fn layer_normalization(case: &Case, k: &Kernels) -> Outputs {
         let x = required(case, 0, "X")?;
-        let (a, rows, cols) = rows_and_cols(case, x)?;
+        let (a, shape) = rows(case, x)?;
         let normalized = &x.shape[a..];
         let scale = input(case, 1)
             .map(|t| broadcast(t, normalized))
@@ -463,7 +466,7 @@ mod onnx {
         let bias = input(case, 2)
             .map(|t| broadcast(t, normalized))
             .transpose()?;
-        let mut p = LayerNorm::new(cols).eps(attr_f32(case, "epsilon", 1e-5)?);
+        let mut p = LayerNorm::new().eps(attr_f32(case, "epsilon", 1e-5)?);
         if let Some(scale) = &scale {
             p = p.gamma(scale);
         }
@@ -471,48 +474,61 @@ mod onnx {
             p = p.beta(bias);
         }
         let mut y = vec![0.0; x.data.len()];
+        let rows = shape.n();
         let (mut mean, mut inv_std) = (vec![0.0; rows], vec![0.0; rows]);
-        let stats = SavedStats {
-            mean: &mut mean,
-            inv_std: &mut inv_std,
-        };
-        k.layer_norm(&p, InOut::new(&x.data, &mut y), Some(stats))
+        let stats = SavedStats::new(&mut mean, &mut inv_std);
+        k.layer_norm(&p, shape, InOut::new(&x.data, &mut y), Some(stats))
             .map_err(crate_error)?;
         Ok(vec![y, mean, inv_std])
     }
 
-    /// Opset 23: inputs X, scale. Output Y.
+    /// Opset 23: inputs X, scale. Output Y; and, when the case lists one, the inverse root
+    /// mean square of each row (one value per row, `1 / sqrt(mean(X²) + epsilon)`): second,
+    /// as onnxruntime's SimplifiedLayerNormalization orders its outputs (Y, inv_std_var), or
+    /// third after an omitted Mean, as LayerNormalization's are (Y, Mean, InvStdDev).
     fn rms_normalization(case: &Case, k: &Kernels) -> Outputs {
         let x = required(case, 0, "X")?;
         if input(case, 2).is_some() {
             return Err("unsupported: RMSNormalization with a third input".to_owned());
         }
-        let (a, _, cols) = rows_and_cols(case, x)?;
+        let (a, shape) = rows(case, x)?;
         let scale = input(case, 1)
             .map(|t| broadcast(t, &x.shape[a..]))
             .transpose()?;
-        let mut p = RmsNorm::new(cols).eps(attr_f32(case, "epsilon", 1e-5)?);
+        let mut p = RmsNorm::new().eps(attr_f32(case, "epsilon", 1e-5)?);
         if let Some(scale) = &scale {
             p = p.gamma(scale);
         }
+        let listed = |i: usize| case.outputs.get(i).is_some_and(Option::is_some);
+        let inv_rms_at = match (listed(1), listed(2)) {
+            (true, _) => Some(1),
+            (false, true) => Some(2),
+            (false, false) => None,
+        };
         let mut y = vec![0.0; x.data.len()];
-        k.rms_norm(&p, InOut::new(&x.data, &mut y))
+        let mut inv_rms = vec![0.0; shape.n()];
+        let io = InOut::new(&x.data, &mut y);
+        k.rms_norm(&p, shape, io, inv_rms_at.map(|_| &mut inv_rms[..]))
             .map_err(crate_error)?;
-        Ok(vec![y])
+        Ok(match inv_rms_at {
+            Some(1) => vec![y, inv_rms],
+            Some(_) => vec![y, vec![], inv_rms],
+            None => vec![y],
+        })
     }
 
     /// Inputs input `[N, C, D...]`, scale, B (per channel). Output Y.
     fn instance_normalization(case: &Case, k: &Kernels) -> Outputs {
         let x = required(case, 0, "input")?;
         let shape = channels_first(x)?;
-        let scale = broadcast(required(case, 1, "scale")?, &[shape.c])?;
-        let bias = broadcast(required(case, 2, "B")?, &[shape.c])?;
-        let p = InstanceNorm::new(shape)
+        let scale = broadcast(required(case, 1, "scale")?, &[shape.c()])?;
+        let bias = broadcast(required(case, 2, "B")?, &[shape.c()])?;
+        let p = InstanceNorm::new()
             .eps(attr_f32(case, "epsilon", 1e-5)?)
             .gamma(&scale)
             .beta(&bias);
         let mut y = vec![0.0; x.data.len()];
-        k.instance_norm(&p, InOut::new(&x.data, &mut y), None)
+        k.instance_norm(&p, shape, InOut::new(&x.data, &mut y), None)
             .map_err(crate_error)?;
         Ok(vec![y])
     }
@@ -529,21 +545,21 @@ mod onnx {
             .ok_or_else(|| format!("attribute `num_groups` is not a count: {groups}"))?;
         let per_channel = |i: usize, what: &str| -> Result<Vec<f32>, String> {
             let t = required(case, i, what)?;
-            if case.opset >= 21 || groups == 0 || !shape.c.is_multiple_of(groups) {
-                return broadcast(t, &[shape.c]);
+            if case.opset >= 21 || groups == 0 || !shape.c().is_multiple_of(groups) {
+                return broadcast(t, &[shape.c()]);
             }
             let per_group = broadcast(t, &[groups])?;
-            let size = shape.c / groups;
-            Ok((0..shape.c).map(|c| per_group[c / size]).collect())
+            let size = shape.c() / groups;
+            Ok((0..shape.c()).map(|c| per_group[c / size]).collect())
         };
         let scale = per_channel(1, "scale")?;
         let bias = per_channel(2, "bias")?;
-        let p = GroupNorm::new(shape, groups)
+        let p = GroupNorm::new(groups)
             .eps(attr_f32(case, "epsilon", 1e-5)?)
             .gamma(&scale)
             .beta(&bias);
         let mut y = vec![0.0; x.data.len()];
-        k.group_norm(&p, InOut::new(&x.data, &mut y), None)
+        k.group_norm(&p, shape, InOut::new(&x.data, &mut y), None)
             .map_err(crate_error)?;
         Ok(vec![y])
     }
@@ -566,11 +582,12 @@ mod onnx {
         }
         let plan = MvnPlan::new(&x.shape, &reduced)
             .ok_or_else(|| format!("unsupported axes {axes:?} for shape {:?}", x.shape))?;
-        let p = MeanVarianceNorm::new(plan.shape).axes(plan.axes);
+        let p = MeanVarianceNorm::new().axes(plan.axes);
         let mut y = vec![0.0; x.data.len()];
         for o in 0..plan.outer {
             let block = o * plan.block..(o + 1) * plan.block;
-            k.mean_variance_norm(&p, InOut::new(&x.data[block.clone()], &mut y[block]))
+            let io = InOut::new(&x.data[block.clone()], &mut y[block]);
+            k.mean_variance_norm(&p, plan.shape, io)
                 .map_err(crate_error)?;
         }
         Ok(vec![y])
@@ -618,7 +635,7 @@ mod onnx {
                 ),
                 _ => return None,
             };
-            let block = shape.len().ok()?;
+            let block = shape.len()?;
             Some(MvnPlan {
                 outer,
                 block,

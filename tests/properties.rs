@@ -16,13 +16,14 @@
 
 mod common;
 
+use common::adapt::{self, MaybeBeta, MaybeGamma};
 use common::check::{self, FEW_ROUNDINGS, Mode, Path, SENTINEL, Y_TOL};
 use common::ops::{self, Op};
 use common::strategies as st;
-use common::{AffineSpec, Rng, Signal, adapt, to_f32};
+use common::{AffineSpec, Rng, Signal, to_f32};
 use normkern::{
-    BatchNorm, ConvKernel, GroupNorm, InOut, InstanceNorm, Isa, Kernels, LayerNorm, Layout,
-    Moments, MvnAxes, NormError, SavedStats, Shape,
+    BatchNorm, ConvKernel, ErrorKind, GroupNorm, InOut, InstanceNorm, Isa, Kernels, LayerNorm,
+    Layout, Moments, MvnAxes, NormError, SavedStats, Shape,
 };
 use normkern_reference::{self as reference, Conv, Dims};
 use proptest::prelude::*;
@@ -192,14 +193,16 @@ mod identities {
                     p.as_ref().map(|p| channel_of.iter().map(|&c| p[c]).collect::<Vec<f32>>())
                 };
                 let (gamma, beta) = (expand(&params.gamma), expand(&params.beta));
-                let mut ln = LayerNorm::new(per_sample).eps(case.eps);
-                ln.gamma = gamma.as_deref();
-                ln.beta = beta.as_deref();
+                let ln = LayerNorm::new()
+                    .eps(case.eps)
+                    .maybe_gamma(gamma.as_deref())
+                    .maybe_beta(beta.as_deref());
+                let rows = Shape::rows(case.n, per_sample);
                 for path in check::paths() {
                     let gn = ops::execute(Op::GroupNorm, &case, &params, layout, path, &x)?;
                     let (mut mean, mut inv) = (vec![SENTINEL; case.n], vec![SENTINEL; case.n]);
-                    let saved = SavedStats { mean: &mut mean, inv_std: &mut inv };
-                    let y = check::run(path, &x, |io| path.kernels.layer_norm(&ln, io, Some(saved)))?;
+                    let saved = SavedStats::new(&mut mean, &mut inv);
+                    let y = check::run(path, &x, |io| path.kernels.layer_norm(&ln, rows, io, Some(saved)))?;
                     let ctx = format!("{path} {layout:?}");
                     check::check_all(&format!("GN(1) vs LN y @ {ctx}"), &y, &as_f64(&gn.y), &want.mag, AGREE)?;
                     check::check_stats("LN as GN(1)", &ctx, &mean, &inv, &want)?;
@@ -263,6 +266,37 @@ mod identities {
                     let inv_mag: Vec<f64> = want.inv_std.iter().map(|v| v.abs()).collect();
                     check::check_all(&format!("NCHW vs NHWC inv_std @ {ctx}"), &b.1, &as_f64(&a.1), &inv_mag, AGREE)?;
                 }
+                if let (Some(a), Some(b)) = (&first.inv_rms, &last.inv_rms) {
+                    let inv_mag: Vec<f64> = want.inv_std.iter().map(|v| v.abs()).collect();
+                    check::check_all(&format!("NCHW vs NHWC inv_rms @ {ctx}"), b, &as_f64(a), &inv_mag, AGREE)?;
+                }
+            }
+        }
+
+        /// `Shape::rows(n · spatial, c)` is the channels-last `[n, spatial, c]`: LayerNorm and
+        /// RMSNorm give the same outputs and statistics, bit for bit, on every path.
+        #[test]
+        fn rows_are_channels_last_positions(case in st::case(Op::LayerNormChannels)) {
+            let case = ops::Case { saved: true, ..case };
+            let params = case.params();
+            let x = Dims::relayout(
+                &case.sample(),
+                &case.dims(Layout::ChannelsFirst),
+                &case.dims(Layout::ChannelsLast),
+            );
+            for (rows, tensor) in [(Op::LayerNorm, Op::LayerNormChannels), (Op::RmsNorm, Op::RmsNormChannels)] {
+                for path in check::paths() {
+                    let a = ops::execute(rows, &case, &params, Layout::ChannelsLast, path, &x)?;
+                    let b = ops::execute(tensor, &case, &params, Layout::ChannelsLast, path, &x)?;
+                    let stats = |o: &ops::Outputs| {
+                        let (mean, inv) = o.saved.clone().unwrap_or_default();
+                        [o.y.clone(), mean, inv, o.inv_rms.clone().unwrap_or_default()]
+                    };
+                    prop_assert!(
+                        stats(&a).iter().zip(&stats(&b)).all(|(a, b)| check::same_bits(a, b)),
+                        "{} on rows vs {} on [n, spatial, c] @ {path}", rows.name(), tensor.name()
+                    );
+                }
             }
         }
 
@@ -272,9 +306,11 @@ mod identities {
         #[test]
         fn batch_norm_inference_is_its_scale_and_shift(case in st::case(Op::BatchNormInference)) {
             let params = case.params();
-            let mut bn = BatchNorm::new(&params.mean, &params.var).eps(case.eps);
-            bn.gamma = params.gamma.as_deref();
-            bn.beta = params.beta.as_deref();
+            let (gamma, beta) = (params.gamma.as_deref(), params.beta.as_deref());
+            let bn = BatchNorm::new(&params.mean, &params.var)
+                .eps(case.eps)
+                .maybe_gamma(gamma)
+                .maybe_beta(beta);
             let (mut scale, mut shift) = (vec![SENTINEL; case.c], vec![SENTINEL; case.c]);
             bn.scale_shift(&mut scale, &mut shift).map_err(|e| check::fail(format!("{e:?}")))?;
             let x_cf = case.sample();
@@ -296,14 +332,14 @@ mod identities {
             }
             // And the scale and shift themselves, against f64.
             let exact = reference::bn_scale_shift(
-                &params.mean, &params.var, bn.gamma, bn.beta, case.eps,
+                &params.mean, &params.var, gamma, beta, case.eps,
             );
             let s_want: Vec<f64> = exact.iter().map(|p| p.0).collect();
             let s_mag: Vec<f64> = s_want.iter().map(|v| v.abs()).collect();
             check::check_all("scale_shift scale", &scale, &s_want, &s_mag, FEW_ROUNDINGS)?;
             let b_want: Vec<f64> = exact.iter().map(|p| p.1).collect();
             let b_mag: Vec<f64> = (0..case.c)
-                .map(|c| (f64::from(params.mean[c]) * exact[c].0).abs() + reference::affine_at(bn.gamma, bn.beta, c).1.abs())
+                .map(|c| (f64::from(params.mean[c]) * exact[c].0).abs() + reference::affine_at(gamma, beta, c).1.abs())
                 .collect();
             check::check_all("scale_shift shift", &shift, &b_want, &b_mag, FEW_ROUNDINGS)?;
         }
@@ -319,12 +355,11 @@ mod identities {
             let bias: Option<Vec<f32>> = bias.then(|| (0..conv.c_out).map(|_| to_f32(signal.magnitude * rng.range(-1.0, 1.0))).collect());
             let (mean, var) = bn_stats(&mut rng, conv.c_out, signal.magnitude * (conv.in_per_group() * conv.kh * conv.kw) as f64);
             let (gamma, beta) = affine.make(conv.c_out);
-            let mut bn = BatchNorm::new(&mean, &var).eps(eps);
-            bn.gamma = gamma.as_deref();
-            bn.beta = beta.as_deref();
+            let layer = BnLayer { mean: &mean, var: &var, gamma: gamma.as_deref(), beta: beta.as_deref(), eps };
+            let bn = layer.batch_norm();
 
             let (conv_out, abs_sum) = conv.apply(&x, &weight, bias.as_deref());
-            let (want, mag) = bn_after(&conv_out, &abs_sum, &bn, conv.out_h() * conv.out_w());
+            let (want, mag) = bn_after(&conv_out, &abs_sum, &layer, conv.out_h() * conv.out_w());
 
             let mut folded = weight.clone();
             let mut folded_bias = vec![SENTINEL; conv.c_out];
@@ -362,14 +397,13 @@ mod identities {
             let bias: Option<Vec<f32>> = bias.then(|| (0..out_features).map(|_| to_f32(signal.magnitude * rng.range(-1.0, 1.0))).collect());
             let (mean, var) = bn_stats(&mut rng, out_features, signal.magnitude * in_features as f64);
             let (gamma, beta) = affine.make(out_features);
-            let mut bn = BatchNorm::new(&mean, &var).eps(eps);
-            bn.gamma = gamma.as_deref();
-            bn.beta = beta.as_deref();
+            let layer = BnLayer { mean: &mean, var: &var, gamma: gamma.as_deref(), beta: beta.as_deref(), eps };
+            let bn = layer.batch_norm();
 
             let (out, abs_sum) = reference::linear(&x, &weight, bias.as_deref(), in_features, out_features);
             // [batch, out] is channels-last with one position per sample.
-            let shape = Shape::channels_last(batch, 1, out_features);
-            let (want, mag) = bn_after_rows(&out, &abs_sum, &bn);
+            let shape = Shape::rows(batch, out_features);
+            let (want, mag) = bn_after_rows(&out, &abs_sum, &layer);
 
             let mut folded = weight.clone();
             let mut folded_bias = vec![SENTINEL; out_features];
@@ -398,15 +432,33 @@ mod identities {
         (mean, var)
     }
 
+    /// A BatchNorm's parameters, kept for the reference (a [`BatchNorm`]'s are private).
+    struct BnLayer<'a> {
+        mean: &'a [f32],
+        var: &'a [f32],
+        gamma: Option<&'a [f32]>,
+        beta: Option<&'a [f32]>,
+        eps: f32,
+    }
+
+    impl<'a> BnLayer<'a> {
+        fn batch_norm(&self) -> BatchNorm<'a> {
+            BatchNorm::new(self.mean, self.var)
+                .eps(self.eps)
+                .maybe_gamma(self.gamma)
+                .maybe_beta(self.beta)
+        }
+    }
+
     /// Exact BatchNorm of channels-first layer outputs (`plane` values per channel and sample),
     /// with the error scale `|scale| (Σ|w·x| + |bias| + |mean|) + |beta|`.
     fn bn_after(
         out: &[f64],
         abs_sum: &[f64],
-        bn: &BatchNorm<'_>,
+        bn: &BnLayer<'_>,
         plane: usize,
     ) -> (Vec<f64>, Vec<f64>) {
-        let c = bn.channels();
+        let c = bn.mean.len();
         let ss = reference::bn_scale_shift(bn.mean, bn.var, bn.gamma, bn.beta, bn.eps);
         let mut want = vec![];
         let mut mag = vec![];
@@ -421,8 +473,8 @@ mod identities {
     }
 
     /// As [`bn_after`] for `[batch, channels]` rows.
-    fn bn_after_rows(out: &[f64], abs_sum: &[f64], bn: &BatchNorm<'_>) -> (Vec<f64>, Vec<f64>) {
-        let c = bn.channels();
+    fn bn_after_rows(out: &[f64], abs_sum: &[f64], bn: &BnLayer<'_>) -> (Vec<f64>, Vec<f64>) {
+        let c = bn.mean.len();
         let mut want = vec![];
         let mut mag = vec![];
         for (row, abs_row) in out.chunks(c).zip(abs_sum.chunks(c)) {
@@ -658,9 +710,10 @@ mod moments {
     }
 }
 
-/// Bad input: every operator refuses it with an error, before writing anything. Outputs are
-/// pre-filled with a sentinel (in place: the input itself) and compared bitwise afterwards, as
-/// are saved and running statistics.
+/// Bad input: every operator refuses it with an error naming the operator and what was wrong,
+/// before writing anything. Outputs are pre-filled with a sentinel (in place: the input itself)
+/// and compared bitwise afterwards, as are saved and running statistics and RMSNorm's inverse
+/// root mean squares.
 mod bad_input {
     use super::*;
     use normkern::{BatchNormTraining, MeanVarianceNorm, Momentum, RmsNorm, RunningStats};
@@ -677,12 +730,11 @@ mod bad_input {
         StatsVarLen,
         SavedMeanLen,
         SavedInvStdLen,
+        InvRmsLen,
         RunningMeanLen,
         RunningVarLen,
-        /// Row forms: `cols = 0`.
-        ZeroCols,
-        /// Channel forms: `cols != c`.
-        ColsNotChannels,
+        /// LayerNorm and RMSNorm over `shape.c = 0` channels.
+        ZeroChannels,
         ZeroGroups,
         GroupsNotDividing,
         Eps(f32),
@@ -696,10 +748,7 @@ mod bad_input {
 
     fn defects(op: Op) -> Vec<Defect> {
         use Defect::*;
-        let mut all = vec![XLen, YLen];
-        if !matches!(op, Op::LayerNorm | Op::RmsNorm) {
-            all.push(ShapeOverflow); // the row forms take no shape
-        }
+        let mut all = vec![XLen, YLen, ShapeOverflow];
         let eps = [
             -1e-5,
             -f32::MIN_POSITIVE,
@@ -720,10 +769,10 @@ mod bad_input {
             }
         }
         match op {
-            Op::LayerNorm => all.extend([SavedMeanLen, SavedInvStdLen, ZeroCols]),
-            Op::RmsNorm => all.push(ZeroCols),
-            Op::LayerNormChannels => all.extend([SavedMeanLen, SavedInvStdLen, ColsNotChannels]),
-            Op::RmsNormChannels => all.push(ColsNotChannels),
+            Op::LayerNorm | Op::LayerNormChannels => {
+                all.extend([SavedMeanLen, SavedInvStdLen, ZeroChannels])
+            }
+            Op::RmsNorm | Op::RmsNormChannels => all.extend([InvRmsLen, ZeroChannels]),
             Op::BatchNormInference => all.extend([StatsMeanLen, StatsVarLen]),
             Op::BatchNormTraining => {
                 all.extend([SavedMeanLen, SavedInvStdLen, RunningMeanLen, RunningVarLen]);
@@ -749,15 +798,14 @@ mod bad_input {
         all
     }
 
-    /// Whether `err` is the error `defect` calls for.
-    fn expected(defect: Defect, err: &NormError) -> bool {
-        use NormError as E;
+    /// Whether `err` is the error `defect` calls for, from `op`.
+    fn expected(op: Op, defect: Defect, err: &NormError) -> bool {
+        use ErrorKind as E;
+        let kind = err.kind();
         let length =
-            |names: &[&str]| matches!(err, E::Length { buffer, .. } if names.contains(buffer));
-        match defect {
-            Defect::XLen => {
-                length(&["x", "y"]) || matches!(err, E::NotWholeRows { buffer: "x", .. })
-            }
+            |names: &[&str]| matches!(kind, E::Length { buffer, .. } if names.contains(&buffer));
+        let right_kind = match defect {
+            Defect::XLen => length(&["x"]),
             Defect::YLen => length(&["y"]),
             Defect::GammaLen => length(&["gamma"]),
             Defect::BetaLen => length(&["beta"]),
@@ -766,17 +814,18 @@ mod bad_input {
             Defect::StatsVarLen => length(&["var"]),
             Defect::SavedMeanLen => length(&["mean"]),
             Defect::SavedInvStdLen => length(&["inv_std"]),
+            Defect::InvRmsLen => length(&["inv_rms"]),
             Defect::RunningMeanLen => length(&["running_mean"]),
             Defect::RunningVarLen => length(&["running_var"]),
-            Defect::ZeroCols => matches!(err, E::ZeroDimension("cols")),
-            Defect::ColsNotChannels => length(&["cols"]),
-            Defect::ZeroGroups => matches!(err, E::ZeroDimension("groups")),
-            Defect::GroupsNotDividing => matches!(err, E::Groups { .. }),
-            Defect::Eps(_) => matches!(err, E::Epsilon(_)),
-            Defect::BadMomentum(_) => matches!(err, E::Momentum(_)),
-            Defect::TooFewValues { .. } => matches!(err, E::TooFewValues { .. }),
-            Defect::ShapeOverflow => matches!(err, E::ShapeOverflow),
-        }
+            Defect::ZeroChannels => matches!(kind, E::ZeroDimension("shape.c")),
+            Defect::ZeroGroups => matches!(kind, E::ZeroDimension("groups")),
+            Defect::GroupsNotDividing => matches!(kind, E::Groups { .. }),
+            Defect::Eps(_) => matches!(kind, E::Epsilon(_)),
+            Defect::BadMomentum(_) => matches!(kind, E::Momentum(_)),
+            Defect::TooFewValues { .. } => matches!(kind, E::TooFewValues { .. }),
+            Defect::ShapeOverflow => matches!(kind, E::ShapeOverflow),
+        };
+        right_kind && err.op() == op.api_name()
     }
 
     #[derive(Clone, Copy, Debug)]
@@ -830,30 +879,31 @@ mod bad_input {
     /// Calls `op` with `defect` along `path`; checks the error and that nothing was written.
     fn attempt(op: Op, b: &BadCase, defect: Defect, path: Path) -> Result<(), TestCaseError> {
         let is = |d: Defect| defect == d;
-        let (n, mut c, mut spatial) = (b.n, b.c, b.spatial);
+        let (mut n, mut c, mut spatial) = (b.n, b.c, b.spatial);
         if let Defect::TooFewValues { spatial: s } = defect {
-            spatial = s;
+            (n, spatial) = (1, s);
         }
-        let n = if matches!(defect, Defect::TooFewValues { .. }) {
-            1
-        } else {
-            n
-        };
-        if is(Defect::XLen) && matches!(op, Op::LayerNorm | Op::RmsNorm) {
-            c = c.max(2); // rows of 1 accept any length
+        if is(Defect::ZeroChannels) {
+            c = 0;
         }
-        let mut shape = match b.layout {
-            Layout::ChannelsFirst => Shape::channels_first(n, c, spatial),
-            Layout::ChannelsLast => Shape::channels_last(n, spatial, c),
-        };
         let total = n * c * spatial;
+        let shape = if is(Defect::ShapeOverflow) {
+            let huge = usize::MAX / 2 + 1;
+            match (op, b.layout) {
+                (Op::LayerNorm | Op::RmsNorm, _) => Shape::rows(huge, c.max(2)),
+                (_, Layout::ChannelsFirst) => Shape::channels_first(huge, c.max(2), spatial),
+                _ => Shape::channels_last(huge, spatial, c.max(2)),
+            }
+        } else {
+            match (op, b.layout) {
+                (Op::LayerNorm | Op::RmsNorm, _) => Shape::rows(n * spatial, c),
+                (_, Layout::ChannelsFirst) => Shape::channels_first(n, c, spatial),
+                _ => Shape::channels_last(n, spatial, c),
+            }
+        };
         let len_for = |d: Defect, len: usize| if is(d) { wrong(len, b.delta) } else { len };
         let x_len = len_for(Defect::XLen, total);
         let y_len = len_for(Defect::YLen, x_len);
-        if is(Defect::ShapeOverflow) {
-            shape.n = usize::MAX / 2 + 1;
-            shape.c = c.max(2);
-        }
         let mut rng = Rng::new(b.seed);
         let x: Vec<f32> = (0..x_len).map(|_| rng.range(-1.0, 1.0) as f32).collect();
         let param = |present: bool, d: Defect, rng: &mut Rng| -> Option<Vec<f32>> {
@@ -871,13 +921,16 @@ mod bad_input {
         let mut run_var = param(true, Defect::RunningVarLen, &mut rng).unwrap();
         let run_before = (run_mean.clone(), run_var.clone());
         let groups = match op {
-            Op::LayerNorm | Op::LayerNormChannels => n * spatial,
+            Op::LayerNorm | Op::LayerNormChannels | Op::RmsNorm | Op::RmsNormChannels => {
+                n * spatial
+            }
             Op::BatchNormTraining => c,
             Op::InstanceNorm | Op::GroupNorm => n * c, // GroupNorm below uses groups = c
             _ => 0,
         };
         let mut saved_mean = vec![SENTINEL; len_for(Defect::SavedMeanLen, groups)];
         let mut saved_inv = vec![SENTINEL; len_for(Defect::SavedInvStdLen, groups)];
+        let mut inv_rms = vec![SENTINEL; len_for(Defect::InvRmsLen, groups)];
         let eps = match defect {
             Defect::Eps(e) => e,
             _ => 1e-5,
@@ -886,18 +939,14 @@ mod bad_input {
             Defect::BadMomentum(m) => m,
             _ => Momentum::PYTORCH_DEFAULT,
         };
+        // RMSNorm's optional output goes with the case's `saved`, as in the reference
+        // properties.
         let want_saved = b.saved || is(Defect::SavedMeanLen) || is(Defect::SavedInvStdLen);
+        let want_inv_rms = b.saved || is(Defect::InvRmsLen);
         let want_running = b.running
             || is(Defect::RunningMeanLen)
             || is(Defect::RunningVarLen)
             || matches!(defect, Defect::BadMomentum(_));
-        let cols = if is(Defect::ZeroCols) {
-            0
-        } else if is(Defect::ColsNotChannels) {
-            c + 1
-        } else {
-            c
-        };
         let gn_groups = if is(Defect::ZeroGroups) {
             0
         } else if is(Defect::GroupsNotDividing) {
@@ -915,64 +964,54 @@ mod bad_input {
                 Mode::OutOfPlace => InOut::new(&x, &mut out),
                 Mode::InPlace => InOut::in_place(&mut xy),
             };
-            let saved = want_saved.then(|| SavedStats {
-                mean: &mut saved_mean,
-                inv_std: &mut saved_inv,
-            });
-            let running = want_running.then(|| RunningStats {
-                mean: &mut run_mean,
-                var: &mut run_var,
-                momentum,
-            });
+            let saved = want_saved.then(|| SavedStats::new(&mut saved_mean, &mut saved_inv));
+            let inv_rms_out = want_inv_rms.then_some(&mut inv_rms[..]);
+            let running =
+                want_running.then(|| RunningStats::new(&mut run_mean, &mut run_var, momentum));
             match op {
-                Op::LayerNorm => {
-                    let mut p = LayerNorm::new(cols).eps(eps);
-                    (p.gamma, p.beta) = (g, be);
-                    k.layer_norm(&p, io, saved)
+                Op::LayerNorm | Op::LayerNormChannels => {
+                    let p = LayerNorm::new().eps(eps).maybe_gamma(g).maybe_beta(be);
+                    k.layer_norm(&p, shape, io, saved)
                 }
-                Op::LayerNormChannels => {
-                    let mut p = LayerNorm::new(cols).eps(eps);
-                    (p.gamma, p.beta) = (g, be);
-                    k.layer_norm_channels(&p, shape, io, saved)
-                }
-                Op::RmsNorm => {
-                    let mut p = RmsNorm::new(cols).eps(eps);
-                    p.gamma = g;
-                    k.rms_norm(&p, io)
-                }
-                Op::RmsNormChannels => {
-                    let mut p = RmsNorm::new(cols).eps(eps);
-                    p.gamma = g;
-                    k.rms_norm_channels(&p, shape, io)
+                Op::RmsNorm | Op::RmsNormChannels => {
+                    let p = RmsNorm::new().eps(eps).maybe_gamma(g);
+                    k.rms_norm(&p, shape, io, inv_rms_out)
                 }
                 Op::BatchNormInference => {
-                    let mut bn = BatchNorm::new(&stats_mean, &stats_var).eps(eps);
-                    (bn.gamma, bn.beta) = (g, be);
+                    let bn = BatchNorm::new(&stats_mean, &stats_var)
+                        .eps(eps)
+                        .maybe_gamma(g)
+                        .maybe_beta(be);
                     k.batch_norm_inference(&bn, shape, io)
                 }
                 Op::BatchNormTraining => {
-                    let mut p = BatchNormTraining::new(shape).eps(eps);
-                    (p.gamma, p.beta) = (g, be);
-                    k.batch_norm_training(&p, io, running, saved)
+                    let p = BatchNormTraining::new()
+                        .eps(eps)
+                        .maybe_gamma(g)
+                        .maybe_beta(be);
+                    k.batch_norm_training(&p, shape, io, running, saved)
                 }
                 Op::InstanceNorm => {
-                    let mut p = InstanceNorm::new(shape).eps(eps);
-                    (p.gamma, p.beta) = (g, be);
-                    k.instance_norm(&p, io, saved)
+                    let p = InstanceNorm::new().eps(eps).maybe_gamma(g).maybe_beta(be);
+                    k.instance_norm(&p, shape, io, saved)
                 }
                 Op::GroupNorm => {
-                    let mut p = GroupNorm::new(shape, gn_groups).eps(eps);
-                    (p.gamma, p.beta) = (g, be);
-                    k.group_norm(&p, io, saved)
+                    let p = GroupNorm::new(gn_groups)
+                        .eps(eps)
+                        .maybe_gamma(g)
+                        .maybe_beta(be);
+                    k.group_norm(&p, shape, io, saved)
                 }
-                Op::Mvn(axes) => k.mean_variance_norm(&MeanVarianceNorm::new(shape).axes(axes), io),
+                Op::Mvn(axes) => {
+                    k.mean_variance_norm(&MeanVarianceNorm::new().axes(axes), shape, io)
+                }
             }
         };
         let ctx = format!("{} with {defect:?} @ {path}, {b:?}", op.name());
         match result {
             Ok(()) => return Err(check::fail(format!("{ctx}: accepted"))),
-            Err(e) if !expected(defect, &e) => {
-                return Err(check::fail(format!("{ctx}: wrong error {e:?}")));
+            Err(e) if !expected(op, defect, &e) => {
+                return Err(check::fail(format!("{ctx}: wrong error {e:?} ({e})")));
             }
             Err(_) => {}
         }
@@ -985,8 +1024,9 @@ mod bad_input {
             saved_mean
                 .iter()
                 .chain(&saved_inv)
+                .chain(&inv_rms)
                 .all(|v| v.to_bits() == SENTINEL.to_bits()),
-            "{}: saved statistics written",
+            "{}: saved statistics or inv_rms written",
             ctx
         );
         prop_assert!(
@@ -1073,15 +1113,19 @@ mod bad_input {
             if which == 0 && delta == 2 {
                 mean = &ok; // keep mean the reference length
             }
-            let mut bn = BatchNorm::new(mean, var).eps(eps);
-            bn.gamma = gamma.map(|v| v.as_slice());
-            bn.beta = beta.map(|v| v.as_slice());
+            let bn = BatchNorm::new(mean, var)
+                .eps(eps)
+                .maybe_gamma(gamma.map(|v| v.as_slice()))
+                .maybe_beta(beta.map(|v| v.as_slice()));
             let sentinel = |len| vec![SENTINEL; len];
 
             let (mut scale, mut shift) = (sentinel(scale_len), sentinel(c));
             let r = bn.scale_shift(&mut scale, &mut shift);
             if which != 6 && which != 7 && which != 8 {
-                prop_assert!(r.is_err(), "scale_shift accepted defect {}", which);
+                prop_assert!(
+                    r.is_err_and(|e| e.op() == "BatchNorm::scale_shift"),
+                    "scale_shift: defect {} gave {:?}", which, r
+                );
                 prop_assert!(scale.iter().chain(&shift).all(|v| v.to_bits() == SENTINEL.to_bits()));
             }
 
@@ -1091,9 +1135,11 @@ mod bad_input {
                 let kernel = ConvKernel { in_per_group: per_out, kh: 1, kw: 1 };
                 let mut weight = sentinel(weight_len);
                 let mut folded = sentinel(folded_len);
-                prop_assert!(bn.fold_into_conv(&mut weight, kernel, bias_arg, &mut folded).is_err());
+                let r = bn.fold_into_conv(&mut weight, kernel, bias_arg, &mut folded);
+                prop_assert!(r.is_err_and(|e| e.op() == "BatchNorm::fold_into_conv"), "{:?}", r);
                 prop_assert!(weight.iter().chain(&folded).all(|v| v.to_bits() == SENTINEL.to_bits()));
-                prop_assert!(bn.fold_into_linear(&mut weight, per_out, bias_arg, &mut folded).is_err());
+                let r = bn.fold_into_linear(&mut weight, per_out, bias_arg, &mut folded);
+                prop_assert!(r.is_err_and(|e| e.op() == "BatchNorm::fold_into_linear"), "{:?}", r);
                 prop_assert!(weight.iter().chain(&folded).all(|v| v.to_bits() == SENTINEL.to_bits()));
             }
         }
@@ -1110,13 +1156,16 @@ mod bad_input {
             kh: 2,
             kw: 1,
         };
+        let err = bn.fold_into_conv(&mut w, huge, None, &mut b).unwrap_err();
         assert_eq!(
-            bn.fold_into_conv(&mut w, huge, None, &mut b),
-            Err(NormError::ShapeOverflow)
+            (err.op(), err.kind()),
+            ("BatchNorm::fold_into_conv", ErrorKind::ShapeOverflow)
         );
+        let err = bn.fold_into_linear(&mut w, usize::MAX, None, &mut b);
+        let err = err.unwrap_err();
         assert_eq!(
-            bn.fold_into_linear(&mut w, usize::MAX, None, &mut b),
-            Err(NormError::ShapeOverflow)
+            (err.op(), err.kind()),
+            ("BatchNorm::fold_into_linear", ErrorKind::ShapeOverflow)
         );
         assert!(
             w.iter()
@@ -1131,7 +1180,15 @@ mod bad_input {
         for isa in Isa::ALL {
             match Kernels::new(isa) {
                 Ok(k) => assert!(isa.is_available() && k.isa() == isa),
-                Err(e) => assert_eq!(e, NormError::IsaUnavailable(isa)),
+                Err(e) => {
+                    assert!(!isa.is_available());
+                    assert_eq!(e.op(), "Kernels::new");
+                    assert_eq!(e.kind(), ErrorKind::IsaUnavailable(isa));
+                    assert_eq!(
+                        e.to_string(),
+                        format!("Kernels::new: instruction set {isa} is not available")
+                    );
+                }
             }
         }
     }
@@ -1143,26 +1200,376 @@ mod bad_input {
         let bytes: &[u8] = bytemuck_free_bytes(&words);
         assert_eq!(normkern::bytes::as_f32(bytes).map(<[f32]>::len), Ok(4));
         for len in [1, 2, 3, 5, 15] {
-            assert!(matches!(
-                normkern::bytes::as_f32(&bytes[..len]),
-                Err(NormError::Bytes {
-                    misaligned: false,
-                    ..
-                })
-            ));
+            let err = normkern::bytes::as_f32(&bytes[..len]).unwrap_err();
+            assert_eq!(err.op(), "bytes::as_f32");
+            assert_eq!(
+                err.kind(),
+                ErrorKind::Bytes {
+                    len,
+                    misaligned: false
+                }
+            );
         }
-        assert!(matches!(
-            normkern::bytes::as_f32(&bytes[1..9]),
-            Err(NormError::Bytes {
-                misaligned: true,
-                ..
-            })
-        ));
+        let err = normkern::bytes::as_f32(&bytes[1..9]).unwrap_err();
+        assert_eq!(
+            (err.op(), err.kind()),
+            (
+                "bytes::as_f32",
+                ErrorKind::Bytes {
+                    len: 8,
+                    misaligned: true
+                }
+            )
+        );
+        let mut words = [0u32; 4];
+        // SAFETY: as in `bytemuck_free_bytes`, mutably.
+        let bytes: &mut [u8] =
+            unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), 16) };
+        let err = normkern::bytes::as_f32_mut(&mut bytes[..7]).unwrap_err();
+        assert_eq!(err.op(), "bytes::as_f32_mut");
+        assert_eq!(
+            err.to_string(),
+            "bytes::as_f32_mut: 7 bytes are not a whole number of f32 values"
+        );
     }
 
     /// The bytes of `words` (aligned to 4).
     fn bytemuck_free_bytes(words: &[u32; 4]) -> &[u8] {
         // SAFETY: u32 has no padding; the byte slice covers exactly the array.
         unsafe { std::slice::from_raw_parts(words.as_ptr().cast::<u8>(), 16) }
+    }
+}
+
+/// What the one call form promises besides the numbers: errors that name the operator and where
+/// each expected length came from, outputs untouched on error, `InOut` shareable across
+/// threads, the scalar kernels in a `const`, and LayerNorm over the channels of a
+/// channels-first tensor (what `layer_norm_channels` was).
+mod api {
+    use super::*;
+    use normkern::{BatchNormTraining, MeanVarianceNorm, Momentum, RmsNorm, RunningStats};
+
+    // `InOut` (and the handle and the error) can be sent to and shared with other threads:
+    // checked when this file compiles.
+    const _: () = {
+        const fn send_and_sync<T: Send + Sync>() {}
+        send_and_sync::<InOut<'static>>();
+        send_and_sync::<Kernels>();
+        send_and_sync::<NormError>();
+    };
+
+    /// The scalar kernels, built in a `const`.
+    const SCALAR: Kernels = Kernels::scalar();
+
+    #[test]
+    fn scalar_kernels_are_const() {
+        assert_eq!(SCALAR.isa(), Isa::Scalar);
+        assert_eq!(Ok(SCALAR), Kernels::new(Isa::Scalar));
+        let mut h = [3.0f32; 8];
+        let mut inv_rms = [SENTINEL; 2];
+        let rms = RmsNorm::new().eps(0.0);
+        SCALAR
+            .rms_norm(
+                &rms,
+                Shape::rows(2, 4),
+                InOut::in_place(&mut h),
+                Some(&mut inv_rms),
+            )
+            .unwrap();
+        assert_eq!((h, inv_rms), ([1.0; 8], [1.0 / 3.0; 2]));
+    }
+
+    /// Every output a call can write, pre-filled with the sentinel.
+    struct Outputs {
+        y: Vec<f32>,
+        mean: Vec<f32>,
+        inv_std: Vec<f32>,
+        inv_rms: Vec<f32>,
+        running_mean: Vec<f32>,
+        running_var: Vec<f32>,
+    }
+
+    impl Outputs {
+        /// `y` values, `stats` values per statistic (saved, inv_rms, running).
+        fn new(y: usize, stats: usize) -> Outputs {
+            let s = || vec![SENTINEL; stats];
+            Outputs {
+                y: vec![SENTINEL; y],
+                mean: s(),
+                inv_std: s(),
+                inv_rms: s(),
+                running_mean: s(),
+                running_var: s(),
+            }
+        }
+
+        /// The output and the saved statistics, to hand one call.
+        fn y_and_saved(&mut self) -> (&mut [f32], SavedStats<'_>) {
+            (
+                &mut self.y,
+                SavedStats::new(&mut self.mean, &mut self.inv_std),
+            )
+        }
+
+        fn untouched(&self) -> bool {
+            let all = [
+                &self.y,
+                &self.mean,
+                &self.inv_std,
+                &self.inv_rms,
+                &self.running_mean,
+                &self.running_var,
+            ];
+            all.iter()
+                .all(|b| b.iter().all(|v| v.to_bits() == SENTINEL.to_bits()))
+        }
+    }
+
+    /// `call` fails on every instruction set with exactly `message` (the operator's name, a
+    /// colon, what was wrong), and writes none of its outputs.
+    fn refuses(
+        message: &str,
+        (y, stats): (usize, usize),
+        call: impl Fn(Kernels, &mut Outputs) -> Result<(), NormError>,
+    ) {
+        for isa in Isa::available() {
+            let mut out = Outputs::new(y, stats);
+            let err = call(Kernels::new(isa).unwrap(), &mut out).expect_err(message);
+            assert_eq!(err.to_string(), message, "on {isa}");
+            assert_eq!(format!("{}: {}", err.op(), err.kind()), message);
+            assert!(out.untouched(), "{message}: an output was written on {isa}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_operator_and_where_the_expectation_came_from() {
+        let x = [0.5f32; 24];
+        let (three, four) = ([1.0f32; 3], [1.0f32; 4]);
+        // 2 samples, 4 channels, 3 positions; and 6 rows of 4.
+        let (tensor, rows) = (Shape::nchw(2, 4, 1, 3), Shape::rows(6, 4));
+
+        let ln = LayerNorm::new().gamma(&three);
+        refuses(
+            "layer_norm: `gamma` holds 3 values, expected 4 (shape.c)",
+            (24, 6),
+            |k, o| {
+                let (y, s) = o.y_and_saved();
+                k.layer_norm(&ln, rows, InOut::new(&x, y), Some(s))
+            },
+        );
+        let ln = LayerNorm::new().beta(&four);
+        refuses(
+            "layer_norm: `mean` holds 7 values, expected 6 (shape.n * shape.spatial)",
+            (24, 7),
+            |k, o| {
+                let (y, s) = o.y_and_saved();
+                k.layer_norm(&ln, tensor, InOut::new(&x, y), Some(s))
+            },
+        );
+        refuses(
+            "layer_norm: `x` holds 24 values, expected 20 (shape.n * shape.c * shape.spatial)",
+            (20, 5),
+            |k, o| k.layer_norm(&ln, Shape::rows(5, 4), InOut::new(&x, &mut o.y), None),
+        );
+        let rms = RmsNorm::new().gamma(&four);
+        refuses(
+            "rms_norm: `inv_rms` holds 5 values, expected 6 (shape.n * shape.spatial)",
+            (24, 5),
+            |k, o| k.rms_norm(&rms, rows, InOut::new(&x, &mut o.y), Some(&mut o.inv_rms)),
+        );
+        refuses("rms_norm: `shape.c` must be at least 1", (0, 3), |k, o| {
+            let p = RmsNorm::new();
+            k.rms_norm(
+                &p,
+                Shape::rows(3, 0),
+                InOut::new(&[], &mut o.y),
+                Some(&mut o.inv_rms),
+            )
+        });
+        refuses(
+            "rms_norm: epsilon -0.5 is not finite and >= 0",
+            (24, 6),
+            |k, o| {
+                let p = RmsNorm::new().eps(-0.5);
+                k.rms_norm(&p, rows, InOut::new(&x, &mut o.y), Some(&mut o.inv_rms))
+            },
+        );
+
+        let (mean, var) = ([0.0f32; 3], [1.0f32; 4]);
+        refuses(
+            "batch_norm_inference: `var` holds 4 values, expected 3 (mean.len())",
+            (24, 0),
+            |k, o| {
+                let bn = BatchNorm::new(&mean, &var);
+                k.batch_norm_inference(&bn, tensor, InOut::new(&x, &mut o.y))
+            },
+        );
+        refuses(
+            "batch_norm_inference: `mean` holds 3 values, expected 4 (shape.c)",
+            (24, 0),
+            |k, o| {
+                let bn = BatchNorm::new(&mean, &var[..3]);
+                k.batch_norm_inference(&bn, tensor, InOut::new(&x, &mut o.y))
+            },
+        );
+
+        let train = BatchNormTraining::new().gamma(&four);
+        refuses(
+            "batch_norm_training: `running_var` holds 3 values, expected 4 (shape.c)",
+            (24, 4),
+            |k, o| {
+                let m = Momentum::PYTORCH_DEFAULT;
+                let r = RunningStats::new(&mut o.running_mean, &mut o.running_var[..3], m);
+                let s = SavedStats::new(&mut o.mean, &mut o.inv_std);
+                k.batch_norm_training(&train, tensor, InOut::new(&x, &mut o.y), Some(r), Some(s))
+            },
+        );
+        refuses(
+            "batch_norm_training: `inv_std` holds 3 values, expected 4 (shape.c)",
+            (24, 4),
+            |k, o| {
+                let s = SavedStats::new(&mut o.mean, &mut o.inv_std[..3]);
+                k.batch_norm_training(&train, tensor, InOut::new(&x, &mut o.y), None, Some(s))
+            },
+        );
+        refuses(
+            "batch_norm_training: momentum 1.5 is not finite and in 0..=1 (or no batch was counted)",
+            (24, 4),
+            |k, o| {
+                let m = Momentum::Onnx(1.5);
+                let r = RunningStats::new(&mut o.running_mean, &mut o.running_var, m);
+                k.batch_norm_training(&train, tensor, InOut::new(&x, &mut o.y), Some(r), None)
+            },
+        );
+        refuses(
+            "batch_norm_training: training needs more than 1 value per channel, got 1",
+            (4, 4),
+            |k, o| {
+                let r = RunningStats::new(
+                    &mut o.running_mean,
+                    &mut o.running_var,
+                    Momentum::PYTORCH_DEFAULT,
+                );
+                let s = SavedStats::new(&mut o.mean, &mut o.inv_std);
+                let one = Shape::ncl(1, 4, 1);
+                k.batch_norm_training(&train, one, InOut::new(&x[..4], &mut o.y), Some(r), Some(s))
+            },
+        );
+
+        let inorm = InstanceNorm::new().gamma(&four).beta(&four);
+        refuses(
+            "instance_norm: `inv_std` holds 7 values, expected 8 (shape.n * shape.c)",
+            (24, 8),
+            |k, o| {
+                let s = SavedStats::new(&mut o.mean, &mut o.inv_std[..7]);
+                k.instance_norm(&inorm, tensor, InOut::new(&x, &mut o.y), Some(s))
+            },
+        );
+        refuses(
+            "instance_norm: `beta` holds 4 values, expected 3 (shape.c)",
+            (18, 6),
+            |k, o| {
+                let three_channels = Shape::ntc(2, 3, 3);
+                let p = InstanceNorm::new().gamma(&three).beta(&four);
+                let (y, s) = o.y_and_saved();
+                k.instance_norm(&p, three_channels, InOut::new(&x[..18], y), Some(s))
+            },
+        );
+
+        refuses(
+            "group_norm: `mean` holds 3 values, expected 4 (shape.n * groups)",
+            (24, 4),
+            |k, o| {
+                let s = SavedStats::new(&mut o.mean[..3], &mut o.inv_std);
+                k.group_norm(
+                    &GroupNorm::new(2),
+                    tensor,
+                    InOut::new(&x, &mut o.y),
+                    Some(s),
+                )
+            },
+        );
+        refuses(
+            "group_norm: 4 channels do not split into 3 equal groups",
+            (24, 6),
+            |k, o| {
+                let (y, s) = o.y_and_saved();
+                k.group_norm(&GroupNorm::new(3), tensor, InOut::new(&x, y), Some(s))
+            },
+        );
+        refuses(
+            "group_norm: `groups` must be at least 1",
+            (24, 0),
+            |k, o| k.group_norm(&GroupNorm::new(0), tensor, InOut::new(&x, &mut o.y), None),
+        );
+        refuses(
+            "group_norm: the shape's element count overflows usize",
+            (24, 2),
+            |k, o| {
+                let huge = Shape::nchw(1, 2, usize::MAX, 2); // h * w saturates
+                let (y, s) = o.y_and_saved();
+                k.group_norm(&GroupNorm::new(1), huge, InOut::new(&x, y), Some(s))
+            },
+        );
+
+        refuses(
+            "mean_variance_norm: `y` holds 23 values, expected 24 (shape.n * shape.c * shape.spatial)",
+            (23, 0),
+            |k, o| {
+                let p = MeanVarianceNorm::new().axes(MvnAxes::Spatial);
+                k.mean_variance_norm(&p, tensor, InOut::new(&x, &mut o.y))
+            },
+        );
+    }
+
+    /// LayerNorm on a channels-first tensor normalizes each position's values across the
+    /// planes (ConvNeXt's `LayerNorm(channels_first)`, the former `layer_norm_channels`), as
+    /// it does each position's contiguous channels on the same tensor channels-last, with the
+    /// statistics of each (n, position) in that order.
+    #[test]
+    fn layer_norm_on_channels_first_normalizes_each_position() {
+        // NCL [2, 2, 3]: position p of sample s holds (p + 1 + 10 s, p + 3 + 10 s).
+        let x_cf = [
+            1.0f32, 2.0, 3.0, 3.0, 4.0, 5.0, 11.0, 12.0, 13.0, 13.0, 14.0, 15.0,
+        ];
+        let x_cl = Dims::relayout(
+            &x_cf,
+            &Dims::channels_first(2, 2, 3),
+            &Dims::channels_last(2, 3, 2),
+        );
+        let (gamma, beta) = ([2.0f32, 0.5], [0.25f32, -1.0]);
+        let ln = LayerNorm::new().eps(0.0).gamma(&gamma).beta(&beta);
+        // Every position: x̂ = -1 on channel 0, +1 on channel 1.
+        let y_cf = [-1.75f32, -1.75, -1.75, -0.5, -0.5, -0.5];
+        let want_mean = [2.0f32, 3.0, 4.0, 12.0, 13.0, 14.0];
+        for path in check::paths() {
+            for (shape, x) in [
+                (Shape::ncl(2, 2, 3), &x_cf[..]),
+                (Shape::ntc(2, 3, 2), &x_cl[..]),
+            ] {
+                let (mut mean, mut inv) = ([SENTINEL; 6], [SENTINEL; 6]);
+                let saved = SavedStats::new(&mut mean, &mut inv);
+                let y = check::run(path, x, |io| {
+                    path.kernels.layer_norm(&ln, shape, io, Some(saved))
+                })
+                .unwrap();
+                let y = match shape.layout() {
+                    Layout::ChannelsFirst => y,
+                    _ => Dims::relayout(
+                        &y,
+                        &Dims::channels_last(2, 3, 2),
+                        &Dims::channels_first(2, 2, 3),
+                    ),
+                };
+                let close = |got: &[f32], want: &[f32]| {
+                    got.iter().zip(want).all(|(&g, &w)| {
+                        f64::from((g - w).abs()) <= Y_TOL * f64::from(1.0 + w.abs())
+                    })
+                };
+                let want_y: Vec<f32> = [y_cf, y_cf].concat();
+                assert!(close(&y, &want_y), "{path} {shape:?}: y {y:?}");
+                assert!(close(&mean, &want_mean), "{path} {shape:?}: mean {mean:?}");
+                assert!(close(&inv, &[1.0; 6]), "{path} {shape:?}: inv_std {inv:?}");
+            }
+        }
     }
 }

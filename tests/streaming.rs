@@ -5,7 +5,7 @@
 //! unaligned head before the streaming stores.
 
 use normkern::{
-    BatchNorm, InOut, InstanceNorm, Isa, Kernels, LayerNorm, RmsNorm, SavedStats, Shape,
+    BatchNorm, InOut, InstanceNorm, Isa, Kernels, LayerNorm, Layout, RmsNorm, SavedStats, Shape,
 };
 
 /// More values than the streaming threshold (4 Mi values).
@@ -53,19 +53,30 @@ fn agrees(what: &str, x: &[f32], small: usize, op: impl Fn(Kernels, InOut<'_>)) 
     }
 }
 
+/// `[N, C, hw]` or `[N, hw, C]`, with as many samples as `io`'s input holds.
+fn samples(layout: Layout, io: &InOut<'_>, c: usize, hw: usize) -> Shape {
+    let n = io.input_len() / (c * hw);
+    match layout {
+        Layout::ChannelsFirst => Shape::ncl(n, c, hw),
+        _ => Shape::ntc(n, hw, c),
+    }
+}
+
 #[test]
 fn layer_norm_and_rms_norm_rows() {
     let cols = 2051;
     let x = data(BIG / cols * cols, 1);
     let gamma = data(cols, 2);
     let beta = data(cols, 3);
-    let ln = LayerNorm::new(cols).gamma(&gamma).beta(&beta);
+    // Each call's rows: as many as its input holds.
+    let rows = |io: &InOut<'_>| Shape::rows(io.input_len() / cols, cols);
+    let ln = LayerNorm::new().gamma(&gamma).beta(&beta);
     agrees("layer_norm", &x, 3 * cols, |k, io| {
-        k.layer_norm(&ln, io, None).unwrap()
+        k.layer_norm(&ln, rows(&io), io, None).unwrap()
     });
-    let rms = RmsNorm::new(cols).gamma(&gamma);
+    let rms = RmsNorm::new().gamma(&gamma);
     agrees("rms_norm", &x, 3 * cols, |k, io| {
-        k.rms_norm(&rms, io).unwrap()
+        k.rms_norm(&rms, rows(&io), io, None).unwrap()
     });
 }
 
@@ -80,20 +91,13 @@ fn batch_norm_inference_both_layouts() {
     );
     let (gamma, beta) = (data(c, 7), data(c, 8));
     let bn = BatchNorm::new(&mean, &var).gamma(&gamma).beta(&beta);
-    for (layout, shape) in [
-        ("nchw", Shape::ncl(n, c, hw)),
-        ("ntc", Shape::ntc(n, hw, c)),
-    ] {
+    for layout in [Layout::ChannelsFirst, Layout::ChannelsLast] {
         agrees(
-            &format!("batch_norm_inference {layout}"),
+            &format!("batch_norm_inference {layout:?}"),
             &x,
             c * hw,
             |k, io| {
-                let len = io.input_len();
-                let shape = Shape {
-                    n: len / (c * hw),
-                    ..shape
-                };
+                let shape = samples(layout, &io, c, hw);
                 k.batch_norm_inference(&bn, shape, io).unwrap()
             },
         );
@@ -106,22 +110,13 @@ fn instance_norm_both_layouts() {
     let n = BIG / (c * hw) + 1;
     let x = data(n * c * hw, 9);
     let (gamma, beta) = (data(c, 10), data(c, 11));
-    for (layout, shape) in [
-        ("nchw", Shape::ncl(n, c, hw)),
-        ("ntc", Shape::ntc(n, hw, c)),
-    ] {
-        agrees(&format!("instance_norm {layout}"), &x, c * hw, |k, io| {
-            let shape = Shape {
-                n: io.input_len() / (c * hw),
-                ..shape
-            };
-            let p = InstanceNorm::new(shape).gamma(&gamma).beta(&beta);
-            let (mut mean, mut inv) = (vec![0.0; shape.n * c], vec![0.0; shape.n * c]);
-            let saved = SavedStats {
-                mean: &mut mean,
-                inv_std: &mut inv,
-            };
-            k.instance_norm(&p, io, Some(saved)).unwrap()
+    let p = InstanceNorm::new().gamma(&gamma).beta(&beta);
+    for layout in [Layout::ChannelsFirst, Layout::ChannelsLast] {
+        agrees(&format!("instance_norm {layout:?}"), &x, c * hw, |k, io| {
+            let shape = samples(layout, &io, c, hw);
+            let (mut mean, mut inv) = (vec![0.0; shape.n() * c], vec![0.0; shape.n() * c]);
+            let saved = SavedStats::new(&mut mean, &mut inv);
+            k.instance_norm(&p, shape, io, Some(saved)).unwrap()
         });
     }
 }

@@ -8,12 +8,13 @@ use libfuzzer_sys::fuzz_target;
 use normkern::{
     BatchNorm, BatchNormTraining, ConvKernel, InOut, Kernels, Momentum, NormError, RunningStats,
 };
+use normkern_fuzz::adapt::{self, MaybeBeta, MaybeGamma};
 use normkern_fuzz::bounds::{self as r, DEV, Expect, REL};
 use normkern_fuzz::check::{self, Case, Extra, GroupMap, Reference};
 use normkern_fuzz::input::{
     self as spec, Buffers, Dim, Eps, IsaPick, Len, Param, SavedSpec, ShapeSpec,
 };
-use normkern_fuzz::{adapt, saved};
+use normkern_fuzz::saved;
 use normkern_reference::{self as exact, Grouping};
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
@@ -47,6 +48,7 @@ fn momentum_valid(m: Momentum) -> bool {
     match m {
         Momentum::PyTorch(v) | Momentum::Onnx(v) => v.is_finite() && (0.0..=1.0).contains(&v),
         Momentum::CumulativeAverage { batches } => batches >= 1,
+        other => panic!("no validity rule for momentum {other:?}"),
     }
 }
 
@@ -127,7 +129,7 @@ fn run(input: Input) {
 
 fn inference(input: &Input, mean: &Param, var: &Param) {
     let shape = input.shape.shape();
-    let c = shape.c;
+    let c = shape.c();
     let eps = input.eps.value();
     let want = spec::shape_len(&shape);
     let (x, y_len) = input.buffers.build(&input.data, want);
@@ -168,9 +170,10 @@ fn inference(input: &Input, mean: &Param, var: &Param) {
             && r::params_in_domain(b)
             && running_in_domain,
     };
-    let mut bn = BatchNorm::new(&mean, &var).eps(eps);
-    bn.gamma = g;
-    bn.beta = b;
+    let bn = BatchNorm::new(&mean, &var)
+        .eps(eps)
+        .maybe_gamma(g)
+        .maybe_beta(b);
     let run = |k: &Kernels, io: InOut<'_>, _: &mut [Vec<f32>]| -> Result<(), NormError> {
         k.batch_norm_inference(&bn, shape, io)
     };
@@ -191,7 +194,7 @@ fn inference(input: &Input, mean: &Param, var: &Param) {
 
 fn training(input: &Input, running: Option<&Running>, saved: Option<SavedSpec>) {
     let shape = input.shape.shape();
-    let (n, c, s) = (shape.n, shape.c, shape.spatial);
+    let (n, c, s) = (shape.n(), shape.c(), shape.spatial());
     let eps = input.eps.value();
     let want = spec::shape_len(&shape);
     let (x, y_len) = input.buffers.build(&input.data, want);
@@ -241,22 +244,19 @@ fn training(input: &Input, running: Option<&Running>, saved: Option<SavedSpec>) 
             && r::params_in_domain(b)
             && running_all().all(|&v| r::param_in_domain(v)),
     };
-    let mut p = BatchNormTraining::new(shape).eps(eps);
-    p.gamma = g;
-    p.beta = b;
+    let p = BatchNormTraining::new()
+        .eps(eps)
+        .maybe_gamma(g)
+        .maybe_beta(b);
     let has_saved = saved.is_some();
     let run = |k: &Kernels, io: InOut<'_>, extras: &mut [Vec<f32>]| -> Result<(), NormError> {
         let (saved_bufs, running_slices) = extras.split_at_mut(if has_saved { 2 } else { 0 });
         let saved = saved::stats(saved_bufs);
         let running = match running_slices {
-            [mean, var] => Some(RunningStats {
-                mean,
-                var,
-                momentum: momentum.expect("running"),
-            }),
+            [mean, var] => Some(RunningStats::new(mean, var, momentum.expect("running"))),
             _ => None,
         };
-        k.batch_norm_training(&p, io, running, saved)
+        k.batch_norm_training(&p, shape, io, running, saved)
     };
     let reference = |x: &[f32]| {
         let want = exact::batch_norm_training(x, &dims, eps, g, b);
@@ -300,6 +300,13 @@ fn training(input: &Input, running: Option<&Running>, saved: Option<SavedSpec>) 
     check::check_case(&case, &run, &reference);
 }
 
+/// An error of `op` names it.
+fn names(op: &str, result: Result<(), NormError>) {
+    if let Err(e) = result {
+        assert_eq!(e.op(), op, "{e}");
+    }
+}
+
 fn fold(input: &Input, channels: usize, mean: &Param, var: &Param, fold: &Fold) {
     let eps = input.eps.value();
     let (mean, var) = (mean.build(Some(channels)), var.build(Some(channels)));
@@ -308,9 +315,10 @@ fn fold(input: &Input, channels: usize, mean: &Param, var: &Param, fold: &Fold) 
     let gamma = spec::opt_param(&input.gamma, Some(c));
     let beta = spec::opt_param(&input.beta, Some(c));
     let (g, b) = (gamma.as_deref(), beta.as_deref());
-    let mut bn = BatchNorm::new(&mean, &var).eps(eps);
-    bn.gamma = g;
-    bn.beta = b;
+    let bn = BatchNorm::new(&mean, &var)
+        .eps(eps)
+        .maybe_gamma(g)
+        .maybe_beta(b);
     assert_eq!(bn.channels(), mean.len());
     let bn_ok = var.len() == c
         && g.is_none_or(|v| v.len() == c)
@@ -339,6 +347,7 @@ fn fold(input: &Input, channels: usize, mean: &Param, var: &Param, fold: &Fold) 
             let result = bn.scale_shift(&mut sc, &mut sh);
             let valid = bn_ok && sc.len() == c && sh.len() == c;
             assert_eq!(result.is_ok(), valid, "scale_shift: {result:?}");
+            names("BatchNorm::scale_shift", result);
             if !valid {
                 assert!(
                     check::bits(&sc)
@@ -402,11 +411,14 @@ fn fold(input: &Input, channels: usize, mean: &Param, var: &Param, fold: &Fold) 
             let bias = spec::opt_param(bias, Some(c));
             let mut w = w0.clone();
             let mut fb = vec![check::sentinel(); folded.resolve(Some(c))];
-            let result = if is_conv {
-                bn.fold_into_conv(&mut w, kernel, bias.as_deref(), &mut fb)
+            let (result, op) = if is_conv {
+                let r = bn.fold_into_conv(&mut w, kernel, bias.as_deref(), &mut fb);
+                (r, "BatchNorm::fold_into_conv")
             } else {
-                bn.fold_into_linear(&mut w, kernel.in_per_group, bias.as_deref(), &mut fb)
+                let r = bn.fold_into_linear(&mut w, kernel.in_per_group, bias.as_deref(), &mut fb);
+                (r, "BatchNorm::fold_into_linear")
             };
+            names(op, result);
             let valid = bn_ok
                 && want_w == Some(w0.len())
                 && bias.as_ref().is_none_or(|v| v.len() == c)

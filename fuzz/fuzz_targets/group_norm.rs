@@ -5,6 +5,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use normkern::{GroupNorm, InOut, Kernels, NormError};
+use normkern_fuzz::adapt::{MaybeBeta, MaybeGamma};
 use normkern_fuzz::bounds as r;
 use normkern_fuzz::check::{self, Case, GroupMap};
 use normkern_fuzz::input::{self as spec, Buffers, Dim, Eps, IsaPick, Param, SavedSpec, ShapeSpec};
@@ -36,7 +37,7 @@ fuzz_target!(|input: Input| run(input));
 
 fn run(input: Input) {
     let shape = input.shape.shape();
-    let (n, c) = (shape.n, shape.c);
+    let (n, c) = (shape.n(), shape.c());
     let groups = match input.groups {
         Groups::Divisor(k) if c > 0 && c <= 1 << 20 => {
             let divisors: Vec<usize> = (1..=c).filter(|d| c % d == 0).collect();
@@ -67,7 +68,7 @@ fn run(input: Input) {
     let per_group = Grouping::PerSample { groups };
     let grouping = valid.then(|| GroupMap::of(&dims, per_group));
     // Groups are empty when spatial = 0: nothing is normalized and no statistic is written.
-    let extras = saved::extras(saved.as_ref(), ["mean", "inv_std"], shape.spatial > 0);
+    let extras = saved::extras(saved.as_ref(), ["mean", "inv_std"], shape.spatial() > 0);
     let case = Case {
         name: "group_norm",
         x,
@@ -82,11 +83,9 @@ fn run(input: Input) {
         params_sentinel: check::sentinel_in(g) || check::sentinel_in(b),
         params_in_domain: r::eps_in_domain(eps) && r::params_in_domain(g) && r::params_in_domain(b),
     };
-    let mut p = GroupNorm::new(shape, groups).eps(eps);
-    p.gamma = g;
-    p.beta = b;
+    let p = GroupNorm::new(groups).eps(eps).maybe_gamma(g).maybe_beta(b);
     let run = |k: &Kernels, io: InOut<'_>, extras: &mut [Vec<f32>]| -> Result<(), NormError> {
-        k.group_norm(&p, io, saved::stats(extras))
+        k.group_norm(&p, shape, io, saved::stats(extras))
     };
     let reference =
         |x: &[f32]| check::standard_reference(x, &dims, per_group, eps, g, b, saved.is_some());

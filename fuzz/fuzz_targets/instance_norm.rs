@@ -5,6 +5,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use normkern::{InOut, InstanceNorm, Kernels, NormError};
+use normkern_fuzz::adapt::{MaybeBeta, MaybeGamma};
 use normkern_fuzz::bounds as r;
 use normkern_fuzz::check::{self, Case, GroupMap};
 use normkern_fuzz::input::{self as spec, Buffers, Eps, IsaPick, Param, SavedSpec, ShapeSpec};
@@ -30,23 +31,23 @@ fn run(input: Input) {
     let eps = input.eps.value();
     let want = spec::shape_len(&shape);
     let (x, y_len) = input.buffers.build(&input.data, want);
-    let gamma = spec::opt_param(&input.gamma, Some(shape.c));
-    let beta = spec::opt_param(&input.beta, Some(shape.c));
+    let gamma = spec::opt_param(&input.gamma, Some(shape.c()));
+    let beta = spec::opt_param(&input.beta, Some(shape.c()));
     let (g, b) = (gamma.as_deref(), beta.as_deref());
-    let groups = want.and_then(|_| shape.n.checked_mul(shape.c));
+    let groups = want.and_then(|_| shape.n().checked_mul(shape.c()));
     let saved = input.saved.map(|s| s.build(groups));
 
     let valid = input.buffers.tensor_lengths_ok(want, &x, y_len)
         && spec::eps_valid(eps)
-        && g.is_none_or(|v| v.len() == shape.c)
-        && b.is_none_or(|v| v.len() == shape.c)
+        && g.is_none_or(|v| v.len() == shape.c())
+        && b.is_none_or(|v| v.len() == shape.c())
         && saved::lengths_ok(saved.as_ref(), groups);
 
     let dims = adapt::dims(&shape);
-    let per_instance = Grouping::PerSample { groups: shape.c };
+    let per_instance = Grouping::PerSample { groups: shape.c() };
     let grouping = valid.then(|| GroupMap::of(&dims, per_instance));
     // Groups are empty when spatial = 0: nothing is normalized and no statistic is written.
-    let extras = saved::extras(saved.as_ref(), ["mean", "inv_std"], shape.spatial > 0);
+    let extras = saved::extras(saved.as_ref(), ["mean", "inv_std"], shape.spatial() > 0);
     let case = Case {
         name: "instance_norm",
         x,
@@ -61,11 +62,9 @@ fn run(input: Input) {
         params_sentinel: check::sentinel_in(g) || check::sentinel_in(b),
         params_in_domain: r::eps_in_domain(eps) && r::params_in_domain(g) && r::params_in_domain(b),
     };
-    let mut p = InstanceNorm::new(shape).eps(eps);
-    p.gamma = g;
-    p.beta = b;
+    let p = InstanceNorm::new().eps(eps).maybe_gamma(g).maybe_beta(b);
     let run = |k: &Kernels, io: InOut<'_>, extras: &mut [Vec<f32>]| -> Result<(), NormError> {
-        k.instance_norm(&p, io, saved::stats(extras))
+        k.instance_norm(&p, shape, io, saved::stats(extras))
     };
     let reference =
         |x: &[f32]| check::standard_reference(x, &dims, per_instance, eps, g, b, saved.is_some());

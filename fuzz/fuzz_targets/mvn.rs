@@ -56,9 +56,9 @@ fn run(input: Input) {
         params_sentinel: false,
         params_in_domain: true,
     };
-    let p = MeanVarianceNorm::new(shape).axes(axes);
+    let p = MeanVarianceNorm::new().axes(axes);
     let run = |k: &Kernels, io: InOut<'_>, _: &mut [Vec<f32>]| -> Result<(), NormError> {
-        k.mean_variance_norm(&p, io)
+        k.mean_variance_norm(&p, shape, io)
     };
     let reference = |x: &[f32]| Reference {
         y: r::outputs(&exact::mvn(x, &dims, adapt::axes(axes)), &dims, over, None),

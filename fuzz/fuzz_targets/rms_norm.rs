@@ -1,13 +1,14 @@
-//! RMSNorm over rows (`Kernels::rms_norm`) and over the channels of a tensor in either layout
-//! (`Kernels::rms_norm_channels`), with optional gamma.
+//! RMSNorm (`Kernels::rms_norm`) over the rows of `Shape::rows` and over the channels of a
+//! tensor in either layout, with optional gamma and inverse root mean squares.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use normkern::{InOut, Kernels, NormError, RmsNorm};
+use normkern_fuzz::adapt::MaybeGamma;
 use normkern_fuzz::bounds as r;
-use normkern_fuzz::check::{self, Case, GroupMap, Reference};
-use normkern_fuzz::input::{self as spec, Buffers, Eps, IsaPick, Param, RowMode};
+use normkern_fuzz::check::{self, Case, Extra, GroupMap, Reference};
+use normkern_fuzz::input::{self as spec, Buffers, Eps, IsaPick, Len, Param, RowMode};
 use normkern_reference::{self as exact, Formula, Grouping};
 
 #[derive(Arbitrary, Debug)]
@@ -16,6 +17,10 @@ struct Input {
     isa: IsaPick,
     buffers: Buffers,
     eps: Eps,
+    /// Ask for the inverse root mean squares, into a buffer of this length. (Decoded before
+    /// gamma, whose data is read partly from the input's end: a seed written before this field
+    /// existed decodes as it did with one zero byte, `None`, inserted here.)
+    inv_rms: Option<Len>,
     gamma: Option<Param>,
     data: spec::Data,
 }
@@ -25,28 +30,26 @@ fuzz_target!(|input: Input| run(input));
 fn run(input: Input) {
     let eps = input.eps.value();
     let rows = input.mode.rows();
-    let (cols, shape) = (rows.cols, rows.shape);
     let (x, y_len) = input.buffers.build(&input.data, rows.len);
-    let gamma = spec::opt_param(&input.gamma, Some(cols));
+    let gamma = spec::opt_param(&input.gamma, Some(rows.cols));
     let g = gamma.as_deref();
+    let inv_rms_len = input.inv_rms.map(|l| l.resolve(rows.positions));
 
-    let y_ok = input.buffers.in_place || y_len == x.len();
-    let params_ok = spec::eps_valid(eps) && g.is_none_or(|v| v.len() == cols);
-    let valid = rows.x_ok(x.len()) && y_ok && params_ok;
+    let valid = input.buffers.tensor_lengths_ok(rows.len, &x, y_len)
+        && rows.params_ok(g, None)
+        && spec::eps_valid(eps)
+        && inv_rms_len.is_none_or(|l| Some(l) == rows.positions);
 
-    let dims = valid.then(|| rows.dims(x.len()));
+    let dims = valid.then(|| rows.dims());
     let grouping = dims.map(|d| GroupMap::of(&d, Grouping::PerPosition));
+    let extras = inv_rms_len.map_or(vec![], |l| vec![Extra::output("inv_rms", l, true)]);
     let case = Case {
-        name: if shape.is_some() {
-            "rms_norm_channels"
-        } else {
-            "rms_norm"
-        },
+        name: "rms_norm",
         x,
         y_len,
         in_place: input.buffers.in_place,
         valid,
-        extras: vec![],
+        extras,
         isa: input.isa.isa(),
         grouping: grouping.as_ref(),
         poison_whole_group: false,
@@ -54,20 +57,20 @@ fn run(input: Input) {
         params_sentinel: check::sentinel_in(g),
         params_in_domain: r::eps_in_domain(eps) && r::params_in_domain(g),
     };
-    let mut p = RmsNorm::new(cols).eps(eps);
-    p.gamma = g;
-    let run = |k: &Kernels, io: InOut<'_>, _: &mut [Vec<f32>]| -> Result<(), NormError> {
-        match shape {
-            None => k.rms_norm(&p, io),
-            Some(s) => k.rms_norm_channels(&p, s, io),
-        }
+    let p = RmsNorm::new().eps(eps).maybe_gamma(g);
+    let run = |k: &Kernels, io: InOut<'_>, extras: &mut [Vec<f32>]| -> Result<(), NormError> {
+        k.rms_norm(&p, rows.shape, io, extras.first_mut().map(|v| &mut v[..]))
     };
     let reference = |x: &[f32]| {
         let dims = dims.as_ref().expect("valid");
         let want = exact::channels(x, dims, Formula::Rms { eps }, g, None);
+        let extras = match inv_rms_len {
+            Some(_) => vec![r::saved_inv_rms(&want.stats, eps)],
+            None => vec![],
+        };
         Reference {
             y: r::outputs(&want, dims, Grouping::PerPosition, g),
-            extras: vec![],
+            extras,
         }
     };
     check::check_case(&case, &run, &reference);

@@ -111,11 +111,22 @@ pub fn saved_mean(stats: &[Stats]) -> Vec<Expect> {
 
 /// Expected saved `1 / sqrt(var + eps)` of each group.
 pub fn saved_inv_std(stats: &[Stats], eps: f32) -> Vec<Expect> {
+    inverse_roots(stats, eps, |st| st.var)
+}
+
+/// Expected `1 / sqrt(mean(x²) + eps)` of each group (RMSNorm's inverse root mean square).
+pub fn saved_inv_rms(stats: &[Stats], eps: f32) -> Vec<Expect> {
+    inverse_roots(stats, eps, |st| st.mean_square)
+}
+
+/// `1 / sqrt(of(group) + eps)` of each non-empty group, within [`REL`]: the spread or mean
+/// square is within ~70u relative (see the module docs), its inverse root within half that.
+fn inverse_roots(stats: &[Stats], eps: f32, of: impl Fn(&Stats) -> f64) -> Vec<Expect> {
     stats
         .iter()
         .map(|st| {
             (st.count > 0).then(|| {
-                let inv = 1.0 / (st.var + f64::from(eps)).sqrt();
+                let inv = 1.0 / (of(st) + f64::from(eps)).sqrt();
                 (inv, REL * inv)
             })
         })

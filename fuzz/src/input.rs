@@ -73,10 +73,10 @@ impl ShapeSpec {
 /// product of the dimensions does not fit in `usize`, or when `spatial` is `usize::MAX` (the
 /// documented saturation of `Shape::nchw`'s `h * w`, refused as `ShapeOverflow`).
 pub fn shape_len(shape: &Shape) -> Option<usize> {
-    if shape.spatial == usize::MAX {
+    if shape.spatial() == usize::MAX {
         return None;
     }
-    let dims = [shape.n, shape.c, shape.spatial];
+    let dims = [shape.n(), shape.c(), shape.spatial()];
     if dims.contains(&0) {
         return Some(0);
     }
@@ -302,78 +302,65 @@ impl Buffers {
     }
 }
 
-/// What a row normalization (LayerNorm, RMSNorm) runs over.
+/// What a row normalization (LayerNorm, RMSNorm) runs over, and the width its layer was built
+/// for (the length of its gamma and beta).
 #[derive(Arbitrary, Debug)]
 pub enum RowMode {
-    /// `rows` rows of `cols` values.
+    /// `Shape::rows(rows, cols)`: `rows` rows of `cols` values, a layer of width `cols`.
     Rows { rows: Dim, cols: Dim },
-    /// The `*_channels` operator: `cols` must equal the shape's channel count.
+    /// Each position's channels of a tensor in either layout, with a layer built for `cols`
+    /// channels: usually the shape's `c`, sometimes not (then gamma and beta, when given, have
+    /// the wrong length).
     Channels { shape: ShapeSpec, cols: Len },
 }
 
 /// A [`RowMode`] made concrete.
 #[derive(Debug, Clone, Copy)]
 pub struct Rows {
-    /// Values per row (the gamma / beta length).
+    /// The call's shape.
+    pub shape: Shape,
+    /// The layer's width: the length gamma and beta are built with.
     pub cols: usize,
     /// The expected input length (`None`: does not fit in `usize`).
     pub len: Option<usize>,
-    /// The expected number of rows (one saved statistic each).
-    pub rows: Option<usize>,
-    /// The tensor, in channels mode.
-    pub shape: Option<Shape>,
+    /// The expected number of positions (rows; one statistic each).
+    pub positions: Option<usize>,
 }
 
 impl RowMode {
     pub fn rows(&self) -> Rows {
-        match self {
+        let (shape, cols) = match self {
             RowMode::Rows { rows, cols } => {
-                let (rows, cols) = (rows.value(), cols.value());
-                Rows {
-                    cols,
-                    len: mul(rows, cols),
-                    rows: Some(rows),
-                    shape: None,
-                }
+                let cols = cols.value();
+                (Shape::rows(rows.value(), cols), cols)
             }
             RowMode::Channels { shape, cols } => {
                 let shape = shape.shape();
-                let want = shape_len(&shape);
                 // Past CAP the resolved length would differ from c: keep cols == c there.
-                let cols = if shape.c > CAP {
-                    shape.c
-                } else {
-                    cols.resolve(Some(shape.c))
-                };
-                Rows {
-                    cols,
-                    len: want,
-                    rows: want.and_then(|_| shape.n.checked_mul(shape.spatial)),
-                    shape: Some(shape),
-                }
+                let c = shape.c();
+                (shape, if c > CAP { c } else { cols.resolve(Some(c)) })
             }
+        };
+        let len = shape_len(&shape);
+        Rows {
+            shape,
+            cols,
+            len,
+            positions: len.and_then(|_| shape.n().checked_mul(shape.spatial())),
         }
     }
 }
 
 impl Rows {
-    /// Independent rule for the input: a flat buffer must be whole rows of `cols > 0` values;
-    /// channels mode needs the exact shape length and `cols == c > 0`.
-    /// The tensor the rows are, for the reference: the channels mode's shape, or `x_len / cols`
-    /// rows of `cols` (`cols > 0`).
-    pub fn dims(&self, x_len: usize) -> Dims {
-        match &self.shape {
-            Some(s) => crate::adapt::dims(s),
-            None => Dims::rows(x_len / self.cols, self.cols),
-        }
+    /// The tensor, for the reference.
+    pub fn dims(&self) -> Dims {
+        crate::adapt::dims(&self.shape)
     }
 
-    pub fn x_ok(&self, x_len: usize) -> bool {
-        match self.shape {
-            None => self.cols != 0 && x_len.is_multiple_of(self.cols),
-            Some(s) => {
-                self.len.is_some() && Some(x_len) == self.len && self.cols == s.c && s.c != 0
-            }
-        }
+    /// Independent rule of LayerNorm and RMSNorm besides the tensor's lengths: at least one
+    /// channel (value per row), and gamma and beta, when given, one value per channel.
+    pub fn params_ok(&self, gamma: Option<&[f32]>, beta: Option<&[f32]>) -> bool {
+        let c = self.shape.c();
+        c != 0 && gamma.is_none_or(|v| v.len() == c) && beta.is_none_or(|v| v.len() == c)
     }
 }

@@ -32,7 +32,7 @@ pub fn extras(saved: Option<&Buffers>, names: [&'static str; 2], must_write: boo
 /// Lends the two buffers listed by [`extras`] to the operator; `None` when the case has none.
 pub fn stats(extras: &mut [Vec<f32>]) -> Option<SavedStats<'_>> {
     match extras {
-        [mean, inv_std] => Some(SavedStats { mean, inv_std }),
+        [mean, inv_std] => Some(SavedStats::new(mean, inv_std)),
         _ => None,
     }
 }

@@ -6,16 +6,19 @@
 //! `y = (x - mean) · r · gamma + beta` with `r = 1 / sqrt(var + eps)`. The crate takes each
 //! group's mean and variance from one pass of f32 sums of `d = x - pivot` and `d²` around a pivot
 //! near the mean (a sample's mean, rounded to f32), each accumulator lane summing at most 64
-//! terms before it is folded into an f64 total. It keeps them only when the pivot lies within a
-//! quarter of a standard deviation of the mean, and otherwise takes a corrected second pass over
-//! the group, centered on the first pass's mean rounded to f32 (with power-of-two scaling where
-//! squares would overflow or go subnormal). Then it applies one subtraction and one fused
-//! multiply-add per element. The f32 result therefore differs from the exact one by
+//! terms before it is folded into a total: a compensated f32 total (TwoSum, about twice f32's
+//! precision) on the row and plane paths and in the compact scalar set, an f64 total in the
+//! channels-last engine of the SIMD sets (`docs/NUMERICS.md`). It keeps them only when the
+//! pivot lies within a quarter of a standard deviation of the mean, and otherwise takes a
+//! corrected second pass over the group, centered on the first pass's mean rounded to f32
+//! (with power-of-two scaling where squares would overflow or go subnormal). Then it applies
+//! one subtraction and one fused multiply-add per element. The f32 result therefore differs
+//! from the exact one by
 //!
 //! - `|δmean| · r`: the mean's error relative to the spread. The partial sums of `d` round at
 //!   `u` of their size, which the quarter-sigma bound on the pivot keeps near the spread: within
-//!   `8u` of the standard deviation (the kernels' own account, at `one_pass_accepted` in
-//!   `src/kernels/generic.rs`), a few `u` typically;
+//!   `8u` of the standard deviation (the kernels' own account, in `src/stats/accept.rs`), a few
+//!   `u` typically;
 //! - `|x̂| · |δr / r|` with `δr / r = δvar / (2 (var + eps))`: the squares' partial sums of at
 //!   most 64 terms round within 64u relative at worst (a few `u` as a random walk), grown by at
 //!   most 17/16 when the offset is removed;
@@ -23,8 +26,8 @@
 //!
 //! Altogether `|y - y_ref| ≤ T · (|gamma| (1 + |x̂|) + |beta|)` with `T` = [`Y_TOL`] `= 4e-6`,
 //! about 64u: "a few e-6 relative to an O(1) output". The bound does not grow with the row
-//! length (no f32 accumulator sums more than 64 terms before f64 takes over), so it is the same
-//! for a row of 3 and of 4100 values. It is *not* relative to `|y|` alone: a value next to the
+//! length (no f32 accumulator sums more than 64 terms before a compensated or f64 total takes
+//! over), so it is the same for a row of 3 and of 4100 values. It is *not* relative to `|y|` alone: a value next to the
 //! mean has `x̂ ≈ 0` but still carries the mean's absolute error.
 //!
 //! Statistics the operators report: the mean within `T · (|mean| + std)` (its rounding to f32

@@ -3,7 +3,7 @@
 //! The per-operator properties in `tests/properties.rs` are thin wrappers around
 //! [`matches_reference`].
 
-use super::adapt;
+use super::adapt::{self, MaybeBeta, MaybeGamma};
 use super::check::{self, Path, SENTINEL, Y_TOL};
 use super::{AffineSpec, Rng, Signal, to_f32};
 use normkern::{
@@ -13,7 +13,10 @@ use normkern::{
 use normkern_reference::{self as reference, Dims, Expected, Formula, Grouping, Running};
 use proptest::test_runner::TestCaseError;
 
-/// Every normalizing operator (the row forms run on `[n · spatial, c]`, channels-last).
+/// Every normalizing operator. The row forms (`LayerNorm`, `RmsNorm`) run on
+/// `Shape::rows(n · spatial, c)`; the channel forms (`LayerNormChannels`, `RmsNormChannels`)
+/// call the same operators on the `[n, c, spatial]` tensor in either layout (what
+/// `layer_norm_channels` and `rms_norm_channels` were before the one call form).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
     LayerNorm,
@@ -28,7 +31,7 @@ pub enum Op {
 }
 
 impl Op {
-    /// Layouts the operator is run on: both, except the row forms (layout-free).
+    /// Layouts the operator is run on: both, except the row forms (`[rows, cols]` only).
     pub fn layouts(self) -> &'static [Layout] {
         match self {
             Op::LayerNorm | Op::RmsNorm => &[Layout::ChannelsLast],
@@ -43,6 +46,19 @@ impl Op {
         }
     }
 
+    /// The name the crate's errors give the operator ([`normkern::NormError::op`]).
+    pub fn api_name(self) -> &'static str {
+        match self {
+            Op::LayerNorm | Op::LayerNormChannels => "layer_norm",
+            Op::RmsNorm | Op::RmsNormChannels => "rms_norm",
+            Op::BatchNormInference => "batch_norm_inference",
+            Op::BatchNormTraining => "batch_norm_training",
+            Op::InstanceNorm => "instance_norm",
+            Op::GroupNorm => "group_norm",
+            Op::Mvn(_) => "mean_variance_norm",
+        }
+    }
+
     /// Whether the operator can report saved statistics.
     pub fn has_saved(self) -> bool {
         matches!(
@@ -53,6 +69,19 @@ impl Op {
                 | Op::InstanceNorm
                 | Op::GroupNorm
         )
+    }
+
+    /// Whether the operator can report its inverse root mean squares (RMSNorm).
+    pub fn has_inv_rms(self) -> bool {
+        matches!(self, Op::RmsNorm | Op::RmsNormChannels)
+    }
+
+    /// The shape `op` is called with for `case` in `layout`.
+    pub fn shape(self, case: &Case, layout: Layout) -> Shape {
+        match self {
+            Op::LayerNorm | Op::RmsNorm => Shape::rows(case.n * case.spatial, case.c),
+            _ => case.shape(layout),
+        }
     }
 }
 
@@ -67,7 +96,8 @@ pub struct Case {
     pub affine: AffineSpec,
     /// GroupNorm's group count (divides `c`).
     pub groups: usize,
-    /// Ask for saved statistics (operators that report them).
+    /// Ask for saved statistics, or RMSNorm's inverse root mean squares (operators that
+    /// report them).
     pub saved: bool,
     /// BatchNorm training: update running statistics with this convention.
     pub momentum: Option<Momentum>,
@@ -79,7 +109,7 @@ impl Case {
     pub fn shape(&self, layout: Layout) -> Shape {
         match layout {
             Layout::ChannelsFirst => Shape::channels_first(self.n, self.c, self.spatial),
-            Layout::ChannelsLast => Shape::channels_last(self.n, self.spatial, self.c),
+            _ => Shape::channels_last(self.n, self.spatial, self.c),
         }
     }
 
@@ -142,6 +172,8 @@ pub struct Outputs {
     pub saved: Option<(Vec<f32>, Vec<f32>)>,
     /// Updated running mean and variance.
     pub running: Option<(Vec<f32>, Vec<f32>)>,
+    /// RMSNorm's inverse root mean squares.
+    pub inv_rms: Option<Vec<f32>>,
 }
 
 /// Which values `op` normalizes together (BatchNorm inference: the channel whose statistics
@@ -174,87 +206,74 @@ pub fn execute(
     path: Path,
     x: &[f32],
 ) -> Result<Outputs, TestCaseError> {
-    let shape = case.shape(layout);
+    let shape = op.shape(case, layout);
     let k = path.kernels;
     let (gamma, beta) = (params.gamma.as_deref(), params.beta.as_deref());
     let eps = case.eps;
     let groups = group_count(op, case);
     let want_saved = case.saved && op.has_saved();
+    let want_inv_rms = case.saved && op.has_inv_rms();
     let mut saved_mean = vec![SENTINEL; groups];
     let mut saved_inv = vec![SENTINEL; groups];
+    let mut inv_rms = vec![SENTINEL; groups];
     let mut run_mean = params.mean.clone();
     let mut run_var = params.var.clone();
     let want_running = op == Op::BatchNormTraining && case.momentum.is_some();
 
     let y = {
-        let stats = want_saved.then(|| SavedStats {
-            mean: &mut saved_mean,
-            inv_std: &mut saved_inv,
-        });
-        let running = want_running.then(|| RunningStats {
-            mean: &mut run_mean,
-            var: &mut run_var,
-            momentum: case.momentum.unwrap(),
-        });
+        let stats = want_saved.then(|| SavedStats::new(&mut saved_mean, &mut saved_inv));
+        let inv_rms_out = want_inv_rms.then_some(&mut inv_rms[..]);
+        let running = want_running
+            .then(|| RunningStats::new(&mut run_mean, &mut run_var, case.momentum.unwrap()));
         check::run(path, x, |io| match op {
-            Op::LayerNorm => k.layer_norm(&with_affine_ln(case.c, eps, gamma, beta), io, stats),
-            Op::LayerNormChannels => {
-                k.layer_norm_channels(&with_affine_ln(case.c, eps, gamma, beta), shape, io, stats)
+            Op::LayerNorm | Op::LayerNormChannels => {
+                let p = LayerNorm::new()
+                    .eps(eps)
+                    .maybe_gamma(gamma)
+                    .maybe_beta(beta);
+                k.layer_norm(&p, shape, io, stats)
             }
-            Op::RmsNorm => k.rms_norm(&with_gamma_rms(case.c, eps, gamma), io),
-            Op::RmsNormChannels => {
-                k.rms_norm_channels(&with_gamma_rms(case.c, eps, gamma), shape, io)
+            Op::RmsNorm | Op::RmsNormChannels => {
+                let p = RmsNorm::new().eps(eps).maybe_gamma(gamma);
+                k.rms_norm(&p, shape, io, inv_rms_out)
             }
             Op::BatchNormInference => {
-                let mut bn = BatchNorm::new(&params.mean, &params.var).eps(eps);
-                bn.gamma = gamma;
-                bn.beta = beta;
+                let bn = BatchNorm::new(&params.mean, &params.var)
+                    .eps(eps)
+                    .maybe_gamma(gamma)
+                    .maybe_beta(beta);
                 k.batch_norm_inference(&bn, shape, io)
             }
             Op::BatchNormTraining => {
-                let mut p = BatchNormTraining::new(shape).eps(eps);
-                p.gamma = gamma;
-                p.beta = beta;
-                k.batch_norm_training(&p, io, running, stats)
+                let p = BatchNormTraining::new()
+                    .eps(eps)
+                    .maybe_gamma(gamma)
+                    .maybe_beta(beta);
+                k.batch_norm_training(&p, shape, io, running, stats)
             }
             Op::InstanceNorm => {
-                let mut p = InstanceNorm::new(shape).eps(eps);
-                p.gamma = gamma;
-                p.beta = beta;
-                k.instance_norm(&p, io, stats)
+                let p = InstanceNorm::new()
+                    .eps(eps)
+                    .maybe_gamma(gamma)
+                    .maybe_beta(beta);
+                k.instance_norm(&p, shape, io, stats)
             }
             Op::GroupNorm => {
-                let mut p = GroupNorm::new(shape, case.groups).eps(eps);
-                p.gamma = gamma;
-                p.beta = beta;
-                k.group_norm(&p, io, stats)
+                let p = GroupNorm::new(case.groups)
+                    .eps(eps)
+                    .maybe_gamma(gamma)
+                    .maybe_beta(beta);
+                k.group_norm(&p, shape, io, stats)
             }
-            Op::Mvn(axes) => k.mean_variance_norm(&MeanVarianceNorm::new(shape).axes(axes), io),
+            Op::Mvn(axes) => k.mean_variance_norm(&MeanVarianceNorm::new().axes(axes), shape, io),
         })?
     };
     Ok(Outputs {
         y,
         saved: want_saved.then_some((saved_mean, saved_inv)),
         running: want_running.then_some((run_mean, run_var)),
+        inv_rms: want_inv_rms.then_some(inv_rms),
     })
-}
-
-fn with_affine_ln<'a>(
-    cols: usize,
-    eps: f32,
-    gamma: Option<&'a [f32]>,
-    beta: Option<&'a [f32]>,
-) -> LayerNorm<'a> {
-    let mut p = LayerNorm::new(cols).eps(eps);
-    p.gamma = gamma;
-    p.beta = beta;
-    p
-}
-
-fn with_gamma_rms(cols: usize, eps: f32, gamma: Option<&[f32]>) -> RmsNorm<'_> {
-    let mut p = RmsNorm::new(cols).eps(eps);
-    p.gamma = gamma;
-    p
 }
 
 /// The reference result of `op` on `x` (in `layout`), and the running statistics it implies.
@@ -309,7 +328,8 @@ pub fn expect(
 
 /// Checks everything `op` wrote against the reference. `lenient[i]`: output `i` lies in a
 /// group holding a non-finite input, where NaN is an acceptable answer whatever the reference
-/// says (RMSNorm's reference, for one, gives 0 next to an infinity).
+/// says (RMSNorm's reference, for one, gives 0 next to an infinity); `bad_groups` lists those
+/// groups, where the same goes for the inverse root mean square.
 pub fn compare(
     op: Op,
     context: &str,
@@ -317,6 +337,7 @@ pub fn compare(
     want: &Expected,
     running: Option<&Running>,
     lenient: &[bool],
+    bad_groups: &[usize],
 ) -> Result<(), TestCaseError> {
     let name = op.name();
     let want_y: Vec<f64> = (0..want.y.len())
@@ -337,6 +358,26 @@ pub fn compare(
     )?;
     if let Some((mean, inv_std)) = &got.saved {
         check::check_stats(&name, context, mean, inv_std, want)?;
+    }
+    if let Some(inv_rms) = &got.inv_rms {
+        // 1 / sqrt(mean(x²) + eps) per position: the reference's `inv_std` of `Formula::Rms`.
+        let want_inv: Vec<f64> = (0..want.inv_std.len())
+            .map(|g| {
+                if bad_groups.contains(&g) && inv_rms[g].is_nan() {
+                    f64::NAN
+                } else {
+                    want.inv_std[g]
+                }
+            })
+            .collect();
+        let inv_mag: Vec<f64> = want_inv.iter().map(|v| v.abs()).collect();
+        check::check_all(
+            &format!("{name} inv_rms @ {context}"),
+            inv_rms,
+            &want_inv,
+            &inv_mag,
+            Y_TOL,
+        )?;
     }
     if let (Some((mean, var)), Some(r)) = (&got.running, running) {
         check::check_loose(
@@ -394,18 +435,24 @@ pub fn poisoned_matches_reference(
         for path in check::paths() {
             let context = format!("{path} {layout:?}");
             let got = execute(op, case, &params, layout, path, &x)?;
-            let result =
-                compare(op, &context, &got, &want, running.as_ref(), &lenient).and_then(|()| {
-                    match own.iter().find(|&&i| got.y[i].is_finite()) {
-                        Some(&i) => Err(check::fail(format!(
-                            "{} @ {context}: x[{i}] = {} gave finite y {}",
-                            op.name(),
-                            x[i],
-                            got.y[i]
-                        ))),
-                        None => Ok(()),
-                    }
-                });
+            let result = compare(
+                op,
+                &context,
+                &got,
+                &want,
+                running.as_ref(),
+                &lenient,
+                &bad_groups,
+            )
+            .and_then(|()| match own.iter().find(|&&i| got.y[i].is_finite()) {
+                Some(&i) => Err(check::fail(format!(
+                    "{} @ {context}: x[{i}] = {} gave finite y {}",
+                    op.name(),
+                    x[i],
+                    got.y[i]
+                ))),
+                None => Ok(()),
+            });
             if let Err(e) = result {
                 failures.push((path, e));
             }

@@ -8,9 +8,9 @@
 
 use cases::{Axes, Case, Dims, Layout as L, Momentum as M, Op};
 use normkern::{
-    BatchNorm, BatchNormTraining, GroupNorm, InOut, InstanceNorm, Isa, Kernels, LayerNorm,
-    MeanVarianceNorm, Moments, Momentum, MvnAxes, NormError, RmsNorm, RunningStats, SavedStats,
-    Shape,
+    BatchNorm, BatchNormTraining, ErrorKind, GroupNorm, InOut, InstanceNorm, Isa, Kernels,
+    LayerNorm, MeanVarianceNorm, Moments, Momentum, MvnAxes, NormError, RmsNorm, RunningStats,
+    SavedStats, Shape,
 };
 
 /// One instruction set's kernels, as the firmware names it.
@@ -20,14 +20,8 @@ pub struct Set {
     k: Kernels,
 }
 
-impl Set {
-    /// The same kernels under another name.
-    pub fn named(self, name: &'static str) -> Set {
-        Set { name, ..self }
-    }
-}
-
-/// Every instruction set this build can run, slowest first.
+/// Every instruction set this build can run, slowest first. On the boards (no SIMD floats)
+/// that is the scalar set alone: normkern builds no other there.
 pub fn sets(mut f: impl FnMut(Set)) {
     for isa in Isa::available() {
         if let Ok(k) = Kernels::new(isa) {
@@ -48,43 +42,40 @@ pub fn detect() -> Set {
     }
 }
 
-/// The plain `f32` set.
-pub fn scalar() -> Set {
+/// The plain `f32` set (`Kernels::scalar()`, a `const fn`).
+pub const fn scalar() -> Set {
     Set {
         name: "scalar",
-        k: Kernels::new(Isa::Scalar).unwrap_or_else(|_| Kernels::detect()),
-    }
-}
-
-/// The `wide` set (`f32x8` emulated in scalar code where the target has no SIMD floats).
-pub fn portable() -> Set {
-    Set {
-        name: "portable",
-        k: Kernels::new(Isa::Portable).unwrap_or_else(|_| Kernels::detect()),
+        k: Kernels::scalar(),
     }
 }
 
 /// An operator's error as `kind` and `detail` (a buffer or dimension name, or `-`): what the
-/// case table's [`cases::Defect::expected`] lists.
+/// case table's [`cases::Defect::expected`] lists; and `op`, the operator the error names
+/// ([`NormError::op`]), which must be the one called ([`cases::Op::function`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Error {
+    pub op: &'static str,
     pub kind: &'static str,
     pub detail: &'static str,
 }
 
 fn error(e: NormError) -> Error {
-    let (kind, detail) = match e {
-        NormError::Length { buffer, .. } => ("length", buffer),
-        NormError::NotWholeRows { buffer, .. } => ("rows", buffer),
-        NormError::ShapeOverflow => ("overflow", "-"),
-        NormError::ZeroDimension(what) => ("zero", what),
-        NormError::Epsilon(_) => ("epsilon", "-"),
-        NormError::Momentum(_) => ("momentum", "-"),
-        NormError::Groups { .. } => ("groups", "-"),
-        NormError::TooFewValues { .. } => ("too_few", "-"),
+    let (kind, detail) = match e.kind() {
+        ErrorKind::Length { buffer, .. } => ("length", buffer),
+        ErrorKind::ShapeOverflow => ("overflow", "-"),
+        ErrorKind::ZeroDimension(what) => ("zero", what),
+        ErrorKind::Epsilon(_) => ("epsilon", "-"),
+        ErrorKind::Momentum(_) => ("momentum", "-"),
+        ErrorKind::Groups { .. } => ("groups", "-"),
+        ErrorKind::TooFewValues { .. } => ("too_few", "-"),
         _ => ("other", "-"),
     };
-    Error { kind, detail }
+    Error {
+        op: e.op(),
+        kind,
+        detail,
+    }
 }
 
 /// The input and output of one call.
@@ -109,7 +100,7 @@ pub struct Extras<'a> {
     pub beta: Option<&'a [f32]>,
     /// BatchNorm inference's given mean and variance.
     pub stats: Option<(&'a [f32], &'a [f32])>,
-    /// Saved mean and inverse std.
+    /// Saved mean and inverse std (RMSNorm: only the second, its inverse rms).
     pub saved: Option<(&'a mut [f32], &'a mut [f32])>,
     /// Running mean and variance (BatchNorm training).
     pub running: Option<(&'a mut [f32], &'a mut [f32])>,
@@ -123,7 +114,7 @@ fn shape(d: Dims) -> Shape {
 }
 
 fn saved<'a>(s: Option<(&'a mut [f32], &'a mut [f32])>) -> Option<SavedStats<'a>> {
-    s.map(|(mean, inv_std)| SavedStats { mean, inv_std })
+    s.map(|(mean, inv_std)| SavedStats::new(mean, inv_std))
 }
 
 fn momentum(m: M) -> Momentum {
@@ -149,10 +140,8 @@ pub fn run(set: Set, case: &Case, io: Io<'_>, e: Extras<'_>) -> Result<(), Error
     let eps = case.eps_value();
     let d = case.shape();
     match case.op {
-        Op::LayerNorm => layer_norm(set, case.cols(), eps, io, e),
-        Op::LayerNormChannels => layer_norm_channels(set, case.cols(), d, eps, io, e),
-        Op::RmsNorm => rms_norm(set, case.cols(), eps, io, e),
-        Op::RmsNormChannels => rms_norm_channels(set, case.cols(), d, eps, io, e),
+        Op::LayerNorm | Op::LayerNormChannels => layer_norm(set, d, eps, io, e),
+        Op::RmsNorm | Op::RmsNormChannels => rms_norm(set, d, eps, io, e),
         Op::BatchNormInference => batch_norm_inference(set, d, eps, io, e),
         Op::BatchNormTraining { .. } => {
             let m = case.momentum().unwrap_or(M::PyTorch(0.1));
@@ -165,49 +154,32 @@ pub fn run(set: Set, case: &Case, io: Io<'_>, e: Extras<'_>) -> Result<(), Error
     }
 }
 
+/// LayerNorm over the channels at each position: rows (`Dims::rows` is channels-last with
+/// one position per row) or either layout of a tensor.
 #[inline(never)]
-pub fn layer_norm(set: Set, cols: usize, eps: f32, io: Io<'_>, e: Extras<'_>) -> Result<(), Error> {
-    let mut p = LayerNorm::new(cols).eps(eps);
-    (p.gamma, p.beta) = (e.gamma, e.beta);
-    set.k.layer_norm(&p, io.io(), saved(e.saved)).map_err(error)
-}
-
-#[inline(never)]
-pub fn layer_norm_channels(
-    set: Set,
-    cols: usize,
-    d: Dims,
-    eps: f32,
-    io: Io<'_>,
-    e: Extras<'_>,
-) -> Result<(), Error> {
-    let mut p = LayerNorm::new(cols).eps(eps);
-    (p.gamma, p.beta) = (e.gamma, e.beta);
+pub fn layer_norm(set: Set, d: Dims, eps: f32, io: Io<'_>, e: Extras<'_>) -> Result<(), Error> {
+    let mut p = LayerNorm::new().eps(eps);
+    if let Some(g) = e.gamma {
+        p = p.gamma(g);
+    }
+    if let Some(b) = e.beta {
+        p = p.beta(b);
+    }
     set.k
-        .layer_norm_channels(&p, shape(d), io.io(), saved(e.saved))
+        .layer_norm(&p, shape(d), io.io(), saved(e.saved))
         .map_err(error)
 }
 
+/// RMSNorm, as [`layer_norm`]; `e.saved`'s second buffer receives the inverse rms.
 #[inline(never)]
-pub fn rms_norm(set: Set, cols: usize, eps: f32, io: Io<'_>, e: Extras<'_>) -> Result<(), Error> {
-    let mut p = RmsNorm::new(cols).eps(eps);
-    p.gamma = e.gamma;
-    set.k.rms_norm(&p, io.io()).map_err(error)
-}
-
-#[inline(never)]
-pub fn rms_norm_channels(
-    set: Set,
-    cols: usize,
-    d: Dims,
-    eps: f32,
-    io: Io<'_>,
-    e: Extras<'_>,
-) -> Result<(), Error> {
-    let mut p = RmsNorm::new(cols).eps(eps);
-    p.gamma = e.gamma;
+pub fn rms_norm(set: Set, d: Dims, eps: f32, io: Io<'_>, e: Extras<'_>) -> Result<(), Error> {
+    let mut p = RmsNorm::new().eps(eps);
+    if let Some(g) = e.gamma {
+        p = p.gamma(g);
+    }
+    let inv_rms = e.saved.map(|(_, inv)| inv);
     set.k
-        .rms_norm_channels(&p, shape(d), io.io())
+        .rms_norm(&p, shape(d), io.io(), inv_rms)
         .map_err(error)
 }
 
@@ -221,7 +193,12 @@ pub fn batch_norm_inference(
 ) -> Result<(), Error> {
     let (mean, var) = e.stats.unwrap_or((&[], &[]));
     let mut bn = BatchNorm::new(mean, var).eps(eps);
-    (bn.gamma, bn.beta) = (e.gamma, e.beta);
+    if let Some(g) = e.gamma {
+        bn = bn.gamma(g);
+    }
+    if let Some(b) = e.beta {
+        bn = bn.beta(b);
+    }
     set.k
         .batch_norm_inference(&bn, shape(d), io.io())
         .map_err(error)
@@ -236,24 +213,32 @@ pub fn batch_norm_training(
     io: Io<'_>,
     e: Extras<'_>,
 ) -> Result<(), Error> {
-    let mut p = BatchNormTraining::new(shape(d)).eps(eps);
-    (p.gamma, p.beta) = (e.gamma, e.beta);
-    let running = e.running.map(|(mean, var)| RunningStats {
-        mean,
-        var,
-        momentum: momentum(m),
-    });
+    let mut p = BatchNormTraining::new().eps(eps);
+    if let Some(g) = e.gamma {
+        p = p.gamma(g);
+    }
+    if let Some(b) = e.beta {
+        p = p.beta(b);
+    }
+    let running = e
+        .running
+        .map(|(mean, var)| RunningStats::new(mean, var, momentum(m)));
     set.k
-        .batch_norm_training(&p, io.io(), running, saved(e.saved))
+        .batch_norm_training(&p, shape(d), io.io(), running, saved(e.saved))
         .map_err(error)
 }
 
 #[inline(never)]
 pub fn instance_norm(set: Set, d: Dims, eps: f32, io: Io<'_>, e: Extras<'_>) -> Result<(), Error> {
-    let mut p = InstanceNorm::new(shape(d)).eps(eps);
-    (p.gamma, p.beta) = (e.gamma, e.beta);
+    let mut p = InstanceNorm::new().eps(eps);
+    if let Some(g) = e.gamma {
+        p = p.gamma(g);
+    }
+    if let Some(b) = e.beta {
+        p = p.beta(b);
+    }
     set.k
-        .instance_norm(&p, io.io(), saved(e.saved))
+        .instance_norm(&p, shape(d), io.io(), saved(e.saved))
         .map_err(error)
 }
 
@@ -266,15 +251,24 @@ pub fn group_norm(
     io: Io<'_>,
     e: Extras<'_>,
 ) -> Result<(), Error> {
-    let mut p = GroupNorm::new(shape(d), groups).eps(eps);
-    (p.gamma, p.beta) = (e.gamma, e.beta);
-    set.k.group_norm(&p, io.io(), saved(e.saved)).map_err(error)
+    let mut p = GroupNorm::new(groups).eps(eps);
+    if let Some(g) = e.gamma {
+        p = p.gamma(g);
+    }
+    if let Some(b) = e.beta {
+        p = p.beta(b);
+    }
+    set.k
+        .group_norm(&p, shape(d), io.io(), saved(e.saved))
+        .map_err(error)
 }
 
 #[inline(never)]
 pub fn mvn(set: Set, d: Dims, a: Axes, io: Io<'_>) -> Result<(), Error> {
-    let p = MeanVarianceNorm::new(shape(d)).axes(axes(a));
-    set.k.mean_variance_norm(&p, io.io()).map_err(error)
+    let p = MeanVarianceNorm::new().axes(axes(a));
+    set.k
+        .mean_variance_norm(&p, shape(d), io.io())
+        .map_err(error)
 }
 
 /// Count, mean, biased and unbiased variance (NaN where there is none).

@@ -122,7 +122,8 @@ pub enum Axes {
 pub enum Op {
     /// Over rows of `dims.c` values (`dims` from [`Dims::rows`]).
     LayerNorm,
-    /// Over the channels at each position, either layout.
+    /// Over the channels at each position of a tensor, either layout (the same normkern call
+    /// as [`Op::LayerNorm`], on a channels-first or channels-last shape).
     LayerNormChannels,
     RmsNorm,
     RmsNormChannels,
@@ -160,6 +161,17 @@ impl Op {
         }
     }
 
+    /// The normkern function the case calls, as the errors it returns name it
+    /// (`NormError::op`).
+    pub const fn function(&self) -> &'static str {
+        match self {
+            Op::LayerNorm | Op::LayerNormChannels => "layer_norm",
+            Op::RmsNorm | Op::RmsNormChannels => "rms_norm",
+            Op::Mvn { .. } => "mean_variance_norm",
+            _ => self.name(),
+        }
+    }
+
     /// Whether the operator takes gamma (and, unless [`Op::has_beta`] is false, beta).
     pub const fn has_affine(&self) -> bool {
         !matches!(self, Op::Mvn { .. } | Op::Moments)
@@ -169,16 +181,24 @@ impl Op {
         self.has_affine() && !matches!(self, Op::RmsNorm | Op::RmsNormChannels)
     }
 
-    /// Whether the operator can report per-group mean and inverse std.
+    /// Whether the operator can report per-group statistics: the inverse std (RMSNorm: the
+    /// inverse root mean square) and, unless [`Op::has_saved_mean`] is false, the mean.
     pub const fn has_saved(&self) -> bool {
         matches!(
             self,
             Op::LayerNorm
                 | Op::LayerNormChannels
+                | Op::RmsNorm
+                | Op::RmsNormChannels
                 | Op::BatchNormTraining { .. }
                 | Op::InstanceNorm
                 | Op::GroupNorm { .. }
         )
+    }
+
+    /// Whether the reported statistics include the mean (all but RMSNorm's `inv_rms`).
+    pub const fn has_saved_mean(&self) -> bool {
+        self.has_saved() && !matches!(self, Op::RmsNorm | Op::RmsNormChannels)
     }
 
     /// Whether the operator takes an epsilon.
@@ -227,10 +247,8 @@ pub enum Defect {
     SavedInvStdLen,
     RunningMeanLen,
     RunningVarLen,
-    /// Row forms with `cols = 0`.
-    ZeroCols,
-    /// Channel forms with `cols = c + 1`.
-    ColsNotChannels,
+    /// LayerNorm / RMSNorm on a shape with no channels (`c = 0`, an empty tensor).
+    ZeroChannels,
     ZeroGroups,
     /// `groups = c + 1`.
     GroupsNotDividing,
@@ -253,8 +271,7 @@ impl Defect {
             Defect::SavedInvStdLen => "saved_inv_std_len",
             Defect::RunningMeanLen => "running_mean_len",
             Defect::RunningVarLen => "running_var_len",
-            Defect::ZeroCols => "zero_cols",
-            Defect::ColsNotChannels => "cols_not_channels",
+            Defect::ZeroChannels => "zero_channels",
             Defect::ZeroGroups => "zero_groups",
             Defect::GroupsNotDividing => "groups_not_dividing",
             Defect::Eps(_) => "bad_eps",
@@ -264,10 +281,11 @@ impl Defect {
     }
 
     /// The errors (as the firmware's call file names them, `kind:detail`) that answer this
-    /// defect. A trailing `*` matches any detail.
+    /// defect. A trailing `*` matches any detail. (RMSNorm names its inverse rms `inv_rms`:
+    /// see [`Case::expected`].)
     pub const fn expected(&self) -> &'static [&'static str] {
         match self {
-            Defect::XLen => &["length:x", "length:y", "rows:x"],
+            Defect::XLen => &["length:x", "length:y"],
             Defect::YLen => &["length:y"],
             Defect::GammaLen => &["length:gamma"],
             Defect::BetaLen => &["length:beta"],
@@ -278,8 +296,7 @@ impl Defect {
             Defect::SavedInvStdLen => &["length:inv_std"],
             Defect::RunningMeanLen => &["length:running_mean"],
             Defect::RunningVarLen => &["length:running_var"],
-            Defect::ZeroCols => &["zero:cols"],
-            Defect::ColsNotChannels => &["length:cols"],
+            Defect::ZeroChannels => &["zero:shape.c"],
             Defect::ZeroGroups => &["zero:groups"],
             Defect::GroupsNotDividing => &["groups:*"],
             Defect::Eps(_) => &["epsilon:*"],
@@ -374,7 +391,20 @@ impl Case {
         self.defect.is_some()
     }
 
-    /// The shape passed to the operator (with `TooFewValues`: one value per channel).
+    /// The errors that answer this case's defect (none without one): [`Defect::expected`],
+    /// with RMSNorm's name for its inverse rms.
+    pub fn expected(&self) -> &'static [&'static str] {
+        match (self.op, self.defect) {
+            (Op::RmsNorm | Op::RmsNormChannels, Some(Defect::SavedInvStdLen)) => {
+                &["length:inv_rms"]
+            }
+            (_, Some(d)) => d.expected(),
+            (_, None) => &[],
+        }
+    }
+
+    /// The shape passed to the operator (with `TooFewValues`: one value per channel; with
+    /// `ZeroChannels`: no channels).
     pub fn shape(&self) -> Dims {
         if self.is(Defect::TooFewValues) {
             Dims {
@@ -382,6 +412,8 @@ impl Case {
                 spatial: 1,
                 ..self.dims
             }
+        } else if self.is(Defect::ZeroChannels) {
+            Dims { c: 0, ..self.dims }
         } else {
             self.dims
         }
@@ -397,17 +429,6 @@ impl Case {
     pub fn y_len(&self) -> usize {
         let len = self.x_len();
         if self.is(Defect::YLen) { len - 1 } else { len }
-    }
-
-    /// `cols` of the LayerNorm / RMSNorm parameters.
-    pub fn cols(&self) -> usize {
-        if self.is(Defect::ZeroCols) {
-            0
-        } else if self.is(Defect::ColsNotChannels) {
-            self.dims.c + 1
-        } else {
-            self.dims.c
-        }
     }
 
     pub fn groups(&self) -> usize {
@@ -502,7 +523,8 @@ impl Case {
         }
     }
 
-    /// Saved mean and inverse-std lengths, if asked for.
+    /// Saved mean and inverse-std (RMSNorm: inverse rms) lengths, if asked for. The mean's
+    /// is 0 where the operator reports none ([`Op::has_saved_mean`]).
     pub fn saved_len(&self) -> Option<(usize, usize)> {
         let asked = self.saved || self.is(Defect::SavedMeanLen) || self.is(Defect::SavedInvStdLen);
         if !(asked && self.op.has_saved()) {
@@ -510,7 +532,12 @@ impl Case {
         }
         let g = self.stat_groups();
         let long = |d: Defect| if self.is(d) { g + 1 } else { g };
-        Some((long(Defect::SavedMeanLen), long(Defect::SavedInvStdLen)))
+        let mean = if self.op.has_saved_mean() {
+            long(Defect::SavedMeanLen)
+        } else {
+            0
+        };
+        Some((mean, long(Defect::SavedInvStdLen)))
     }
 
     /// Whether the output must equal beta exactly (every group constant).
@@ -718,7 +745,8 @@ const GN8: Op = GroupNorm { groups: 8 };
 /// Every valid call the firmware runs. Channel operators appear on both layouts (the `nchw` /
 /// `nhwc` in the printed name comes from `dims`). Sizes are awkward on purpose: rows of 1, 3,
 /// 17 and 65 values, odd channel counts, 130 channels (more than one 128-channel window of
-/// the no_std channels-last engine), rows longer than the 256-value short-row path.
+/// the SIMD sets' no_std channels-last engine), rows longer than the 256-value short-row
+/// path.
 pub const CASES: &[Case] = &[
     // LayerNorm over rows.
     Case::new("rows", LayerNorm, r(5, 1), UNIT),
@@ -997,7 +1025,7 @@ pub const BAD: &[Case] = &[
     bad(LayerNorm, r(3, 5), Defect::BetaLen),
     bad(LayerNorm, r(3, 5), Defect::SavedMeanLen),
     bad(LayerNorm, r(3, 5), Defect::SavedInvStdLen),
-    bad(LayerNorm, r(3, 5), Defect::ZeroCols),
+    bad(LayerNorm, r(3, 5), Defect::ZeroChannels),
     bad(LayerNorm, r(3, 5), Defect::Eps(-1e-5)),
     bad(LayerNorm, r(3, 5), Defect::Eps(f32::NAN)),
     bad(LayerNorm, r(3, 5), Defect::Eps(f32::INFINITY)),
@@ -1008,17 +1036,19 @@ pub const BAD: &[Case] = &[
     bad(LayerNormChannels, l(2, 4, 3), Defect::BetaLen),
     bad(LayerNormChannels, l(2, 4, 3), Defect::SavedMeanLen),
     bad(LayerNormChannels, f(2, 3, 4), Defect::SavedInvStdLen),
-    bad(LayerNormChannels, f(2, 3, 4), Defect::ColsNotChannels),
-    bad(LayerNormChannels, l(2, 4, 3), Defect::ColsNotChannels),
+    bad(LayerNormChannels, f(2, 3, 4), Defect::ZeroChannels),
+    bad(LayerNormChannels, l(2, 4, 3), Defect::ZeroChannels),
     bad(LayerNormChannels, l(2, 4, 3), Defect::Eps(-1.0)),
     // RMSNorm.
     bad(RmsNorm, r(3, 5), Defect::XLen),
     bad(RmsNorm, r(3, 5), Defect::YLen),
     bad(RmsNorm, r(3, 5), Defect::GammaLen),
-    bad(RmsNorm, r(3, 5), Defect::ZeroCols),
+    bad(RmsNorm, r(3, 5), Defect::SavedInvStdLen),
+    bad(RmsNorm, r(3, 5), Defect::ZeroChannels),
     bad(RmsNorm, r(3, 5), Defect::Eps(f32::NEG_INFINITY)),
     bad(RmsNormChannels, f(2, 3, 4), Defect::XLen),
-    bad(RmsNormChannels, l(2, 4, 3), Defect::ColsNotChannels),
+    bad(RmsNormChannels, l(2, 4, 3), Defect::ZeroChannels),
+    bad(RmsNormChannels, f(2, 3, 4), Defect::SavedInvStdLen),
     bad(RmsNormChannels, l(2, 4, 3), Defect::Eps(f32::NAN)),
     // BatchNorm inference.
     bad(BatchNormInference, f(2, 3, 4), Defect::XLen),

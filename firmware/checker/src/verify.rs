@@ -105,10 +105,13 @@ pub fn expect(case: &Case, g: &Generated) -> (Expected, Option<Running>) {
     let (x, eps) = (&g.x[..], case.eps_value());
     let (gamma, beta) = (g.gamma.as_deref(), g.beta.as_deref());
     let e = match case.op {
-        Op::LayerNorm => reference::layer_norm(x, case.cols(), eps, gamma, beta),
-        Op::LayerNormChannels => reference::channels(x, &d, Formula::Standard { eps }, gamma, beta),
-        Op::RmsNorm => reference::rms_norm(x, case.cols(), eps, gamma),
-        Op::RmsNormChannels => reference::channels(x, &d, Formula::Rms { eps }, gamma, None),
+        // Rows are channels-last with one position per row: the same grouping.
+        Op::LayerNorm | Op::LayerNormChannels => {
+            reference::channels(x, &d, Formula::Standard { eps }, gamma, beta)
+        }
+        Op::RmsNorm | Op::RmsNormChannels => {
+            reference::channels(x, &d, Formula::Rms { eps }, gamma, None)
+        }
         Op::BatchNormInference => {
             let (mean, var) = g
                 .stats
@@ -245,12 +248,17 @@ fn check_moments(got: &[f32], want: &Stats, tol: f64) -> Result<f64, String> {
     Ok(ratio)
 }
 
-/// Whether error `got` (`kind:detail`) is one that `patterns` allow (`kind:*` any detail).
-fn error_matches(got: &str, patterns: &[&str]) -> bool {
-    patterns.iter().any(|p| match p.strip_suffix('*') {
-        Some(prefix) => got.starts_with(prefix),
-        None => got == *p,
-    })
+/// Whether error `got` (`kind:detail@op`) is one that `patterns` allow (`kind:*` any detail)
+/// and names operator `op`.
+fn error_matches(got: &str, patterns: &[&str], op: &str) -> bool {
+    let Some((error, named)) = got.rsplit_once('@') else {
+        return false;
+    };
+    named == op
+        && patterns.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => error.starts_with(prefix),
+            None => error == *p,
+        })
 }
 
 impl Tally {
@@ -358,16 +366,18 @@ impl Tally {
             );
         }
         let result = r.field("result").unwrap_or("missing");
-        if let Some(defect) = case.defect {
-            let want = defect.expected();
+        if case.expects_error() {
+            let (want, op) = (case.expected(), case.op.function());
             let mut bad = vec![];
-            if !error_matches(result, want) {
-                bad.push(format!("returned {result}, expected one of {want:?}"));
+            if !error_matches(result, want, op) {
+                bad.push(format!("returned {result}, expected one of {want:?} @{op}"));
             }
             if let Some(ip) = r.field("ip")
-                && !error_matches(ip, want)
+                && !error_matches(ip, want, op)
             {
-                bad.push(format!("in place returned {ip}, expected one of {want:?}"));
+                bad.push(format!(
+                    "in place returned {ip}, expected one of {want:?} @{op}"
+                ));
             }
             if r.number("untouched") != Some(1) {
                 bad.push("an output buffer was written".into());
@@ -442,20 +452,29 @@ impl Tally {
             }
             self.values += y.len();
             if case.saved_len().is_some() {
-                let mean = r.values(&field("mean")).ok_or("no saved mean")?;
-                let inv = r.values(&field("inv")).ok_or("no saved inv_std")?;
-                let mean_mag: Vec<f64> =
-                    want.stats.iter().map(|s| s.mean.abs() + s.std()).collect();
+                if case.op.has_saved_mean() {
+                    let mean = r.values(&field("mean")).ok_or("no saved mean")?;
+                    let mean_mag: Vec<f64> =
+                        want.stats.iter().map(|s| s.mean.abs() + s.std()).collect();
+                    ratio = ratio.max(
+                        check_loose(&mean, &want.mean(), &mean_mag)
+                            .map_err(|e| format!("saved mean{mode}: {e}"))?,
+                    );
+                    self.values += mean.len();
+                }
+                // 1 / sqrt(var + eps), or RMSNorm's 1 / sqrt(mean(x²) + eps).
+                let what = if case.op.has_saved_mean() {
+                    "inv_std"
+                } else {
+                    "inv_rms"
+                };
+                let inv = r.values(&field("inv")).ok_or(format!("no saved {what}"))?;
                 let inv_mag: Vec<f64> = want.inv_std.iter().map(|v| v.abs()).collect();
                 ratio = ratio.max(
-                    check_loose(&mean, &want.mean(), &mean_mag)
-                        .map_err(|e| format!("saved mean{mode}: {e}"))?,
-                );
-                ratio = ratio.max(
                     check_all(&inv, &want.inv_std, &inv_mag, Y_TOL)
-                        .map_err(|e| format!("saved inv_std{mode}: {e}"))?,
+                        .map_err(|e| format!("saved {what}{mode}: {e}"))?,
                 );
-                self.values += mean.len() + inv.len();
+                self.values += inv.len();
             }
             if let Some(run) = &running {
                 let mean = r.values(&field("rmean")).ok_or("no running mean")?;
@@ -552,10 +571,44 @@ mod tests {
 
     #[test]
     fn errors_match_their_patterns() {
-        assert!(error_matches("length:gamma", &["length:gamma"]));
-        assert!(error_matches("epsilon:-", &["epsilon:*"]));
-        assert!(!error_matches("length:beta", &["length:gamma"]));
-        assert!(!error_matches("ok", &["epsilon:*"]));
+        let op = "layer_norm";
+        assert!(error_matches(
+            "length:gamma@layer_norm",
+            &["length:gamma"],
+            op
+        ));
+        assert!(error_matches("epsilon:-@layer_norm", &["epsilon:*"], op));
+        assert!(!error_matches(
+            "length:beta@layer_norm",
+            &["length:gamma"],
+            op
+        ));
+        assert!(!error_matches("ok", &["epsilon:*"], op));
+        // The right error from the wrong operator (or none named) does not answer.
+        assert!(!error_matches(
+            "length:gamma@rms_norm",
+            &["length:gamma"],
+            op
+        ));
+        assert!(!error_matches("length:gamma", &["length:gamma"], op));
+    }
+
+    #[test]
+    fn every_bad_case_expects_an_error_of_its_operator() {
+        for c in (0..cases::count()).map(|i| cases::get(i).unwrap()) {
+            assert_eq!(
+                c.expects_error(),
+                !c.expected().is_empty(),
+                "{}",
+                FullName(&c)
+            );
+        }
+        let rms = cases::BAD
+            .iter()
+            .find(|c| c.op == Op::RmsNorm && c.defect == Some(cases::Defect::SavedInvStdLen))
+            .expect("RMSNorm's inv_rms has a bad-length case");
+        assert_eq!(rms.expected(), ["length:inv_rms"]);
+        assert_eq!(rms.op.function(), "rms_norm");
     }
 
     #[test]

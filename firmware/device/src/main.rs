@@ -1,4 +1,5 @@
-//! Test firmware: runs every case of `cases` on every instruction set this build links, on an
+//! Test firmware: runs every case of `cases` on every instruction set this build links (the
+//! scalar set: normkern builds no other for targets without SIMD floats), on an
 //! emulated Cortex-M4F (`qemu-system-arm -M mps2-an386`) or RV32IMAC (`qemu-system-riscv32 -M
 //! virt`), and prints the outputs as f32 bits for the host checker. Bad-input cases are judged
 //! here too: the error must come back and every output buffer must keep its sentinel.
@@ -8,7 +9,8 @@
 //! Output, one line each (values are f32 bits in hex, comma-separated):
 //! - `H board=.. cases=..` first; `K n1=.. t1=.. n2=.. t2=..` calibration: ticks of the
 //!   `2 n`-instruction loop for two `n`;
-//! - `R index name set status fields..` per case and instruction set;
+//! - `R index name set status fields..` per case and instruction set; an error prints as
+//!   `kind:detail@op` (`op`: the operator the error names);
 //! - `B name impl ticks=.. stack=.. values=.. y=..` per benchmark; `O ticks=..` the
 //!   timer's own overhead; `S empty stack=..` the probe's own depth;
 //! - `DONE ok=1` last (`ok=0` if a device-side check failed). `PANIC ..` on a panic.
@@ -99,7 +101,11 @@ fn run() -> bool {
     out.field("cases", cases::count() as u32).end();
     calibrate(&mut out);
     let mut ok = true;
+    // The `profile` build (`profile.sh`) runs the benchmarks alone.
     for i in 0..cases::count() {
+        if cfg!(feature = "profile") {
+            break;
+        }
         let Some(case) = cases::get(i) else { break };
         calls::sets(|set| ok &= run_case(&mut out, b, i, &case, set));
     }
@@ -125,6 +131,35 @@ fn time(f: impl FnOnce()) -> u32 {
     f();
     let t1 = board::now();
     t1.wrapping_sub(t0) & board::COUNTER_MASK
+}
+
+/// Marks where a benchmark's call starts and ends in an instruction trace (`profile.sh`: the
+/// instructions between the two are that call's); `profile` builds only.
+#[cfg(feature = "profile")]
+mod marks {
+    // Each passes its own value through `black_box`: kept, and not folded into one function.
+    #[unsafe(no_mangle)]
+    #[inline(never)]
+    pub extern "C" fn profile_start() {
+        core::hint::black_box(1u32);
+    }
+
+    #[unsafe(no_mangle)]
+    #[inline(never)]
+    pub extern "C" fn profile_end() {
+        core::hint::black_box(2u32);
+    }
+}
+
+/// `f`, between the trace marks in a `profile` build.
+#[inline(always)]
+fn marked<T>(f: impl FnOnce() -> T) -> T {
+    #[cfg(feature = "profile")]
+    marks::profile_start();
+    let r = f();
+    #[cfg(feature = "profile")]
+    marks::profile_end();
+    r
 }
 
 const PAINT: u32 = 0x5AA5_C33C;
@@ -244,14 +279,18 @@ fn status(out: &mut Out, name: &str, r: Result<(), calls::Error>) {
             .str("=")
             .str(e.kind)
             .str(":")
-            .str(e.detail),
+            .str(e.detail)
+            .str("@")
+            .str(e.op),
     };
 }
 
 fn print_stats(out: &mut Out, s: &Stats, case: &Case, in_place: bool) {
     let name = |plain: &'static str, ip: &'static str| if in_place { ip } else { plain };
     if let Some((m, i)) = case.saved_len() {
-        out.values(name("mean", "mean_ip"), &s.mean[..m]);
+        if m > 0 {
+            out.values(name("mean", "mean_ip"), &s.mean[..m]);
+        }
         out.values(name("inv", "inv_ip"), &s.inv_std[..i]);
     }
     if let Some((m, v)) = case.running_len() {
@@ -390,7 +429,7 @@ fn benches(out: &mut Out, b: &mut Bufs) {
             let mut call = || {
                 let e = extras(case, gamma, beta, (stats_mean, stats_var), out_of_place);
                 let io = Io::OutOfPlace(&x[..len], &mut y[..len]);
-                ticks = time(|| result = calls::run(set, case, io, e));
+                ticks = time(|| result = marked(|| calls::run(set, case, io, e)));
             };
             let stack = probe(&mut call);
             line(
@@ -421,8 +460,9 @@ fn benches(out: &mut Out, b: &mut Bufs) {
         let (x, y, gamma, beta) = (&x[..len], &mut y[..len], &gamma[..c], &beta[..c]);
         let mut ticks = 0;
         let mut ran = false;
-        let stack =
-            probe(&mut || ticks = time(|| ran = naive::run(case, x, y, gamma, beta, stats)));
+        let stack = probe(&mut || {
+            ticks = time(|| ran = marked(|| naive::run(case, x, y, gamma, beta, stats)))
+        });
         line(out, i, case, "naive", ticks, stack, ran, y);
     }
 }
