@@ -228,7 +228,7 @@ fn empty_channels_last_batch_norm_inference_with_many_channels() {
         for shape in [Shape::ntc(0, 5, c), Shape::ntc(3, 0, c)] {
             let bn = BatchNorm::new(&mean, &var);
             assert_eq!(
-                k.batch_norm_inference(&bn, shape, InOut::new(&[], &mut [])),
+                k.batch_norm_inference(&bn, shape, InOut::<f32>::new(&[], &mut [])),
                 Ok(())
             );
         }
@@ -244,7 +244,7 @@ fn empty_batch_mean_variance_norm() {
         let p = MeanVarianceNorm::new();
         let shape = Shape::nchw(0, 4, 3, 3);
         assert_eq!(
-            k.mean_variance_norm(&p, shape, InOut::new(&[], &mut [])),
+            k.mean_variance_norm(&p, shape, InOut::<f32>::new(&[], &mut [])),
             Ok(())
         );
     }
@@ -267,22 +267,22 @@ fn empty_shapes_with_huge_dimensions() {
     let ln = LayerNorm::new();
     let shape = Shape::channels_first(huge, 5, 0);
     assert_eq!(
-        k.layer_norm(&ln, shape, InOut::new(&[], &mut []), None),
+        k.layer_norm(&ln, shape, InOut::<f32>::new(&[], &mut []), None),
         Ok(())
     );
     let shape = Shape::channels_last(huge, 7, 0);
     assert_eq!(
-        k.instance_norm(&InstanceNorm::new(), shape, InOut::new(&[], &mut []), None),
+        k.instance_norm(&InstanceNorm::new(), shape, InOut::<f32>::new(&[], &mut []), None),
         Ok(())
     );
     let shape = Shape::channels_last(huge, 3, 0);
     assert_eq!(
-        k.mean_variance_norm(&MeanVarianceNorm::new(), shape, InOut::new(&[], &mut [])),
+        k.mean_variance_norm(&MeanVarianceNorm::new(), shape, InOut::<f32>::new(&[], &mut [])),
         Ok(())
     );
     let bn = BatchNorm::new(&[], &[]);
     assert_eq!(
-        k.batch_norm_inference(&bn, Shape::ncl(huge, 0, 9), InOut::new(&[], &mut [])),
+        k.batch_norm_inference(&bn, Shape::ncl(huge, 0, 9), InOut::<f32>::new(&[], &mut [])),
         Ok(())
     );
     assert!(
@@ -303,7 +303,7 @@ fn empty_layer_norm_channels_still_checks_saved_stats() {
         let (mut mean, mut inv) = (vec![7.0; 255], vec![]);
         let saved = SavedStats::new(&mut mean, &mut inv);
         let err = k
-            .layer_norm(&ln, shape, InOut::new(&[], &mut []), Some(saved))
+            .layer_norm(&ln, shape, InOut::<f32>::new(&[], &mut []), Some(saved))
             .unwrap_err();
         assert_eq!(err.op(), "layer_norm", "{shape:?}");
         assert!(
@@ -502,6 +502,40 @@ fn short_rows_do_not_depend_on_each_other() {
                     }
                 }
             }
+        }
+    }
+}
+
+/// A NaN in a group of tiny values (where the second pass scales by a large power of two and
+/// eps·scale² overflows) poisons the whole group and its statistics: the scaled inverse std
+/// once fell back to 1/sqrt(eps) without looking at the NaN (fuzz finding, rms_norm).
+#[test]
+fn nan_among_tiny_values_poisons_its_group() {
+    for isa in Isa::available() {
+        let k = Kernels::new(isa).unwrap();
+        for tiny in [1e-30f32, 1e-25, 1e-22, -8.5e-41] {
+            let x = [f32::NAN, tiny];
+            let (mut y, mut inv) = ([0.0f32; 2], [0.0f32]);
+            let io = InOut::new(&x, &mut y);
+            k.rms_norm(&RmsNorm::new(), Shape::rows(1, 2), io, Some(&mut inv))
+                .unwrap();
+            assert!(
+                y.iter().chain(&inv).all(|v| v.is_nan()),
+                "{isa} rms {tiny}: {y:?} {inv:?}"
+            );
+            let (mut y, mut mean, mut inv) = ([0.0f32; 2], [0.0f32], [0.0f32]);
+            let saved = SavedStats::new(&mut mean, &mut inv);
+            k.layer_norm(
+                &LayerNorm::new(),
+                Shape::rows(1, 2),
+                InOut::new(&x, &mut y),
+                Some(saved),
+            )
+            .unwrap();
+            assert!(
+                y.iter().chain(&mean).chain(&inv).all(|v| v.is_nan()),
+                "{isa} ln {tiny}: {y:?} {mean:?} {inv:?}"
+            );
         }
     }
 }

@@ -22,13 +22,14 @@ impl Scaled {
     /// `1 / sqrt(value / scale² + eps)`, as `scale / sqrt(value + eps·scale²)` (the scale a
     /// power of two, so only the square root and the division round). Where `eps·scale²`
     /// overflows, `value / scale²` is below `eps` by far more than f32 resolves, and the
-    /// result is `1 / sqrt(eps)`.
+    /// result is `1 / sqrt(eps)` (unless the value is NaN, which stays NaN).
     pub(crate) fn inv_sqrt_plus(self, eps: f32) -> f32 {
         if self.scale == 1.0 {
             return float::recip_sqrt(self.value + eps);
         }
         let scaled_eps = eps * self.scale * self.scale;
-        if scaled_eps.is_finite() {
+        if scaled_eps.is_finite() || self.value.is_nan() {
+            // (A NaN value, from a NaN in the group, must come through.)
             self.scale / float::sqrt(self.value + scaled_eps)
         } else {
             float::recip_sqrt(eps)
