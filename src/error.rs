@@ -64,11 +64,25 @@ impl NormError {
 
     /// The operator or function that refused its input: `"layer_norm"`, `"group_norm"`,
     /// `"BatchNorm::fold_into_conv"`, `"Kernels::new"`, ...
+    ///
+    /// ```
+    /// use normkern::{GroupNorm, InOut, Kernels, Shape};
+    /// let (x, mut y) = ([0.0f32; 6], [0.0f32; 6]);
+    /// let err = Kernels::detect().group_norm(&GroupNorm::new(4), Shape::ncl(1, 6, 1), InOut::new(&x, &mut y), None);
+    /// assert_eq!(err.unwrap_err().op(), "group_norm");
+    /// ```
     pub fn op(&self) -> &'static str {
         self.op
     }
 
     /// What was wrong.
+    ///
+    /// ```
+    /// use normkern::{ErrorKind, GroupNorm, InOut, Kernels, Shape};
+    /// let (x, mut y) = ([0.0f32; 6], [0.0f32; 6]);
+    /// let err = Kernels::detect().group_norm(&GroupNorm::new(4), Shape::ncl(1, 6, 1), InOut::new(&x, &mut y), None);
+    /// assert_eq!(err.unwrap_err().kind(), ErrorKind::Groups { channels: 6, groups: 4 });
+    /// ```
     pub fn kind(&self) -> ErrorKind {
         self.kind
     }

@@ -34,6 +34,12 @@ pub struct Shape {
 
 impl Shape {
     /// `[N, C, spatial]` channels-first.
+    ///
+    /// ```
+    /// // NCDHW 2x3x4x5x6: the spatial dims flattened.
+    /// let s = normkern::Shape::channels_first(2, 3, 4 * 5 * 6);
+    /// assert_eq!(s.len(), Some(720));
+    /// ```
     pub const fn channels_first(n: usize, c: usize, spatial: usize) -> Shape {
         Shape {
             n,
@@ -44,6 +50,11 @@ impl Shape {
     }
 
     /// `[N, spatial, C]` channels-last.
+    ///
+    /// ```
+    /// let s = normkern::Shape::channels_last(2, 4 * 5, 3);
+    /// assert_eq!((s.n(), s.spatial(), s.c()), (2, 20, 3));
+    /// ```
     pub const fn channels_last(n: usize, spatial: usize, c: usize) -> Shape {
         Shape {
             n,
@@ -57,53 +68,100 @@ impl Shape {
     /// RMSNorm. For ONNX's `axis` (PyTorch's `normalized_shape`), `cols` is the product of
     /// the normalized trailing dims and `rows` the product of the others. (Channels-last with
     /// one position per sample: `n = rows`, `c = cols`, `spatial = 1`.)
+    ///
+    /// ```
+    /// // LayerNorm over the last two dims of [8, 16, 32] (ONNX axis = -2): 8 rows of 512.
+    /// let s = normkern::Shape::rows(8, 16 * 32);
+    /// assert_eq!((s.n(), s.c()), (8, 512));
+    /// ```
     pub const fn rows(rows: usize, cols: usize) -> Shape {
         Shape::channels_last(rows, 1, cols)
     }
 
     /// `[N, C, H, W]`. An `h * w` that overflows saturates, and is then refused by every
     /// operator ([`crate::ErrorKind::ShapeOverflow`]).
+    ///
+    /// ```
+    /// assert_eq!(normkern::Shape::nchw(1, 64, 112, 112).spatial(), 112 * 112);
+    /// assert_eq!(normkern::Shape::nchw(1, 1, usize::MAX, 2).len(), None);
+    /// ```
     pub const fn nchw(n: usize, c: usize, h: usize, w: usize) -> Shape {
         Shape::channels_first(n, c, h.saturating_mul(w))
     }
 
     /// `[N, H, W, C]`.
+    ///
+    /// ```
+    /// let s = normkern::Shape::nhwc(1, 64, 64, 320);
+    /// assert_eq!((s.c(), s.layout()), (320, normkern::Layout::ChannelsLast));
+    /// ```
     pub const fn nhwc(n: usize, h: usize, w: usize, c: usize) -> Shape {
         Shape::channels_last(n, h.saturating_mul(w), c)
     }
 
     /// `[N, C, L]`.
+    ///
+    /// ```
+    /// assert_eq!(normkern::Shape::ncl(4, 80, 3000).spatial(), 3000);
+    /// ```
     pub const fn ncl(n: usize, c: usize, l: usize) -> Shape {
         Shape::channels_first(n, c, l)
     }
 
     /// `[N, T, C]`.
+    ///
+    /// ```
+    /// assert_eq!(normkern::Shape::ntc(32, 128, 768).len(), Some(32 * 128 * 768));
+    /// ```
     pub const fn ntc(n: usize, t: usize, c: usize) -> Shape {
         Shape::channels_last(n, t, c)
     }
 
     /// Samples.
+    ///
+    /// ```
+    /// assert_eq!(normkern::Shape::nchw(2, 3, 4, 5).n(), 2);
+    /// ```
     pub const fn n(&self) -> usize {
         self.n
     }
 
     /// Channels (for [`Shape::rows`], values per row).
+    ///
+    /// ```
+    /// assert_eq!(normkern::Shape::rows(4, 768).c(), 768);
+    /// ```
     pub const fn c(&self) -> usize {
         self.c
     }
 
     /// Positions per channel: H·W for images, T (or L) for sequences, 1 for `[N, C]`.
+    ///
+    /// ```
+    /// assert_eq!(normkern::Shape::nhwc(1, 4, 5, 8).spatial(), 20);
+    /// ```
     pub const fn spatial(&self) -> usize {
         self.spatial
     }
 
     /// Where the channels sit in memory.
+    ///
+    /// ```
+    /// use normkern::{Layout, Shape};
+    /// assert_eq!(Shape::ncl(1, 2, 3).layout(), Layout::ChannelsFirst);
+    /// ```
     pub const fn layout(&self) -> Layout {
         self.layout
     }
 
     /// Number of values, or `None` if it overflows `usize` (also for a saturated `h * w`). A
     /// shape with a zero dimension holds 0 values whatever the others are.
+    ///
+    /// ```
+    /// use normkern::Shape;
+    /// assert_eq!(Shape::nchw(2, 0, 7, 7).len(), Some(0));
+    /// assert_eq!(Shape::ncl(usize::MAX, 2, 1).len(), None);
+    /// ```
     pub const fn len(&self) -> Option<usize> {
         if self.spatial == usize::MAX {
             return None;
@@ -118,6 +176,10 @@ impl Shape {
     }
 
     /// Whether the tensor holds no values (`false` when the length overflows).
+    ///
+    /// ```
+    /// assert!(normkern::Shape::rows(0, 768).is_empty());
+    /// ```
     pub const fn is_empty(&self) -> bool {
         matches!(self.len(), Some(0))
     }

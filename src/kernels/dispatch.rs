@@ -30,6 +30,11 @@ impl Kernels {
     /// The fastest instruction set available: AVX-512, then AVX2, on x86_64 CPUs that have
     /// them; the portable set on targets with SIMD floats; the scalar set elsewhere (Cortex-M,
     /// RV32), where it is the only one built.
+    ///
+    /// ```
+    /// let k = normkern::Kernels::detect();
+    /// assert_eq!(k.isa(), normkern::Isa::best());
+    /// ```
     pub fn detect() -> Kernels {
         Kernels { isa: Isa::best() }
     }
@@ -55,11 +60,22 @@ impl Kernels {
     }
 
     /// The scalar set, available everywhere: plain `f32` code.
+    ///
+    /// ```
+    /// const K: normkern::Kernels = normkern::Kernels::scalar();
+    /// assert_eq!(K.isa(), normkern::Isa::Scalar);
+    /// ```
     pub const fn scalar() -> Kernels {
         Kernels { isa: Isa::Scalar }
     }
 
     /// The instruction set these kernels run on.
+    ///
+    /// ```
+    /// use normkern::{Isa, Kernels};
+    /// assert_eq!(Kernels::new(Isa::Scalar)?.isa(), Isa::Scalar);
+    /// # Ok::<(), normkern::NormError>(())
+    /// ```
     pub fn isa(&self) -> Isa {
         self.isa
     }

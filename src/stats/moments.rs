@@ -59,6 +59,11 @@ impl Default for Moments {
 
 impl Moments {
     /// No values yet.
+    ///
+    /// ```
+    /// let m = normkern::Moments::new();
+    /// assert_eq!((m.count(), m.mean()), (0, None));
+    /// ```
     pub const fn new() -> Moments {
         Moments {
             count: 0,
@@ -90,6 +95,14 @@ impl Moments {
     }
 
     /// Adds one value (a scalar Welford update, compensated so long streams do not drift).
+    ///
+    /// ```
+    /// let mut m = normkern::Moments::new();
+    /// for x in [2.0, 4.0, 6.0] {
+    ///     m.push(x);
+    /// }
+    /// assert_eq!((m.mean(), m.variance()), (Some(4.0), Some(8.0 / 3.0)));
+    /// ```
     pub fn push(&mut self, x: f32) {
         if self.count == 0 {
             self.pivot = pivot_from(x);
@@ -110,6 +123,13 @@ impl Moments {
     }
 
     /// Adds everything `other` has seen (Chan's parallel formula).
+    ///
+    /// ```
+    /// use normkern::Moments;
+    /// let (mut a, b) = (Moments::of_slice(&[1.0, 2.0]), Moments::of_slice(&[3.0, 4.0]));
+    /// a.merge(&b);
+    /// assert_eq!((a.count(), a.mean()), (4, Some(2.5)));
+    /// ```
     pub fn merge(&mut self, other: &Moments) {
         if other.count == 0 {
             return;
@@ -132,21 +152,38 @@ impl Moments {
     }
 
     /// How many values were accumulated.
+    ///
+    /// ```
+    /// assert_eq!(normkern::Moments::of_slice(&[1.0; 5]).count(), 5);
+    /// ```
     pub fn count(&self) -> u64 {
         self.count
     }
 
     /// The mean, or `None` before any value.
+    ///
+    /// ```
+    /// assert_eq!(normkern::Moments::of_slice(&[1.0, 3.0]).mean(), Some(2.0));
+    /// ```
     pub fn mean(&self) -> Option<f32> {
         (self.count > 0).then_some(self.pivot + self.mean_offset())
     }
 
     /// The biased (population) variance `M2 / n`, or `None` before any value.
+    ///
+    /// ```
+    /// assert_eq!(normkern::Moments::of_slice(&[1.0, 3.0]).variance(), Some(1.0));
+    /// ```
     pub fn variance(&self) -> Option<f32> {
         (self.count > 0).then_some(self.var_raw())
     }
 
     /// The unbiased (sample) variance `M2 / (n - 1)`, or `None` with fewer than two values.
+    ///
+    /// ```
+    /// assert_eq!(normkern::Moments::of_slice(&[1.0, 3.0]).sample_variance(), Some(2.0));
+    /// assert_eq!(normkern::Moments::of_slice(&[1.0]).sample_variance(), None);
+    /// ```
     pub fn sample_variance(&self) -> Option<f32> {
         // var / ((n - 1) / n): the same as var * n / (n - 1) without overflowing var * n.
         (self.count > 1).then(|| self.var_raw() / ((self.count - 1) as f32 / self.count as f32))
@@ -154,11 +191,21 @@ impl Moments {
 
     /// The value offsets are taken from; with [`Moments::mean_offset`] it gives the mean without
     /// rounding it to one `f32`, for normalizing as `(x - pivot) - mean_offset`.
+    ///
+    /// ```
+    /// let m = normkern::Moments::of_slice(&[1.0e5, 1.0e5 + 2.0]);
+    /// assert_eq!(m.pivot() + m.mean_offset(), 1.0e5 + 1.0);
+    /// ```
     pub fn pivot(&self) -> f32 {
         self.pivot
     }
 
     /// The mean minus the pivot.
+    ///
+    /// ```
+    /// let m = normkern::Moments::of_slice(&[10.0, 12.0]);
+    /// assert_eq!(m.mean_offset(), m.mean().unwrap() - m.pivot());
+    /// ```
     pub fn mean_offset(&self) -> f32 {
         self.offset + self.carry[0]
     }
