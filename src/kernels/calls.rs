@@ -92,7 +92,7 @@ impl Kernels {
     ) {
         let io = contiguous_io(io, 0, rows.rows * rows.cols, epilogue);
         // SAFETY: the span was checked.
-        unsafe { self.rows_kernel::<St, _, _, _>(io, rows, report) }
+        unsafe { self.run(rows_kernel::<St, _, _, _>(io, rows, report)) }
     }
 
     /// [`Kernels::normalize_rows`] of the sums `x + skip (+ bias)` (see [`Residual`]).
@@ -109,28 +109,7 @@ impl Kernels {
         let (skip, sum) = residual.ptrs(0, len);
         let io = with_residual(io, Values(skip), sum.map(ValuesMut), residual, rows.cols);
         // SAFETY: every span was checked.
-        unsafe { self.rows_kernel::<St, _, _, _>(io, rows, report) }
-    }
-
-    /// Runs the rows kernel.
-    ///
-    /// # Safety
-    /// `io` is valid for `rows * cols` reads and writes.
-    unsafe fn rows_kernel<St: Statistic, S: Source, D: Sink, E: Epilogue>(
-        &self,
-        io: Io<S, D, E>,
-        rows: Rows<'_>,
-        report: Report<'_>,
-    ) {
-        check_rows::<St>(&rows, &report);
-        let kernel = NormalizeRows {
-            io,
-            rows,
-            report,
-            statistic: PhantomData::<St>,
-        };
-        // SAFETY: the caller vouches for `io`; the parameters and report were checked.
-        unsafe { self.run(kernel) }
+        unsafe { self.run(rows_kernel::<St, _, _, _>(io, rows, report)) }
     }
 
     /// LayerNorm or RMSNorm (`St`) of rows whose values lie `stride` apart, row `i` starting
@@ -148,7 +127,7 @@ impl Kernels {
     ) {
         let io = strided_io(io, start, stride, strided_span(&rows, stride), epilogue);
         // SAFETY: the span was checked.
-        unsafe { self.strided_rows_kernel::<St, _, _, _>(io, rows, report) }
+        unsafe { self.run_compact(rows_kernel::<St, _, _, _>(io, rows, report)) }
     }
 
     /// [`Kernels::normalize_strided`] of the sums `x + skip (+ bias)` (rows of
@@ -171,28 +150,7 @@ impl Kernels {
         let sum = sum.map(|ptr| StridedValuesMut { ptr, stride: 1 });
         let io = with_residual(io, skip, sum, residual, rows.cols);
         // SAFETY: every span was checked.
-        unsafe { self.strided_rows_kernel::<St, _, _, _>(io, rows, report) }
-    }
-
-    /// Runs the rows kernel on the compact set.
-    ///
-    /// # Safety
-    /// `io` is valid for the rows' reads and writes.
-    unsafe fn strided_rows_kernel<St: Statistic, S: Source, D: Sink, E: Epilogue>(
-        &self,
-        io: Io<S, D, E>,
-        rows: Rows<'_>,
-        report: Report<'_>,
-    ) {
-        check_rows::<St>(&rows, &report);
-        let kernel = NormalizeRows {
-            io,
-            rows,
-            report,
-            statistic: PhantomData::<St>,
-        };
-        // SAFETY: the caller vouches for `io`; the parameters and report were checked.
-        unsafe { self.run_compact(kernel) }
+        unsafe { self.run_compact(rows_kernel::<St, _, _, _>(io, rows, report)) }
     }
 
     /// One-pass sums of the group at `place` (compact set).
@@ -331,8 +289,13 @@ impl Strided {
     }
 }
 
-/// What every rows kernel needs of its parameters and report.
-fn check_rows<St: Statistic>(rows: &Rows<'_>, report: &Report<'_>) {
+/// The rows kernel over `io`, its parameters and report checked (`io` itself is the
+/// caller's to check: running the kernel is unsafe).
+fn rows_kernel<'a, St: Statistic, S: Source, D: Sink, E: Epilogue>(
+    io: Io<S, D, E>,
+    rows: Rows<'a>,
+    report: Report<'a>,
+) -> NormalizeRows<'a, St, S, D, E> {
     assert!(rows.gamma.is_none_or(|g| g.len() == rows.cols));
     assert!(
         rows.beta
@@ -340,6 +303,12 @@ fn check_rows<St: Statistic>(rows: &Rows<'_>, report: &Report<'_>) {
     );
     assert!(report.mean.as_ref().is_none_or(|m| m.len() >= rows.rows));
     assert!(report.inv_std.as_ref().is_none_or(|v| v.len() >= rows.rows));
+    NormalizeRows {
+        io,
+        rows,
+        report,
+        statistic: PhantomData,
+    }
 }
 
 /// Values from the first to the last element of `rows` rows of `cols`, `stride` apart.
