@@ -9,7 +9,8 @@ use super::columns::{
 use super::elements::{StridedValues, StridedValuesMut, Values, ValuesMut};
 use super::group::{GroupStatsFromSums, GroupSums};
 use super::residual::Sum;
-use super::rows::{NormalizeRows, Report, Rows};
+use super::row_parts::{Report, Rows};
+use super::rows::NormalizeRows;
 use super::runs::{Affine, ApplyRuns};
 use super::seam::{Epilogue, Io, Sink, Source};
 use super::walk::{Runs, Statistic};

@@ -21,7 +21,7 @@
 //!   short);
 //! - [`map`]: the normalize engine, one op per vector from input to output;
 //! - [`runs`]: channels-first groups of planes written while the next group is summed;
-//! - [`rows`] and [`short_rows`]: LayerNorm and RMSNorm rows;
+//! - [`rows`] and [`short_rows`]: LayerNorm and RMSNorm rows, sharing [`row_parts`];
 //! - [`columns`]: channels-last statistics and normalize, down the columns of a block;
 //! - [`calls`]: the bounds-checked entry points the operators call.
 
@@ -34,6 +34,7 @@ mod lanes;
 mod map;
 mod pivot;
 mod residual;
+mod row_parts;
 pub(crate) mod rows;
 mod runs;
 pub(crate) mod seam;
@@ -44,7 +45,7 @@ mod welford;
 pub(crate) use calls::Strided;
 pub(crate) use columns::{ColumnGeometry, ColumnParams, ColumnState, ColumnTotals};
 pub use dispatch::Kernels;
-pub(crate) use rows::{Report, Rows};
+pub(crate) use row_parts::{Report, Rows};
 pub(crate) use runs::Affine;
 pub(crate) use seam::{Activate, Epilogue, Identity};
 pub(crate) use walk::{MeanSquare, Runs, Statistic, Variance};

@@ -1,56 +1,23 @@
 //! LayerNorm and RMSNorm rows: each row's statistics, then its normalization with
 //! per-element gamma and beta. Long rows are written in the pass that sums the next row;
 //! short ones go a block at a time ([`super::short_rows`]); the compact (scalar) set takes one
-//! plain pass for the sums and one for the output, row after row.
+//! plain pass for the sums and one for the output, row after row. What these share is in
+//! [`super::row_parts`].
 
 use super::Kernel;
-use super::group::{Write, group_stats, mean_square, sums_while};
-use super::map::{Lanewise, map, write_lanes};
+use super::group::{Write, sums_while};
+use super::map::{Lanewise, write_lanes};
 use super::pivot::Sample;
+use super::row_parts::{
+    AffineKind, Report, RowOp, RowParams, Rows, WithAffine, normalize_rows_of, row_stats,
+    with_affine_kind,
+};
 use super::seam::{Epilogue, Io, Sink, Source};
 use super::short_rows::{SHORT_ROW, short_rows};
 use super::walk::{Runs, Statistic};
 use crate::simd::{Arch, Vector};
-use crate::stats::{Sums, deviation_scale};
+use crate::stats::Sums;
 use core::marker::PhantomData;
-
-/// `rows` rows of `cols` values, normalized by their variance (LayerNorm) or mean square
-/// (RMSNorm), then scaled by `gamma` and shifted by `beta` per element.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Rows<'a> {
-    pub rows: usize,
-    pub cols: usize,
-    pub eps: f32,
-    /// `cols` values, or none (1).
-    pub gamma: Option<&'a [f32]>,
-    /// `cols` values, or none (0). Always none for RMSNorm.
-    pub beta: Option<&'a [f32]>,
-}
-
-/// Where each row's mean and inverse standard deviation (or inverse root mean square) are
-/// recorded, where asked for: one value per row.
-#[derive(Debug, Default)]
-pub(crate) struct Report<'a> {
-    pub mean: Option<&'a mut [f32]>,
-    pub inv_std: Option<&'a mut [f32]>,
-}
-
-impl Report<'_> {
-    /// Records row `i`'s statistics.
-    #[inline(always)]
-    pub(crate) fn record(&mut self, i: usize, mean: f32, inv_std: f32) {
-        if let Some(m) = &mut self.mean {
-            m[i] = mean;
-        }
-        if let Some(v) = &mut self.inv_std {
-            v[i] = inv_std;
-        }
-    }
-
-    pub(crate) fn wanted(&self) -> bool {
-        self.mean.is_some() || self.inv_std.is_some()
-    }
-}
 
 /// Statistics and normalize of every row in one call.
 pub(crate) struct NormalizeRows<'a, St, S, D, E> {
@@ -79,50 +46,6 @@ impl<St: Statistic, S: Source, D: Sink, E: Epilogue> Kernel for NormalizeRows<'_
                 long_rows::<A::Wide, St, S, D, E>(io, p, &mut self.report);
             }
         }
-    }
-}
-
-/// The normalization of one row: `y = ((x - pivot) - offset) * scale * gamma[j] + beta[j]`.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct RowParams {
-    pub pivot: f32,
-    /// The mean minus the pivot (0 for RMSNorm).
-    pub offset: f32,
-    /// The inverse standard deviation (or root mean square), 0 for an exactly constant row
-    /// with eps = 0 (see [`deviation_scale`]).
-    pub scale: f32,
-}
-
-/// A row's statistics from its one-pass sums: how to normalize it, and the mean and inverse
-/// std to report.
-///
-/// # Safety
-/// `row` is valid for `p.cols` reads, and `V`'s instruction set is available.
-#[inline(always)]
-pub(crate) unsafe fn row_stats<V: Vector, St: Statistic, S: Source>(
-    row: S,
-    p: &Rows<'_>,
-    sums: Sums,
-) -> (RowParams, f32, f32) {
-    let runs = Runs::row(p.cols);
-    // SAFETY (both branches): forwarded from the caller.
-    if St::CENTERED {
-        let st = unsafe { group_stats::<V, S>(row, runs, sums) };
-        let inv = st.var.inv_sqrt_plus(p.eps);
-        let params = RowParams {
-            pivot: st.moments.pivot(),
-            offset: st.moments.mean_offset(),
-            scale: deviation_scale(inv),
-        };
-        (params, st.mean, inv)
-    } else {
-        let ms = unsafe { mean_square::<V, S>(row, runs, sums, 1.0 / p.cols as f32) };
-        let inv = ms.inv_sqrt_plus(p.eps);
-        let params = RowParams {
-            scale: deviation_scale(inv),
-            ..RowParams::default()
-        };
-        (params, 0.0, inv)
     }
 }
 
@@ -184,101 +107,6 @@ unsafe fn long_rows<V: Vector, St: Statistic, S: Source, D: Sink, E: Epilogue>(
     }
 }
 
-/// Per-element gamma and beta, known present or absent at compile time.
-pub(crate) trait AffineKind {
-    const GAMMA: bool;
-    const BETA: bool;
-}
-
-macro_rules! affine_kinds {
-    ($($name:ident: $gamma:literal, $beta:literal;)*) => {$(
-        /// Which of gamma and beta are present.
-        pub(crate) struct $name;
-        impl AffineKind for $name {
-            const GAMMA: bool = $gamma;
-            const BETA: bool = $beta;
-        }
-    )*};
-}
-
-affine_kinds! {
-    Neither: false, false;
-    GammaOnly: true, false;
-    BetaOnly: false, true;
-    GammaBeta: true, true;
-}
-
-/// Code generic over which of gamma and beta are present, run with the kind `p` has.
-pub(crate) trait WithAffine {
-    type Output;
-    /// # Safety
-    /// As the implementing type documents.
-    unsafe fn with<K: AffineKind>(self) -> Self::Output;
-}
-
-/// Runs `f` with the [`AffineKind`] of `p` (beta is never present for RMSNorm).
-///
-/// # Safety
-/// As `f` documents.
-#[inline(always)]
-pub(crate) unsafe fn with_affine_kind<F: WithAffine>(p: &Rows<'_>, f: F) -> F::Output {
-    // SAFETY: forwarded from the caller.
-    unsafe {
-        match (p.gamma.is_some(), p.beta.is_some()) {
-            (true, true) => f.with::<GammaBeta>(),
-            (true, false) => f.with::<GammaOnly>(),
-            (false, true) => f.with::<BetaOnly>(),
-            (false, false) => f.with::<Neither>(),
-        }
-    }
-}
-
-/// Consecutive rows of `cols` values, row `i` with `params[i]`.
-///
-/// # Safety
-/// `io` is valid for `params.len() * cols` reads and writes, gamma and beta hold `cols`
-/// values, and `V`'s instruction set is available.
-#[inline(always)]
-pub(crate) unsafe fn normalize_rows_of<V: Vector, S: Source, D: Sink, E: Epilogue>(
-    io: Io<S, D, E>,
-    cols: usize,
-    params: &[RowParams],
-    p: &Rows<'_>,
-) {
-    let block = NormalizeBlock {
-        io,
-        cols,
-        params,
-        p,
-        vector: PhantomData::<V>,
-    };
-    // SAFETY: forwarded from the caller.
-    unsafe { with_affine_kind(p, block) }
-}
-
-/// [`normalize_rows_of`] with the affine kind known.
-struct NormalizeBlock<'a, 'p, V, S, D, E> {
-    io: Io<S, D, E>,
-    cols: usize,
-    params: &'a [RowParams],
-    p: &'a Rows<'p>,
-    vector: PhantomData<V>,
-}
-
-impl<V: Vector, S: Source, D: Sink, E: Epilogue> WithAffine for NormalizeBlock<'_, '_, V, S, D, E> {
-    type Output = ();
-    #[inline(always)]
-    unsafe fn with<K: AffineKind>(self) {
-        for (i, &params) in self.params.iter().enumerate() {
-            // SAFETY: row `i` lies in the block (the caller's contract).
-            unsafe {
-                let op = RowOp::<V, K>::new(params, self.p);
-                map::<V, S, D, E>(self.io.offset(i * self.cols), self.cols, &op);
-            }
-        }
-    }
-}
-
 /// A row written while the sums of the row at `next` are taken.
 struct NormalizeWhileSumming<'a, 'p, V, St, S, D, E> {
     io: Io<S, D, E>,
@@ -322,55 +150,5 @@ impl<V: Vector, S: Source, D: Sink, E: Epilogue, Op: Lanewise<V>> Write<V>
     unsafe fn write(&self, _: &(), at: usize, lanes: usize) {
         // SAFETY: the write's contract covers `at..at + lanes`.
         unsafe { write_lanes(self.io, &self.op, at, lanes) }
-    }
-}
-
-/// A row's normalization, parameters splatted once, gamma and beta of kind `K`.
-pub(crate) struct RowOp<V, K> {
-    pivot: V,
-    offset: V,
-    scale: V,
-    gamma: *const f32,
-    beta: *const f32,
-    kind: PhantomData<K>,
-}
-
-impl<V: Vector, K: AffineKind> RowOp<V, K> {
-    /// # Safety
-    /// `V`'s instruction set is available.
-    #[inline(always)]
-    pub(crate) unsafe fn new(params: RowParams, p: &Rows<'_>) -> Self {
-        // SAFETY: forwarded from the caller.
-        unsafe {
-            RowOp {
-                pivot: V::splat(params.pivot),
-                offset: V::splat(params.offset),
-                scale: V::splat(params.scale),
-                gamma: p.gamma.map_or(core::ptr::null(), |g| g.as_ptr()),
-                beta: p.beta.map_or(core::ptr::null(), |b| b.as_ptr()),
-                kind: PhantomData,
-            }
-        }
-    }
-}
-
-impl<V: Vector, K: AffineKind> Lanewise<V> for RowOp<V, K> {
-    #[inline(always)]
-    unsafe fn at(&self, x: V, i: usize, lanes: usize) -> V {
-        // SAFETY: `i..i + lanes` lies in the row, and gamma and beta hold a row's values.
-        unsafe {
-            let u = x.sub(self.pivot).sub(self.offset);
-            let scale = if K::GAMMA {
-                self.scale
-                    .mul(super::lanes::load_param::<V>(self.gamma, i, lanes))
-            } else {
-                self.scale
-            };
-            if K::BETA {
-                u.mul_add(scale, super::lanes::load_param::<V>(self.beta, i, lanes))
-            } else {
-                u.mul(scale)
-            }
-        }
     }
 }

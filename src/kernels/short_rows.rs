@@ -7,7 +7,7 @@
 //! its loads in time.
 
 use super::lanes::{UNROLL, load_masked};
-use super::rows::{Report, RowParams, Rows, normalize_rows_of, row_stats};
+use super::row_parts::{Report, RowParams, Rows, normalize_rows_of, row_stats};
 use super::seam::{Epilogue, Io, LINE_BYTES, Sink, Source};
 use super::walk::{Pair, Statistic};
 use crate::simd::{ROWS, Vector};
