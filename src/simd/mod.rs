@@ -46,16 +46,24 @@ pub(crate) trait Vector: Copy {
     unsafe fn mul_add(self, a: Self, b: Self) -> Self;
     /// `self * a - b`, fused where the instruction set has FMA.
     unsafe fn mul_sub(self, a: Self, b: Self) -> Self;
+    /// Whether `mul_add` and `mul_sub` are fused (rounded once) on this set, so that
+    /// `a.mul_sub(b, a * b)` is the exact error of the product. Only a speed-up: without it the
+    /// same values come from splitting the operands.
+    const FUSED: bool = false;
     unsafe fn abs(self) -> Self;
     /// Lane-wise `self > rhs ? self : rhs`: the second operand where either is NaN (as x86's
     /// `maxps`).
     unsafe fn max(self, rhs: Self) -> Self;
+    /// Lane-wise `self < rhs ? self : rhs`: the second operand where either is NaN (as x86's
+    /// `minps`).
+    unsafe fn min(self, rhs: Self) -> Self;
     /// `1 / sqrt(self)`, the square root and the division each correctly rounded (the same
     /// bits as the scalar expression; no reciprocal-square-root approximation).
     unsafe fn recip_sqrt(self) -> Self;
     /// `self / rhs`, correctly rounded.
     unsafe fn div(self, rhs: Self) -> Self;
-    /// `2^self`, for lanes that hold integers in `-126..=127`.
+    /// `2^self`, for lanes that hold integers in `-126..=127` (a NaN lane gives some value,
+    /// never undefined behavior: the activations let a NaN input's lanes run through).
     unsafe fn pow2i(self) -> Self;
     /// `a` in the lanes where `self` is negative (its sign bit set, or less than zero), `b`
     /// in the others: a branch-free choice.

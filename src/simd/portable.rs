@@ -59,6 +59,10 @@ impl Vector for f32x8 {
         self.simd_gt(rhs).bitselect(self, rhs)
     }
     #[inline(always)]
+    unsafe fn min(self, rhs: Self) -> Self {
+        self.simd_lt(rhs).bitselect(self, rhs)
+    }
+    #[inline(always)]
     unsafe fn recip_sqrt(self) -> Self {
         f32x8::splat(1.0) / self.sqrt()
     }

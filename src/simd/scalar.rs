@@ -61,6 +61,10 @@ impl Vector for f32 {
         if self > rhs { self } else { rhs }
     }
     #[inline(always)]
+    unsafe fn min(self, rhs: Self) -> Self {
+        if self < rhs { self } else { rhs }
+    }
+    #[inline(always)]
     unsafe fn recip_sqrt(self) -> Self {
         1.0 / crate::float::sqrt(self)
     }

@@ -52,6 +52,10 @@ impl Vector for F32x8 {
         F32x8(unsafe { _mm256_max_ps(self.0, rhs.0) })
     }
     #[inline(always)]
+    unsafe fn min(self, rhs: Self) -> Self {
+        F32x8(unsafe { _mm256_min_ps(self.0, rhs.0) })
+    }
+    #[inline(always)]
     unsafe fn recip_sqrt(self) -> Self {
         F32x8(unsafe { _mm256_div_ps(_mm256_set1_ps(1.0), _mm256_sqrt_ps(self.0)) })
     }
@@ -180,6 +184,7 @@ impl Vector for F32x8 {
         unsafe { _mm_prefetch::<_MM_HINT_T0>(src.cast()) }
     }
     const SPECIALIZE: bool = true;
+    const FUSED: bool = true;
     const STREAMS: bool = true;
     #[inline(always)]
     unsafe fn store_stream(self, dst: *mut f32) {

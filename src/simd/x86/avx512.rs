@@ -52,6 +52,10 @@ impl Vector for F32x16 {
         F32x16(unsafe { _mm512_max_ps(self.0, rhs.0) })
     }
     #[inline(always)]
+    unsafe fn min(self, rhs: Self) -> Self {
+        F32x16(unsafe { _mm512_min_ps(self.0, rhs.0) })
+    }
+    #[inline(always)]
     unsafe fn recip_sqrt(self) -> Self {
         F32x16(unsafe { _mm512_div_ps(_mm512_set1_ps(1.0), _mm512_sqrt_ps(self.0)) })
     }
@@ -186,6 +190,7 @@ impl Vector for F32x16 {
         unsafe { _mm_prefetch::<_MM_HINT_T0>(src.cast()) }
     }
     const SPECIALIZE: bool = true;
+    const FUSED: bool = true;
     const STREAMS: bool = true;
     #[inline(always)]
     unsafe fn store_stream(self, dst: *mut f32) {
