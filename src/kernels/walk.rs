@@ -280,19 +280,14 @@ unsafe fn walk_plain<V: Vector, W: Walk<V>>(
         let state = unsafe { walk.begin(r) };
         let mut i = 0;
         while i < runs.len {
-            let whole = ((runs.len - i) / V::LANES).min(room);
-            let stop = i + whole * V::LANES;
+            // A stretch up to the next fold or the run's end, the last vector maybe partial.
+            let (from, stop) = (i, runs.len.min(i + room * V::LANES));
             while i < stop {
-                unsafe { walk.step(&mut slot, &state, start + i, V::LANES) };
-                i += V::LANES;
+                let n = (stop - i).min(V::LANES);
+                unsafe { walk.step(&mut slot, &state, start + i, n) };
+                i += n;
             }
-            room -= whole;
-            if room > 0 && i < runs.len {
-                // The run's last, partial vector.
-                unsafe { walk.step(&mut slot, &state, start + i, runs.len - i) };
-                i = runs.len;
-                room -= 1;
-            }
+            room -= (stop - from).div_ceil(V::LANES);
             if room == 0 {
                 unsafe { totals.flush_one(&slot) };
                 (slot, room) = (empty, FOLD);
