@@ -367,7 +367,24 @@ impl<S: Source, D: Sink, E: Epilogue> Kernel for ColumnAffine<'_, S, D, E> {
 
     #[inline(always)]
     unsafe fn run<A: Arch>(self) {
-        type V<A> = <A as Arch>::Stream;
+        // SAFETY (both): the kernel's contract, forwarded.
+        unsafe {
+            if E::COMPUTE_BOUND {
+                self.rows::<A::Wide>();
+            } else {
+                self.rows::<A::Stream>();
+            }
+        }
+    }
+}
+
+impl<S: Source, D: Sink, E: Epilogue> ColumnAffine<'_, S, D, E> {
+    /// Every row, in vectors `V`.
+    ///
+    /// # Safety
+    /// As [`Kernel::run`], for `V`'s instruction set.
+    #[inline(always)]
+    unsafe fn rows<V: Vector>(&self) {
         let (g, p) = (self.g, self.params);
         let column = ColumnOp(p.pivot.as_ptr(), p.scale.as_ptr(), p.shift.as_ptr());
         for r in 0..g.rows {
@@ -375,11 +392,11 @@ impl<S: Source, D: Sink, E: Epilogue> Kernel for ColumnAffine<'_, S, D, E> {
             // SAFETY: row `r` lies in both buffers, the column arrays are padded.
             unsafe {
                 if p.row_scale.is_none() && p.row_shift.is_none() {
-                    map::<V<A>, S, D, E>(io, g.width, &column);
+                    map::<V, S, D, E>(io, g.width, &column);
                 } else {
-                    let rs = V::<A>::splat(p.row_scale.map_or(1.0, |v| v[r]));
-                    let rb = V::<A>::splat(p.row_shift.map_or(0.0, |v| v[r]));
-                    map::<V<A>, S, D, E>(io, g.width, &RowScaled(&column, rs, rb));
+                    let rs = V::splat(p.row_scale.map_or(1.0, |v| v[r]));
+                    let rb = V::splat(p.row_shift.map_or(0.0, |v| v[r]));
+                    map::<V, S, D, E>(io, g.width, &RowScaled(&column, rs, rb));
                 }
             }
         }

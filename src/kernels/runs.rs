@@ -36,16 +36,12 @@ impl<S: Source, D: Sink, E: Epilogue> Kernel for ApplyRuns<'_, S, D, E> {
     #[inline(always)]
     unsafe fn run<A: Arch>(self) -> Option<Sums> {
         let Some(next) = self.next else {
-            for r in 0..self.runs.count {
-                let a = (self.affine)(r);
-                // SAFETY: run `r` lies in both buffers (the kernel's contract).
-                unsafe {
-                    let op = AffineOp::<A::Stream>::new(a);
-                    map::<A::Stream, _, _, _>(
-                        self.io.offset(r * self.runs.stride),
-                        self.runs.len,
-                        &op,
-                    );
+            // SAFETY (both): the kernel's contract, forwarded.
+            unsafe {
+                if E::COMPUTE_BOUND {
+                    self.each_run::<A::Wide>();
+                } else {
+                    self.each_run::<A::Stream>();
                 }
             }
             return None;
@@ -56,6 +52,24 @@ impl<S: Source, D: Sink, E: Epilogue> Kernel for ApplyRuns<'_, S, D, E> {
         };
         // SAFETY: the kernel's contract, forwarded.
         Some(unsafe { sums_while::<A::Wide, Variance, S>(next, self.runs, Sample::Spread, &write) })
+    }
+}
+
+impl<S: Source, D: Sink, E: Epilogue> ApplyRuns<'_, S, D, E> {
+    /// Each run written with its own affine, in vectors `V`.
+    ///
+    /// # Safety
+    /// As [`Kernel::run`], for `V`'s instruction set.
+    #[inline(always)]
+    unsafe fn each_run<V: Vector>(&self) {
+        for r in 0..self.runs.count {
+            let a = (self.affine)(r);
+            // SAFETY: run `r` lies in both buffers (the kernel's contract).
+            unsafe {
+                let op = AffineOp::<V>::new(a);
+                map::<V, _, _, _>(self.io.offset(r * self.runs.stride), self.runs.len, &op);
+            }
+        }
     }
 }
 

@@ -95,6 +95,10 @@ pub(crate) trait Sink: Copy {
 
 /// What is applied to each normalized vector before it is stored (an activation, or nothing).
 pub(crate) trait Epilogue: Copy {
+    /// Whether the epilogue costs more than the memory traffic it rides on: the streaming
+    /// passes then run in the set's widest vectors rather than its streaming ones.
+    const COMPUTE_BOUND: bool = false;
+
     /// # Safety
     /// `V`'s instruction set is available.
     unsafe fn apply<V: Vector>(self, v: V) -> V;
@@ -116,6 +120,11 @@ impl Epilogue for Identity {
 pub(crate) struct Activate<A>(pub A);
 
 impl<A: Activation> Epilogue for Activate<A> {
+    const COMPUTE_BOUND: bool = matches!(
+        A::KIND,
+        ActivationKind::Silu | ActivationKind::Gelu | ActivationKind::GeluTanh
+    );
+
     #[inline(always)]
     unsafe fn apply<V: Vector>(self, v: V) -> V {
         // SAFETY: forwarded from the caller.
