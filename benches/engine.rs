@@ -111,7 +111,7 @@ fn add_rms_norm(c: &mut Criterion) {
     g.throughput(Throughput::Bytes((4 * x0.len() * 2) as u64));
 
     let (mut x, mut r) = (x0.clone(), r0.clone());
-    let mut fused = |x: &mut Vec<bf16>, r: &mut Vec<bf16>| {
+    let fused = |x: &mut Vec<bf16>, r: &mut Vec<bf16>| {
         x.copy_from_slice(&x0);
         r.copy_from_slice(&r0);
         let io = InOut::in_place(&mut x[..]);
@@ -119,7 +119,7 @@ fn add_rms_norm(c: &mut Criterion) {
             .unwrap();
     };
     let (mut xu, mut ru) = (x0.clone(), r0.clone());
-    let mut unfused = |x: &mut Vec<bf16>, r: &mut Vec<bf16>| {
+    let unfused = |x: &mut Vec<bf16>, r: &mut Vec<bf16>| {
         x.copy_from_slice(&x0);
         r.copy_from_slice(&r0);
         // The add pass, as normkern would run it alone: a residual add with no norm is not an
@@ -176,13 +176,13 @@ fn add_layer_norm(c: &mut Criterion) {
     g.throughput(Throughput::Bytes((4 * x.len() * 2) as u64));
 
     let (mut y, mut sum) = (vec![f16::ZERO; x.len()], vec![f16::ZERO; x.len()]);
-    let mut fused = |y: &mut [f16], sum: &mut [f16]| {
+    let fused = |y: &mut [f16], sum: &mut [f16]| {
         let residual = Residual::new(&skip).bias(&bias).sum_to(sum);
         k.add_layer_norm(&ln, shape, InOut::new(&x, y), residual, None)
             .unwrap();
     };
     let (mut yu, mut sumu) = (y.clone(), sum.clone());
-    let mut unfused = |y: &mut [f16], sum: &mut [f16]| {
+    let unfused = |y: &mut [f16], sum: &mut [f16]| {
         for ((s, &a), (&b, &c)) in sum
             .iter_mut()
             .zip(&x)
