@@ -12,21 +12,56 @@
 /// assert!(y[0] == 0.0 && y[1] == 0.0 && y[2] > 0.0 && y[3] > y[2]);
 /// # Ok::<(), normkern::NormError>(())
 /// ```
+///
+/// Each unit type ([`Relu`], [`Silu`], ...) is compiled into the kernel: one instantiation of
+/// the operator per activation. [`AnyActivation`] is chosen at run time (from a model file,
+/// say): one instantiation serves all five, at the cost of a predictable branch per vector.
 pub trait Activation: Copy + Send + Sync + 'static + sealed::Sealed {
-    /// Which activation this is.
+    /// Which activation this is (a constant for the unit types: the kernels' match folds).
     #[doc(hidden)]
-    const KIND: ActivationKind;
+    fn kind(self) -> AnyActivation;
+
+    /// Whether the activation may cost more than the memory traffic it rides on (the
+    /// streaming passes then run in the widest vectors).
+    #[doc(hidden)]
+    const COMPUTE_BOUND: bool;
 }
 
-/// The activations, for the kernels to match on at compile time.
-#[doc(hidden)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ActivationKind {
+/// An activation picked at run time: what an engine holds after reading a graph.
+///
+/// ```
+/// use normkern::{AnyActivation, InOut, Kernels, LayerNorm, Shape};
+/// let from_the_graph = AnyActivation::Relu;
+/// let x = [1.0f32, 2.0, 3.0, 4.0];
+/// let mut y = [0.0f32; 4];
+/// let ln = LayerNorm::new().eps(0.0).then(from_the_graph);
+/// Kernels::detect().layer_norm(&ln, Shape::rows(1, 4), InOut::new(&x, &mut y), None)?;
+/// assert!(y[0] == 0.0 && y[1] == 0.0 && y[2] > 0.0);
+/// # Ok::<(), normkern::NormError>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AnyActivation {
+    /// The normalized value as it is ([`NoActivation`]).
+    #[default]
     None,
+    /// [`Relu`].
     Relu,
+    /// [`Silu`].
     Silu,
+    /// [`Gelu`].
     Gelu,
+    /// [`GeluTanh`].
     GeluTanh,
+}
+
+impl sealed::Sealed for AnyActivation {}
+impl Activation for AnyActivation {
+    #[inline(always)]
+    fn kind(self) -> AnyActivation {
+        self
+    }
+    const COMPUTE_BOUND: bool = true;
 }
 
 macro_rules! activations {
@@ -36,7 +71,14 @@ macro_rules! activations {
         pub struct $name;
         impl sealed::Sealed for $name {}
         impl Activation for $name {
-            const KIND: ActivationKind = ActivationKind::$kind;
+            #[inline(always)]
+            fn kind(self) -> AnyActivation {
+                AnyActivation::$kind
+            }
+            const COMPUTE_BOUND: bool = matches!(
+                AnyActivation::$kind,
+                AnyActivation::Silu | AnyActivation::Gelu | AnyActivation::GeluTanh
+            );
         }
     )*};
 }

@@ -100,7 +100,7 @@ mod shape;
 mod simd;
 mod stats;
 
-pub use activation::{Activation, Gelu, GeluTanh, NoActivation, Relu, Silu};
+pub use activation::{Activation, AnyActivation, Gelu, GeluTanh, NoActivation, Relu, Silu};
 pub use element::Element;
 pub use error::{ErrorKind, NormError};
 pub use fold::ConvKernel;

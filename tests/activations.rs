@@ -19,12 +19,16 @@
 //! 0 ulps apart, and a correctly rounded result is at 0). The bounds asserted are the ones
 //! the activations' documentation states (`src/simd/math.rs`).
 //!
+//! The run-time [`AnyActivation`] is checked to give the unit type's bits on both paths, in
+//! f32 and (through LayerNorm) f16: the other suites run it alone, to compile each operator
+//! once rather than once per activation.
+//!
 //! `cargo test --test activations -- --nocapture` prints the measured maximum per
 //! activation and instruction set, with the input where it occurs.
 
 use normkern::{
-    Activation, BatchNorm, Gelu, GeluTanh, InOut, Isa, Kernels, LayerNorm, NoActivation, Relu,
-    Shape, Silu,
+    Activation, AnyActivation, BatchNorm, Gelu, GeluTanh, InOut, Isa, Kernels, LayerNorm,
+    NoActivation, Relu, Shape, Silu, f16,
 };
 use normkern_reference::Activation as Reference;
 
@@ -275,4 +279,56 @@ fn gelu_within_stated_ulps() {
 #[test]
 fn gelu_tanh_within_stated_ulps() {
     measure::<GeluTanh>(Reference::GeluTanh, "gelu_tanh", GELU_TANH_ULPS);
+}
+
+/// LayerNorm of a few f16 rows (a ramp with an offset) followed by `activation`.
+fn f16_layer_norm<A: Activation>(k: Kernels, activation: A) -> Vec<f16> {
+    let (rows, cols) = (5, 83);
+    let x: Vec<f16> = (0..rows * cols)
+        .map(|i| f16::from_f32(3.0 + (i % cols) as f32 * 0.37 - (i / cols) as f32))
+        .collect();
+    let gamma: Vec<f32> = (0..cols).map(|c| 1.0 + c as f32 / 64.0).collect();
+    let beta: Vec<f32> = (0..cols).map(|c| 0.25 - c as f32 / 128.0).collect();
+    let ln = LayerNorm::new().gamma(&gamma).beta(&beta).then(activation);
+    let mut y = vec![f16::ZERO; x.len()];
+    k.layer_norm(&ln, Shape::rows(rows, cols), InOut::new(&x, &mut y), None)
+        .unwrap();
+    y
+}
+
+/// `AnyActivation::X` gives unit type `A`'s bits, on every path and set.
+fn any_is_the_unit<A: Activation + Default>(any: AnyActivation) {
+    let x = inputs();
+    for isa in Isa::available() {
+        let k = Kernels::new(isa).unwrap();
+        for (name, through) in paths::<A>() {
+            let unit = through(k, &x);
+            let run_time = match name {
+                "batch_norm" => through_batch_norm(k, any, &x),
+                _ => through_layer_norm(k, any, &x),
+            };
+            for ((&x, &u), &r) in x.iter().zip(&unit).zip(&run_time) {
+                assert!(
+                    u.to_bits() == r.to_bits() || (u.is_nan() && r.is_nan()),
+                    "{name} {any:?} on {isa:?} at {x:e}: unit type {u:e}, run-time {r:e}"
+                );
+            }
+        }
+        let (unit, run_time) = (f16_layer_norm(k, A::default()), f16_layer_norm(k, any));
+        let bits = |v: &[f16]| v.iter().map(|h| h.to_bits()).collect::<Vec<_>>();
+        assert_eq!(
+            bits(&unit),
+            bits(&run_time),
+            "f16 layer_norm {any:?} on {isa:?}"
+        );
+    }
+}
+
+#[test]
+fn any_activation_is_the_unit_type() {
+    any_is_the_unit::<NoActivation>(AnyActivation::None);
+    any_is_the_unit::<Relu>(AnyActivation::Relu);
+    any_is_the_unit::<Silu>(AnyActivation::Silu);
+    any_is_the_unit::<Gelu>(AnyActivation::Gelu);
+    any_is_the_unit::<GeluTanh>(AnyActivation::GeluTanh);
 }

@@ -12,7 +12,7 @@
 //! Constants that depend on memory are in bytes ([`LINE_BYTES`]); a kernel converts them to
 //! elements with its source's or sink's `ELEMENT_BYTES`.
 
-use crate::activation::{Activation, ActivationKind};
+use crate::activation::{Activation, AnyActivation};
 use crate::simd::{Vector, math};
 
 /// Bytes in a cache line.
@@ -115,26 +115,24 @@ impl Epilogue for Identity {
     }
 }
 
-/// A public [`Activation`] as an epilogue (its kind is a constant: the match folds away).
+/// A public [`Activation`] as an epilogue (for the unit types the kind is a constant and the
+/// match folds away; for [`AnyActivation`] it is one predictable branch per vector).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Activate<A>(pub A);
 
 impl<A: Activation> Epilogue for Activate<A> {
-    const COMPUTE_BOUND: bool = matches!(
-        A::KIND,
-        ActivationKind::Silu | ActivationKind::Gelu | ActivationKind::GeluTanh
-    );
+    const COMPUTE_BOUND: bool = A::COMPUTE_BOUND;
 
     #[inline(always)]
     unsafe fn apply<V: Vector>(self, v: V) -> V {
         // SAFETY: forwarded from the caller.
         unsafe {
-            match A::KIND {
-                ActivationKind::None => v,
-                ActivationKind::Relu => math::relu(v),
-                ActivationKind::Silu => math::silu(v),
-                ActivationKind::Gelu => math::gelu(v),
-                ActivationKind::GeluTanh => math::gelu_tanh(v),
+            match self.0.kind() {
+                AnyActivation::None => v,
+                AnyActivation::Relu => math::relu(v),
+                AnyActivation::Silu => math::silu(v),
+                AnyActivation::Gelu => math::gelu(v),
+                AnyActivation::GeluTanh => math::gelu_tanh(v),
             }
         }
     }
