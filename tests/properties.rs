@@ -716,6 +716,7 @@ mod moments {
 /// root mean squares.
 mod bad_input {
     use super::*;
+    use check::wrong_len as wrong;
     use normkern::{BatchNormTraining, MeanVarianceNorm, Momentum, RmsNorm, RunningStats};
 
     /// One thing wrong with an otherwise valid call.
@@ -865,15 +866,6 @@ mod bad_input {
                     seed,
                 },
             )
-    }
-
-    /// `len`, made wrong.
-    fn wrong(len: usize, delta: u8) -> usize {
-        match delta {
-            0 if len > 0 => len - 1,
-            2 => 2 * len + 1,
-            _ => len + 1,
-        }
     }
 
     /// Calls `op` with `defect` along `path`; checks the error and that nothing was written.

@@ -272,12 +272,21 @@ fn empty_shapes_with_huge_dimensions() {
     );
     let shape = Shape::channels_last(huge, 7, 0);
     assert_eq!(
-        k.instance_norm(&InstanceNorm::new(), shape, InOut::<f32>::new(&[], &mut []), None),
+        k.instance_norm(
+            &InstanceNorm::new(),
+            shape,
+            InOut::<f32>::new(&[], &mut []),
+            None
+        ),
         Ok(())
     );
     let shape = Shape::channels_last(huge, 3, 0);
     assert_eq!(
-        k.mean_variance_norm(&MeanVarianceNorm::new(), shape, InOut::<f32>::new(&[], &mut [])),
+        k.mean_variance_norm(
+            &MeanVarianceNorm::new(),
+            shape,
+            InOut::<f32>::new(&[], &mut [])
+        ),
         Ok(())
     );
     let bn = BatchNorm::new(&[], &[]);

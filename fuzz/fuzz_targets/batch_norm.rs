@@ -6,11 +6,13 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use normkern::{
-    BatchNorm, BatchNormTraining, ConvKernel, InOut, Kernels, Momentum, NormError, RunningStats,
+    BatchNorm, BatchNormTraining, ConvKernel, Kernels, Momentum, NormError, RunningStats,
 };
 use normkern_fuzz::adapt::{self, MaybeBeta, MaybeGamma};
 use normkern_fuzz::bounds::{self as r, DEV, Expect, REL};
 use normkern_fuzz::check::{self, Case, Extra, GroupMap, Reference};
+use normkern_fuzz::each_elem;
+use normkern_fuzz::elem::{ElemPick, Io};
 use normkern_fuzz::input::{
     self as spec, Buffers, Dim, Eps, IsaPick, Len, Param, SavedSpec, ShapeSpec,
 };
@@ -102,6 +104,9 @@ enum Mode {
 
 #[derive(Arbitrary, Debug)]
 struct Input {
+    /// The element type (first: every seed written before it decodes with a zero byte in
+    /// front, as f32).
+    elem: ElemPick,
     mode: Mode,
     shape: ShapeSpec,
     isa: IsaPick,
@@ -152,6 +157,7 @@ fn inference(input: &Input, mean: &Param, var: &Param) {
         mean.iter().chain(&var).all(|&v| r::param_in_domain(v)) && var.iter().all(|&v| v >= 0.0);
     let case = Case {
         name: "batch_norm_inference",
+        elem: input.elem.ty(),
         x,
         y_len,
         in_place: input.buffers.in_place,
@@ -174,8 +180,8 @@ fn inference(input: &Input, mean: &Param, var: &Param) {
         .eps(eps)
         .maybe_gamma(g)
         .maybe_beta(b);
-    let run = |k: &Kernels, io: InOut<'_>, _: &mut [Vec<f32>]| -> Result<(), NormError> {
-        k.batch_norm_inference(&bn, shape, io)
+    let run = |k: &Kernels, io: Io<'_>, _: &[f32], _: &mut [Vec<f32>]| -> Result<(), NormError> {
+        each_elem!(io, io => k.batch_norm_inference(&bn, shape, io))
     };
     let reference = |x: &[f32]| {
         let dims = adapt::dims(&shape);
@@ -227,6 +233,7 @@ fn training(input: &Input, running: Option<&Running>, saved: Option<SavedSpec>) 
     let running_all = || running_bufs.iter().flat_map(|(m, v)| m.iter().chain(v));
     let case = Case {
         name: "batch_norm_training",
+        elem: input.elem.ty(),
         x,
         y_len,
         in_place: input.buffers.in_place,
@@ -249,15 +256,16 @@ fn training(input: &Input, running: Option<&Running>, saved: Option<SavedSpec>) 
         .maybe_gamma(g)
         .maybe_beta(b);
     let has_saved = saved.is_some();
-    let run = |k: &Kernels, io: InOut<'_>, extras: &mut [Vec<f32>]| -> Result<(), NormError> {
-        let (saved_bufs, running_slices) = extras.split_at_mut(if has_saved { 2 } else { 0 });
-        let saved = saved::stats(saved_bufs);
-        let running = match running_slices {
-            [mean, var] => Some(RunningStats::new(mean, var, momentum.expect("running"))),
-            _ => None,
+    let run =
+        |k: &Kernels, io: Io<'_>, _: &[f32], extras: &mut [Vec<f32>]| -> Result<(), NormError> {
+            let (saved_bufs, running_slices) = extras.split_at_mut(if has_saved { 2 } else { 0 });
+            let saved = saved::stats(saved_bufs);
+            let running = match running_slices {
+                [mean, var] => Some(RunningStats::new(mean, var, momentum.expect("running"))),
+                _ => None,
+            };
+            each_elem!(io, io => k.batch_norm_training(&p, shape, io, running, saved))
         };
-        k.batch_norm_training(&p, shape, io, running, saved)
-    };
     let reference = |x: &[f32]| {
         let want = exact::batch_norm_training(x, &dims, eps, g, b);
         let st = &want.stats;

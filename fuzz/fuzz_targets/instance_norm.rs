@@ -4,16 +4,21 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use normkern::{InOut, InstanceNorm, Kernels, NormError};
+use normkern::{InstanceNorm, Kernels, NormError};
 use normkern_fuzz::adapt::{MaybeBeta, MaybeGamma};
 use normkern_fuzz::bounds as r;
 use normkern_fuzz::check::{self, Case, GroupMap};
+use normkern_fuzz::each_elem;
+use normkern_fuzz::elem::{ElemPick, Io};
 use normkern_fuzz::input::{self as spec, Buffers, Eps, IsaPick, Param, SavedSpec, ShapeSpec};
 use normkern_fuzz::{adapt, saved};
 use normkern_reference::Grouping;
 
 #[derive(Arbitrary, Debug)]
 struct Input {
+    /// The element type (first: every seed written before it decodes with a zero byte in
+    /// front, as f32).
+    elem: ElemPick,
     shape: ShapeSpec,
     isa: IsaPick,
     buffers: Buffers,
@@ -50,6 +55,7 @@ fn run(input: Input) {
     let extras = saved::extras(saved.as_ref(), ["mean", "inv_std"], shape.spatial() > 0);
     let case = Case {
         name: "instance_norm",
+        elem: input.elem.ty(),
         x,
         y_len,
         in_place: input.buffers.in_place,
@@ -63,9 +69,10 @@ fn run(input: Input) {
         params_in_domain: r::eps_in_domain(eps) && r::params_in_domain(g) && r::params_in_domain(b),
     };
     let p = InstanceNorm::new().eps(eps).maybe_gamma(g).maybe_beta(b);
-    let run = |k: &Kernels, io: InOut<'_>, extras: &mut [Vec<f32>]| -> Result<(), NormError> {
-        k.instance_norm(&p, shape, io, saved::stats(extras))
-    };
+    let run =
+        |k: &Kernels, io: Io<'_>, _: &[f32], extras: &mut [Vec<f32>]| -> Result<(), NormError> {
+            each_elem!(io, io => k.instance_norm(&p, shape, io, saved::stats(extras)))
+        };
     let reference =
         |x: &[f32]| check::standard_reference(x, &dims, per_instance, eps, g, b, saved.is_some());
     check::check_case(&case, &run, &reference);

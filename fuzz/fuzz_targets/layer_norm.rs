@@ -4,16 +4,21 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use normkern::{InOut, Kernels, LayerNorm, NormError};
+use normkern::{Kernels, LayerNorm, NormError};
 use normkern_fuzz::adapt::{MaybeBeta, MaybeGamma};
 use normkern_fuzz::bounds as r;
 use normkern_fuzz::check::{self, Case, GroupMap};
+use normkern_fuzz::each_elem;
+use normkern_fuzz::elem::{ElemPick, Io};
 use normkern_fuzz::input::{self as spec, Buffers, Eps, IsaPick, Param, RowMode, SavedSpec};
 use normkern_fuzz::saved;
 use normkern_reference::Grouping;
 
 #[derive(Arbitrary, Debug)]
 struct Input {
+    /// The element type (first: every seed written before it decodes with a zero byte in
+    /// front, as f32).
+    elem: ElemPick,
     mode: RowMode,
     isa: IsaPick,
     buffers: Buffers,
@@ -47,6 +52,7 @@ fn run(input: Input) {
     let extras = saved::extras(saved.as_ref(), ["mean", "inv_std"], true);
     let case = Case {
         name: "layer_norm",
+        elem: input.elem.ty(),
         x,
         y_len,
         in_place: input.buffers.in_place,
@@ -60,9 +66,10 @@ fn run(input: Input) {
         params_in_domain: r::eps_in_domain(eps) && r::params_in_domain(g) && r::params_in_domain(b),
     };
     let p = LayerNorm::new().eps(eps).maybe_gamma(g).maybe_beta(b);
-    let run = |k: &Kernels, io: InOut<'_>, extras: &mut [Vec<f32>]| -> Result<(), NormError> {
-        k.layer_norm(&p, rows.shape, io, saved::stats(extras))
-    };
+    let run =
+        |k: &Kernels, io: Io<'_>, _: &[f32], extras: &mut [Vec<f32>]| -> Result<(), NormError> {
+            each_elem!(io, io => k.layer_norm(&p, rows.shape, io, saved::stats(extras)))
+        };
     let reference = |x: &[f32]| {
         let dims = dims.as_ref().expect("valid");
         let rows = Grouping::PerPosition;

@@ -3,10 +3,12 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use normkern::{InOut, Kernels, MeanVarianceNorm, MvnAxes, NormError};
+use normkern::{Kernels, MeanVarianceNorm, MvnAxes, NormError};
 use normkern_fuzz::adapt;
 use normkern_fuzz::bounds as r;
 use normkern_fuzz::check::{self, Case, GroupMap, Reference};
+use normkern_fuzz::each_elem;
+use normkern_fuzz::elem::{ElemPick, Io};
 use normkern_fuzz::input::{self as spec, Buffers, IsaPick, ShapeSpec};
 use normkern_reference as exact;
 
@@ -19,6 +21,9 @@ enum Axes {
 
 #[derive(Arbitrary, Debug)]
 struct Input {
+    /// The element type (first: every seed written before it decodes with a zero byte in
+    /// front, as f32).
+    elem: ElemPick,
     shape: ShapeSpec,
     axes: Axes,
     isa: IsaPick,
@@ -44,6 +49,7 @@ fn run(input: Input) {
     let grouping = valid.then(|| GroupMap::of(&dims, over));
     let case = Case {
         name: "mean_variance_norm",
+        elem: input.elem.ty(),
         x,
         y_len,
         in_place: input.buffers.in_place,
@@ -57,8 +63,8 @@ fn run(input: Input) {
         params_in_domain: true,
     };
     let p = MeanVarianceNorm::new().axes(axes);
-    let run = |k: &Kernels, io: InOut<'_>, _: &mut [Vec<f32>]| -> Result<(), NormError> {
-        k.mean_variance_norm(&p, shape, io)
+    let run = |k: &Kernels, io: Io<'_>, _: &[f32], _: &mut [Vec<f32>]| -> Result<(), NormError> {
+        each_elem!(io, io => k.mean_variance_norm(&p, shape, io))
     };
     let reference = |x: &[f32]| Reference {
         y: r::outputs(&exact::mvn(x, &dims, adapt::axes(axes)), &dims, over, None),

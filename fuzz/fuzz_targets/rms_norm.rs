@@ -4,15 +4,20 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use normkern::{InOut, Kernels, NormError, RmsNorm};
+use normkern::{Kernels, NormError, RmsNorm};
 use normkern_fuzz::adapt::MaybeGamma;
 use normkern_fuzz::bounds as r;
 use normkern_fuzz::check::{self, Case, Extra, GroupMap, Reference};
+use normkern_fuzz::each_elem;
+use normkern_fuzz::elem::{ElemPick, Io};
 use normkern_fuzz::input::{self as spec, Buffers, Eps, IsaPick, Len, Param, RowMode};
 use normkern_reference::{self as exact, Formula, Grouping};
 
 #[derive(Arbitrary, Debug)]
 struct Input {
+    /// The element type (first: every seed written before it decodes with a zero byte in
+    /// front, as f32).
+    elem: ElemPick,
     mode: RowMode,
     isa: IsaPick,
     buffers: Buffers,
@@ -45,6 +50,7 @@ fn run(input: Input) {
     let extras = inv_rms_len.map_or(vec![], |l| vec![Extra::output("inv_rms", l, true)]);
     let case = Case {
         name: "rms_norm",
+        elem: input.elem.ty(),
         x,
         y_len,
         in_place: input.buffers.in_place,
@@ -58,8 +64,12 @@ fn run(input: Input) {
         params_in_domain: r::eps_in_domain(eps) && r::params_in_domain(g),
     };
     let p = RmsNorm::new().eps(eps).maybe_gamma(g);
-    let run = |k: &Kernels, io: InOut<'_>, extras: &mut [Vec<f32>]| -> Result<(), NormError> {
-        k.rms_norm(&p, rows.shape, io, extras.first_mut().map(|v| &mut v[..]))
+    let run = |k: &Kernels,
+               io: Io<'_>,
+               _: &[f32],
+               extras: &mut [Vec<f32>]|
+     -> Result<(), NormError> {
+        each_elem!(io, io => k.rms_norm(&p, rows.shape, io, extras.first_mut().map(|v| &mut v[..])))
     };
     let reference = |x: &[f32]| {
         let dims = dims.as_ref().expect("valid");

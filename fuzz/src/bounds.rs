@@ -40,6 +40,7 @@
 //! subnormal-dominated groups) results are legitimately ill-conditioned and only the
 //! structural properties are checked.
 
+use crate::common::engine::{self, Act};
 use normkern_reference::{Dims, Expected, Grouping, Stats};
 
 /// Relative tolerance on the normalized term and the shift (see the module docs).
@@ -128,6 +129,23 @@ fn inverse_roots(stats: &[Stats], eps: f32, of: impl Fn(&Stats) -> f64) -> Vec<E
             (st.count > 0).then(|| {
                 let inv = 1.0 / (of(st) + f64::from(eps)).sqrt();
                 (inv, REL * inv)
+            })
+        })
+        .collect()
+}
+
+/// The outputs of a normalization followed by `act`, from the normalization's ([`outputs`]):
+/// the exact activation of each expected value, within the normalization's tolerance
+/// stretched by the activation's slope, plus the activation's own error (its stated f32 ulps,
+/// `tests/common/engine.rs`) at the largest magnitude the result can reach.
+pub fn activated(y: Vec<Expect>, act: Act) -> Vec<Expect> {
+    y.into_iter()
+        .map(|e| {
+            e.map(|(value, tol)| {
+                let want = act.exact(value);
+                let tol = act.lipschitz() * tol;
+                let own = act.max_ulps() as f64 * engine::ulp::<f32>(want.abs() + tol);
+                (want, tol + own)
             })
         })
         .collect()

@@ -13,9 +13,14 @@
 //!    output of a poisoned group is non-finite;
 //! 6. on input in the numeric domain (see [`crate::bounds`]) every instruction set is
 //!    within tolerance of the float64 reference and of `Isa::Scalar`.
+//!
+//! A case runs in its element type ([`crate::elem`]): its data is rounded to that type first,
+//! its output pre-filled with that type's sentinel, and rounding a result into the type is
+//! added to the tolerance of the output (not of the f32 statistics).
 
 use crate::bounds::{self, Expect};
-use normkern::{ErrorKind, InOut, Isa, Kernels, NormError};
+use crate::elem::{ElemType, Io};
+use normkern::{ErrorKind, Isa, Kernels, NormError};
 use normkern_reference::{self as exact, Dims, Formula, Grouping};
 
 /// A NaN payload the kernels never produce from non-NaN operands.
@@ -113,6 +118,8 @@ impl Extra {
 pub struct Case<'a> {
     /// The operator, as its errors name it ([`NormError::op`]).
     pub name: &'static str,
+    /// The element type of `x` and the output (`x` is rounded to it before anything else).
+    pub elem: ElemType,
     pub x: Vec<f32>,
     /// Length of the separate output (ignored in place).
     pub y_len: usize,
@@ -138,7 +145,9 @@ pub struct Case<'a> {
 }
 
 /// The operator: run with these kernels on `io`, writing `extras` (one slice per [`Extra`]).
-pub type Run<'r> = dyn Fn(&Kernels, InOut<'_>, &mut [Vec<f32>]) -> Result<(), NormError> + 'r;
+/// It is also given the values `io` holds (widened to f32), for the checks of its own that a
+/// target makes inside it.
+pub type Run<'r> = dyn Fn(&Kernels, Io<'_>, &[f32], &mut [Vec<f32>]) -> Result<(), NormError> + 'r;
 
 /// The reference result for an input in the numeric domain: the output, and each extra.
 pub struct Reference {
@@ -179,19 +188,10 @@ pub struct Outcome {
 
 fn call(k: &Kernels, case: &Case<'_>, x: &[f32], run: &Run<'_>) -> Outcome {
     let mut extras: Vec<Vec<f32>> = case.extras.iter().map(|e| e.init.clone()).collect();
-    if case.in_place {
-        let mut xy = x.to_vec();
-        let result = run(k, InOut::in_place(&mut xy), &mut extras);
-        Outcome {
-            result,
-            y: xy,
-            extras,
-        }
-    } else {
-        let mut y = vec![sentinel(); case.y_len];
-        let result = run(k, InOut::new(x, &mut y), &mut extras);
-        Outcome { result, y, extras }
-    }
+    let (result, y) = case.elem.run(x, case.y_len, case.in_place, |io| {
+        run(k, io, x, &mut extras)
+    });
+    Outcome { result, y, extras }
 }
 
 /// How many cases reached each stage; printed every 4096 cases when `NORMKERN_FUZZ_STATS=1`,
@@ -245,7 +245,8 @@ pub fn check_case(case: &Case<'_>, run: &Run<'_>, reference: &RefFn<'_>) {
     stats::report(case.name);
     check_forced(case.isa);
     let name = case.name;
-    let x = &case.x;
+    let x = &case.elem.round_all(&case.x);
+    let y_sentinel = case.elem.sentinel_bits();
     let outcomes: Vec<(Kernels, Outcome)> =
         kernels().map(|k| (k, call(&k, case, x, run))).collect();
 
@@ -267,7 +268,7 @@ pub fn check_case(case: &Case<'_>, run: &Run<'_>, reference: &RefFn<'_>) {
             let expected_y = if case.in_place {
                 bits(x)
             } else {
-                vec![SENTINEL; case.y_len]
+                vec![y_sentinel; case.y_len]
             };
             assert!(
                 bits(&o.y) == expected_y,
@@ -282,10 +283,10 @@ pub fn check_case(case: &Case<'_>, run: &Run<'_>, reference: &RefFn<'_>) {
             }
             continue;
         }
-        let sentinel_in = has_sentinel(x) || case.params_sentinel;
+        let sentinel_in = x.iter().any(|v| v.to_bits() == y_sentinel) || case.params_sentinel;
         if !case.in_place
             && !sentinel_in
-            && let Some(i) = o.y.iter().position(|v| v.to_bits() == SENTINEL)
+            && let Some(i) = o.y.iter().position(|v| v.to_bits() == y_sentinel)
         {
             panic!("{name} on {isa}: y[{i}] not written");
         }
@@ -408,33 +409,51 @@ pub fn check_case(case: &Case<'_>, run: &Run<'_>, reference: &RefFn<'_>) {
         .expect("scalar is always available")
         .1;
     for (isa, o) in &runs {
-        compare(name, *isa, "y", &o.y, &expect.y, &scalar.y);
+        compare(name, *isa, "y", case.elem, &o.y, &expect.y, &scalar.y);
         for ((e, want), (got, sc)) in case
             .extras
             .iter()
             .zip(&expect.extras)
             .zip(o.extras.iter().zip(&scalar.extras))
         {
-            compare(name, *isa, e.name, got, want, sc);
+            compare(name, *isa, e.name, ElemType::F32, got, want, sc);
         }
     }
 }
 
-/// `got` is within tolerance of the reference, and within twice the tolerance of the scalar
-/// path (each being within the tolerance of the exact value).
-pub fn compare(name: &str, isa: Isa, what: &str, got: &[f32], want: &[Expect], scalar: &[f32]) {
+/// `got` (values of `elem`) is within tolerance of the reference, and within twice the
+/// tolerance of the scalar path (each being within the tolerance of the exact value); each
+/// rounding into `elem` adds up to half its spacing, and a reference beyond its largest value
+/// may round to the infinity of its sign.
+pub fn compare(
+    name: &str,
+    isa: Isa,
+    what: &str,
+    elem: ElemType,
+    got: &[f32],
+    want: &[Expect],
+    scalar: &[f32],
+) {
     for (i, e) in want.iter().enumerate() {
         let Some((value, tol)) = *e else { continue };
         let g = f64::from(got[i]);
+        let reach = value.abs() + tol;
+        let round = elem.rounding(reach);
+        if g.is_infinite() && reach >= elem.max() && g.signum() == value.signum() {
+            continue;
+        }
         assert!(
-            (g - value).abs() <= tol,
-            "{name} on {isa}: {what}[{i}] = {g:e}, reference {value:e} (tolerance {tol:e})"
+            (g - value).abs() <= tol + round,
+            "{name} on {isa}: {what}[{i}] = {g:e}, reference {value:e} (tolerance {:e}, {})",
+            tol + round,
+            elem.name()
         );
         let s = f64::from(scalar[i]);
         assert!(
-            (g - s).abs() <= 2.0 * tol,
-            "{name} on {isa}: {what}[{i}] = {g:e}, scalar {s:e} (tolerance {:e})",
-            2.0 * tol
+            (g - s).abs() <= 2.0 * (tol + round),
+            "{name} on {isa}: {what}[{i}] = {g:e}, scalar {s:e} (tolerance {:e}, {})",
+            2.0 * (tol + round),
+            elem.name()
         );
     }
 }

@@ -89,7 +89,7 @@ pub fn mul(a: usize, b: usize) -> Option<usize> {
 }
 
 /// A buffer length relative to the one expected: usually exact, sometimes off by a little.
-#[derive(Arbitrary, Debug, Clone, Copy)]
+#[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Len(pub u8);
 
 impl Len {

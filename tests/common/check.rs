@@ -42,6 +42,7 @@
 //! A failing check is never fixed by widening these: minimize it (proptest shrinks), find the
 //! cause, fix or report it.
 
+use super::engine::Elem;
 use normkern::{InOut, Isa, Kernels, NormError};
 use proptest::test_runner::TestCaseError;
 use std::collections::HashMap;
@@ -101,15 +102,16 @@ pub fn paths() -> Vec<Path> {
     all
 }
 
-/// Runs `op` on `x` along `path`'s buffer mode; returns the output.
-pub fn run(
+/// Runs `op` on `x` along `path`'s buffer mode; returns the output (of any element type; a
+/// separate output is pre-filled with [`SENTINEL`] rounded to it).
+pub fn run<T: Elem>(
     path: Path,
-    x: &[f32],
-    op: impl FnOnce(InOut<'_>) -> Result<(), NormError>,
-) -> Result<Vec<f32>, TestCaseError> {
+    x: &[T],
+    op: impl FnOnce(InOut<'_, T>) -> Result<(), NormError>,
+) -> Result<Vec<T>, TestCaseError> {
     let result = match path.mode {
         Mode::OutOfPlace => {
-            let mut y = vec![SENTINEL; x.len()];
+            let mut y = vec![T::round(SENTINEL); x.len()];
             op(InOut::new(x, &mut y)).map(|()| y)
         }
         Mode::InPlace => {
@@ -118,6 +120,15 @@ pub fn run(
         }
     };
     result.map_err(|e| fail(format!("{path}: unexpected error {e:?}")))
+}
+
+/// `len`, made wrong by `delta`: 0 one short (one long for 0), 1 one long, 2 doubled (+ 1).
+pub fn wrong_len(len: usize, delta: u8) -> usize {
+    match delta {
+        0 if len > 0 => len - 1,
+        2 => 2 * len + 1,
+        _ => len + 1,
+    }
 }
 
 pub fn fail(message: impl Into<String>) -> TestCaseError {

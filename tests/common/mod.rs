@@ -1,8 +1,10 @@
-//! Shared by the property suite (`tests/properties.rs`) and the regression tests
-//! (`tests/regressions.rs`): proptest strategies for shapes and signals ([`strategies`]), the
-//! tolerance checks and run helpers ([`check`]), the harness that runs every operator and
-//! compares it with the float64 reference ([`ops`]), and the conversion of normkern's types to
-//! the reference's ([`adapt`]). The reference itself is the `normkern-reference` crate
+//! Shared by the property suites (`tests/properties.rs`, `tests/engine_properties.rs`), the
+//! regression tests (`tests/regressions.rs`) and the conformance runner
+//! (`tests/onnx_conformance.rs`): proptest strategies for shapes and signals ([`strategies`]),
+//! the tolerance checks and run helpers ([`check`]), the harness that runs every operator and
+//! compares it with the float64 reference ([`ops`]), element types and activations as the tests
+//! handle them ([`engine`]), and the conversion of normkern's types to the reference's
+//! ([`adapt`]). The reference itself is the `normkern-reference` crate
 //! (`reference/`), shared with the fuzz oracle and the benchmarks.
 //!
 //! Bulk data is not generated element by element by proptest (a 50k-element `Vec<f32>` value
@@ -15,6 +17,7 @@
 
 pub mod adapt;
 pub mod check;
+pub mod engine;
 pub mod ops;
 pub mod strategies;
 

@@ -5,10 +5,12 @@
 
 use super::adapt::{self, MaybeBeta, MaybeGamma};
 use super::check::{self, Path, SENTINEL, Y_TOL};
+use super::engine::{self, Elem};
 use super::{AffineSpec, Rng, Signal, to_f32};
 use normkern::{
-    BatchNorm, BatchNormTraining, GroupNorm, InstanceNorm, LayerNorm, Layout, MeanVarianceNorm,
-    Momentum, MvnAxes, RmsNorm, RunningStats, SavedStats, Shape,
+    Activation, BatchNorm, BatchNormTraining, Element, GroupNorm, InOut, InstanceNorm, Kernels,
+    LayerNorm, Layout, MeanVarianceNorm, Momentum, MvnAxes, NoActivation, NormError, RmsNorm,
+    RunningStats, SavedStats, Shape,
 };
 use normkern_reference::{self as reference, Dims, Expected, Formula, Grouping, Running};
 use proptest::test_runner::TestCaseError;
@@ -164,16 +166,24 @@ pub struct Params {
     pub var: Vec<f32>,
 }
 
-/// What an operator wrote.
+/// What an operator wrote: the output in the element type it was run in, the statistics in f32.
 #[derive(Clone, Debug)]
-pub struct Outputs {
-    pub y: Vec<f32>,
+pub struct Outputs<T = f32> {
+    pub y: Vec<T>,
     /// Saved mean and inverse std.
     pub saved: Option<(Vec<f32>, Vec<f32>)>,
     /// Updated running mean and variance.
     pub running: Option<(Vec<f32>, Vec<f32>)>,
     /// RMSNorm's inverse root mean squares.
     pub inv_rms: Option<Vec<f32>>,
+}
+
+/// Where an operator call writes its optional outputs (each only where the operator has it).
+#[derive(Debug, Default)]
+pub struct Extras<'a> {
+    pub saved: Option<SavedStats<'a>>,
+    pub inv_rms: Option<&'a mut [f32]>,
+    pub running: Option<RunningStats<'a>>,
 }
 
 /// Which values `op` normalizes together (BatchNorm inference: the channel whose statistics
@@ -206,10 +216,21 @@ pub fn execute(
     path: Path,
     x: &[f32],
 ) -> Result<Outputs, TestCaseError> {
+    execute_with(op, case, params, layout, path, x, NoActivation)
+}
+
+/// [`execute`] in any element type, with an activation after the normalization (none for
+/// BatchNorm training and MVN, which take none).
+pub fn execute_with<T: Elem, A: Activation>(
+    op: Op,
+    case: &Case,
+    params: &Params,
+    layout: Layout,
+    path: Path,
+    x: &[T],
+    act: A,
+) -> Result<Outputs<T>, TestCaseError> {
     let shape = op.shape(case, layout);
-    let k = path.kernels;
-    let (gamma, beta) = (params.gamma.as_deref(), params.beta.as_deref());
-    let eps = case.eps;
     let groups = group_count(op, case);
     let want_saved = case.saved && op.has_saved();
     let want_inv_rms = case.saved && op.has_inv_rms();
@@ -221,51 +242,14 @@ pub fn execute(
     let want_running = op == Op::BatchNormTraining && case.momentum.is_some();
 
     let y = {
-        let stats = want_saved.then(|| SavedStats::new(&mut saved_mean, &mut saved_inv));
-        let inv_rms_out = want_inv_rms.then_some(&mut inv_rms[..]);
-        let running = want_running
-            .then(|| RunningStats::new(&mut run_mean, &mut run_var, case.momentum.unwrap()));
-        check::run(path, x, |io| match op {
-            Op::LayerNorm | Op::LayerNormChannels => {
-                let p = LayerNorm::new()
-                    .eps(eps)
-                    .maybe_gamma(gamma)
-                    .maybe_beta(beta);
-                k.layer_norm(&p, shape, io, stats)
-            }
-            Op::RmsNorm | Op::RmsNormChannels => {
-                let p = RmsNorm::new().eps(eps).maybe_gamma(gamma);
-                k.rms_norm(&p, shape, io, inv_rms_out)
-            }
-            Op::BatchNormInference => {
-                let bn = BatchNorm::new(&params.mean, &params.var)
-                    .eps(eps)
-                    .maybe_gamma(gamma)
-                    .maybe_beta(beta);
-                k.batch_norm_inference(&bn, shape, io)
-            }
-            Op::BatchNormTraining => {
-                let p = BatchNormTraining::new()
-                    .eps(eps)
-                    .maybe_gamma(gamma)
-                    .maybe_beta(beta);
-                k.batch_norm_training(&p, shape, io, running, stats)
-            }
-            Op::InstanceNorm => {
-                let p = InstanceNorm::new()
-                    .eps(eps)
-                    .maybe_gamma(gamma)
-                    .maybe_beta(beta);
-                k.instance_norm(&p, shape, io, stats)
-            }
-            Op::GroupNorm => {
-                let p = GroupNorm::new(case.groups)
-                    .eps(eps)
-                    .maybe_gamma(gamma)
-                    .maybe_beta(beta);
-                k.group_norm(&p, shape, io, stats)
-            }
-            Op::Mvn(axes) => k.mean_variance_norm(&MeanVarianceNorm::new().axes(axes), shape, io),
+        let extras = Extras {
+            saved: want_saved.then(|| SavedStats::new(&mut saved_mean, &mut saved_inv)),
+            inv_rms: want_inv_rms.then_some(&mut inv_rms[..]),
+            running: want_running
+                .then(|| RunningStats::new(&mut run_mean, &mut run_var, case.momentum.unwrap())),
+        };
+        check::run(path, x, |io| {
+            call(op, case, params, shape, &path.kernels, io, act, extras)
         })?
     };
     Ok(Outputs {
@@ -274,6 +258,81 @@ pub fn execute(
         running: want_running.then_some((run_mean, run_var)),
         inv_rms: want_inv_rms.then_some(inv_rms),
     })
+}
+
+/// Calls `op` with the case's layer (its eps, parameters and group count) followed by `act`,
+/// on `shape` and `io`, writing `extras`: the one place every operator is called from.
+#[allow(clippy::too_many_arguments)]
+pub fn call<T: Element, A: Activation>(
+    op: Op,
+    case: &Case,
+    params: &Params,
+    shape: Shape,
+    k: &Kernels,
+    io: InOut<'_, T>,
+    act: A,
+    extras: Extras<'_>,
+) -> Result<(), NormError> {
+    let (gamma, beta) = (params.gamma.as_deref(), params.beta.as_deref());
+    let eps = case.eps;
+    let Extras {
+        saved,
+        inv_rms,
+        running,
+    } = extras;
+    let no_activation = |name: &str| {
+        assert!(engine::is_none(act), "{name} takes no activation");
+    };
+    match op {
+        Op::LayerNorm | Op::LayerNormChannels => {
+            let p = LayerNorm::new()
+                .eps(eps)
+                .maybe_gamma(gamma)
+                .maybe_beta(beta)
+                .then(act);
+            k.layer_norm(&p, shape, io, saved)
+        }
+        Op::RmsNorm | Op::RmsNormChannels => {
+            let p = RmsNorm::new().eps(eps).maybe_gamma(gamma).then(act);
+            k.rms_norm(&p, shape, io, inv_rms)
+        }
+        Op::BatchNormInference => {
+            let bn = BatchNorm::new(&params.mean, &params.var)
+                .eps(eps)
+                .maybe_gamma(gamma)
+                .maybe_beta(beta)
+                .then(act);
+            k.batch_norm_inference(&bn, shape, io)
+        }
+        Op::BatchNormTraining => {
+            no_activation("BatchNorm training");
+            let p = BatchNormTraining::new()
+                .eps(eps)
+                .maybe_gamma(gamma)
+                .maybe_beta(beta);
+            k.batch_norm_training(&p, shape, io, running, saved)
+        }
+        Op::InstanceNorm => {
+            let p = InstanceNorm::new()
+                .eps(eps)
+                .maybe_gamma(gamma)
+                .maybe_beta(beta)
+                .then(act);
+            k.instance_norm(&p, shape, io, saved)
+        }
+        Op::GroupNorm => {
+            let p = GroupNorm::new(case.groups)
+                .eps(eps)
+                .maybe_gamma(gamma)
+                .maybe_beta(beta)
+                .then(act);
+            k.group_norm(&p, shape, io, saved)
+        }
+        Op::Mvn(axes) => {
+            no_activation("MVN");
+            k.mean_variance_norm(&MeanVarianceNorm::new().axes(axes), shape, io)
+        }
+    }
 }
 
 /// The reference result of `op` on `x` (in `layout`), and the running statistics it implies.

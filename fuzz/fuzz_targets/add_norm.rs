@@ -1,0 +1,166 @@
+//! The residual add fused into LayerNorm and RMSNorm (`Kernels::add_layer_norm`,
+//! `Kernels::add_rms_norm`): over the rows of `Shape::rows` and the positions of a tensor in
+//! either layout (channels-first is refused), in f32, f16 or bf16, with optional gamma, beta
+//! and bias, the sum written nowhere, to its own buffer or over the residual, an activation
+//! or none, and the statistics when asked for.
+#![no_main]
+
+use arbitrary::Arbitrary;
+use libfuzzer_sys::fuzz_target;
+use normkern::{Kernels, Layout, NormError};
+use normkern_fuzz::bounds as r;
+use normkern_fuzz::check::{self, Case, Extra, GroupMap, Reference};
+use normkern_fuzz::each_elem;
+use normkern_fuzz::elem::{ElemPick, ElemType, Io};
+use normkern_fuzz::fused::{self, ActPick, Fused, SumTo};
+use normkern_fuzz::input::{self as spec, Buffers, Eps, IsaPick, Len, Param, RowMode, SavedSpec};
+use normkern_fuzz::saved;
+use normkern_reference::{self as exact, Formula, Grouping};
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    elem: ElemPick,
+    /// RMSNorm, else LayerNorm.
+    rms: bool,
+    act: ActPick,
+    mode: RowMode,
+    isa: IsaPick,
+    buffers: Buffers,
+    eps: Eps,
+    sum: SumTo,
+    skip_len: Len,
+    skip: spec::Data,
+    bias: Option<Param>,
+    gamma: Option<Param>,
+    beta: Option<Param>,
+    /// LayerNorm's mean and inverse std; RMSNorm takes the second as its inverse root mean
+    /// squares.
+    saved: Option<SavedSpec>,
+    data: spec::Data,
+}
+
+fuzz_target!(|input: Input| run(input));
+
+fn run(input: Input) {
+    let elem = input.elem.ty();
+    let eps = input.eps.value();
+    let rows = input.mode.rows();
+    let (x, y_len) = input.buffers.build(&input.data, rows.len);
+    let x = elem.round_all(&x);
+    let skip = elem.round_all(&input.skip.fill(input.skip_len.resolve(rows.len)));
+    let gamma = spec::opt_param(&input.gamma, Some(rows.cols));
+    let beta = spec::opt_param(&input.beta, Some(rows.cols)).filter(|_| !input.rms);
+    let bias = spec::opt_param(&input.bias, Some(rows.cols));
+    let (g, b, bias) = (gamma.as_deref(), beta.as_deref(), bias.as_deref());
+    let sum_len = match input.sum {
+        SumTo::Own(len) => len.resolve(rows.len),
+        _ => 0,
+    };
+    let saved = input.saved.map(|s| s.build(rows.positions));
+    let c = rows.shape.c();
+
+    // Independent validity: a channels-last shape, the exact tensor, at least one channel,
+    // gamma, beta and the bias of one value per channel, the skip (and the sum's own buffer)
+    // of the tensor's length, one statistic per position.
+    let stats_ok = match &saved {
+        None => true,
+        Some((_, inv)) if input.rms => Some(inv.len()) == rows.positions,
+        Some(_) => saved::lengths_ok(saved.as_ref(), rows.positions),
+    };
+    let valid = rows.shape.layout() == Layout::ChannelsLast
+        && input.buffers.tensor_lengths_ok(rows.len, &x, y_len)
+        && rows.params_ok(g, b)
+        && bias.is_none_or(|v| v.len() == c)
+        && spec::eps_valid(eps)
+        && stats_ok
+        && Some(skip.len()) == rows.len
+        && (!matches!(input.sum, SumTo::Own(_)) || Some(sum_len) == rows.len);
+
+    // The numeric domain: the sum of the finite version of x (as the harness makes it) with
+    // the skip and the bias, besides the parameters.
+    let clean: Vec<f32> = x
+        .iter()
+        .map(|&v| if v.is_finite() { v } else { 0.0 })
+        .collect();
+    let sum_in_domain = valid && {
+        let sum = elem_add(elem, &clean, &skip, bias, c);
+        r::all_in_domain(&skip) && r::all_in_domain(&sum)
+    };
+    let dims = valid.then(|| rows.dims());
+    let grouping = dims.map(|d| GroupMap::of(&d, Grouping::PerPosition));
+    let extras = match (&saved, input.rms) {
+        (None, _) => vec![],
+        (Some((_, inv)), true) => vec![Extra::output("inv_rms", inv.len(), true)],
+        (Some(_), false) => saved::extras(saved.as_ref(), ["mean", "inv_std"], true),
+    };
+    let with_stats = !extras.is_empty();
+    let fused = Fused {
+        rms: input.rms,
+        eps,
+        gamma: g,
+        beta: b,
+        bias,
+        act: input.act.act(),
+        shape: rows.shape,
+        skip: &skip,
+        sum: input.sum,
+        sum_len,
+        sentinel: elem.sentinel(),
+    };
+    let skip_sentinel = skip.iter().any(|v| v.to_bits() == elem.sentinel_bits());
+    let case = Case {
+        name: fused.name(),
+        elem,
+        x,
+        y_len,
+        in_place: input.buffers.in_place,
+        valid,
+        extras,
+        isa: input.isa.isa(),
+        grouping: grouping.as_ref(),
+        poison_whole_group: !input.rms,
+        params_finite: check::finite(g)
+            && check::finite(b)
+            && check::finite(bias)
+            && check::finite(Some(&skip[..])),
+        params_sentinel: check::sentinel_in(g)
+            || check::sentinel_in(b)
+            || check::sentinel_in(bias)
+            || skip_sentinel,
+        params_in_domain: r::eps_in_domain(eps)
+            && r::params_in_domain(g)
+            && r::params_in_domain(b)
+            && r::params_in_domain(bias)
+            && sum_in_domain,
+    };
+    let run =
+        |k: &Kernels, io: Io<'_>, x: &[f32], extras: &mut [Vec<f32>]| -> Result<(), NormError> {
+            each_elem!(io, io => fused.call(k, io, x, extras))
+        };
+    let reference = |x: &[f32]| {
+        let dims = dims.as_ref().expect("valid");
+        let sum = elem_add(elem, x, &skip, bias, c);
+        let formula = if input.rms {
+            Formula::Rms { eps }
+        } else {
+            Formula::Standard { eps }
+        };
+        let want = exact::channels(&sum, dims, formula, g, b);
+        let y = r::outputs(&want, dims, Grouping::PerPosition, g);
+        let extras = match (with_stats, input.rms) {
+            (false, _) => vec![],
+            (true, true) => vec![r::saved_inv_rms(&want.stats, eps)],
+            (true, false) => saved::expected(&want.stats, eps),
+        };
+        Reference {
+            y: r::activated(y, fused.act),
+            extras,
+        }
+    };
+    check::check_case(&case, &run, &reference);
+}
+
+/// The add pass in `elem`, widened.
+fn elem_add(elem: ElemType, x: &[f32], skip: &[f32], bias: Option<&[f32]>, c: usize) -> Vec<f32> {
+    elem.round_all(&fused::add::<f32>(x, skip, bias, c))
+}
