@@ -23,21 +23,9 @@ use normkern::{
     BatchNorm, Element, GroupNorm, InOut, Kernels, LayerNorm, Residual, RmsNorm, Shape, Silu, bf16,
     f16,
 };
+use normkern_reference::signal;
 use std::hint::black_box;
 use std::time::Duration;
-
-/// `offset + scale * u` for a deterministic `u` in [-1, 1).
-fn signal(len: usize, scale: f32, offset: f32, seed: u64) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            offset + scale * ((state >> 40) as f32 / (1u64 << 23) as f32 - 1.0)
-        })
-        .collect()
-}
 
 /// Widening, rounding and the spacing of the 16-bit types, for the cases below.
 trait Half: Element + PartialEq + core::fmt::Debug {

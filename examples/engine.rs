@@ -12,7 +12,7 @@
 //! ```
 
 use normkern::{GroupNorm, InOut, Kernels, Residual, RmsNorm, Shape, Silu, bf16, f16};
-use normkern_reference::{Activation, Dims};
+use normkern_reference::{Activation, Dims, signal};
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -117,20 +117,6 @@ fn unet_group_norm(k: &Kernels) {
         error,
         "f16 keeps 11 bits: half an ulp of |y| ~ 4 is 2e-3",
     );
-}
-
-/// `offset + scale * u` for a deterministic `u` in [-1, 1).
-fn signal(len: usize, scale: f32, offset: f32, seed: u64) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let u = (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0;
-            offset + scale * u
-        })
-        .collect()
 }
 
 fn median_us(mut f: impl FnMut()) -> f64 {

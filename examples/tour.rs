@@ -12,17 +12,13 @@ use normkern::{
 use normkern_reference::{self as reference, Dims, MvnAxes};
 use std::time::Instant;
 
-/// Deterministic activations: a smooth pattern plus noise, scaled and offset like real layers.
+/// Deterministic activations: noise plus a smooth pattern, scaled and offset like real layers.
 fn activations(len: usize, scale: f32, offset: f32, seed: u64) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|i| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let noise = (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
-            offset + scale * (noise * 2.0 + (i as f32 * 0.001).sin())
-        })
+    let noise = reference::signal(len, scale, offset, seed);
+    noise
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| v + scale * (i as f32 * 0.001).sin())
         .collect()
 }
 

@@ -32,7 +32,7 @@ pub trait Activation: Copy + Send + Sync + 'static + sealed::Sealed {
 /// Build its callers optimized (`opt-level` 1 or more): unoptimized code keeps every vector
 /// temporary of the inlined kernels on the stack, and with all four activations inlined a
 /// call takes 8–16 MiB of stack there (up to 8 MiB with GELU alone, 2 MiB with none).
-/// `tests/activations.rs` checks it gives each unit type's bits.
+/// `tests/suite/activations.rs` checks it gives each unit type's bits.
 ///
 /// ```no_run
 /// use normkern::{AnyActivation, InOut, Kernels, LayerNorm, Shape};

@@ -34,6 +34,7 @@ mod batch_norm;
 mod dims;
 mod layers;
 mod normalize;
+mod signal;
 mod stats;
 
 pub use activation::Activation;
@@ -47,4 +48,5 @@ pub use normalize::{
     Expected, Formula, Grouping, MvnAxes, channels, group_norm, layer_norm, mvn, normalize,
     rms_norm,
 };
+pub use signal::signal;
 pub use stats::{Stats, Sum};

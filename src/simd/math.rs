@@ -5,7 +5,7 @@
 //! Each function's "max error" is in ulps from the correctly rounded result (the distance
 //! in representable f32 values to the float64 reference rounded to f32), the maximum measured
 //! on every instruction set over every 997th f32 bit pattern, finer sweeps of the underflow
-//! and saturation regions and the special values (`tests/activations.rs`, which asserts
+//! and saturation regions and the special values (`tests/suite/activations.rs`, which asserts
 //! these bounds), and once over every 97th bit pattern and over every f32 where the results
 //! neither saturate nor underflow (|x| from 0.5 to 120 for SiLU, to 15 for GELU, to 11 for
 //! GELU-tanh; every 7th or 13th below 0.5). In fractions of an ulp of the exact value the

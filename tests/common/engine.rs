@@ -223,7 +223,7 @@ impl Act {
     /// The crate's stated maximum error, in f32 ulps from the correctly rounded result, of the
     /// activation applied to an f32 value: "Max error" in the doc comments of `silu`, `gelu`
     /// and `gelu_tanh` in `src/simd/math.rs` (measured on every instruction set by
-    /// `tests/activations.rs`); ReLU is exact.
+    /// `tests/suite/activations.rs`); ReLU is exact.
     pub fn max_ulps(self) -> u64 {
         match self {
             Act::None | Act::Relu => 0,
@@ -246,7 +246,7 @@ impl Act {
 /// Runs `$body` with `$a` bound to the crate's activation for `$act` (an [`Act`]): the
 /// run-time [`normkern::AnyActivation`], so the body is compiled once for all five (each unit
 /// type would instantiate every operator on every instruction set again). That the unit types
-/// give the same bits is `tests/activations.rs`'s to check.
+/// give the same bits is `tests/suite/activations.rs`'s to check.
 #[allow(unused_macros)] // not every test binary uses it
 macro_rules! with_activation {
     ($act:expr, $a:ident => $body:expr) => {{

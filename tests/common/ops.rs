@@ -1,6 +1,6 @@
 //! One harness for every normalizing operator: a [`Case`] (shape, data, eps, affine, ...),
 //! how to run an [`Op`] on it along one [`Path`], what the reference says, and the comparison.
-//! The per-operator properties in `tests/properties.rs` are thin wrappers around
+//! The per-operator properties in `tests/suite/properties.rs` are thin wrappers around
 //! [`matches_reference`].
 
 use super::adapt::{self, MaybeBeta, MaybeGamma};
@@ -176,6 +176,20 @@ pub struct Outputs<T = f32> {
     pub running: Option<(Vec<f32>, Vec<f32>)>,
     /// RMSNorm's inverse root mean squares.
     pub inv_rms: Option<Vec<f32>>,
+}
+
+impl<T> Outputs<T> {
+    /// Each statistic the call could write, by name, with what it wrote (if anything).
+    pub fn statistics(&self) -> [(&'static str, Option<&Vec<f32>>); 5] {
+        let (saved, running) = (self.saved.as_ref(), self.running.as_ref());
+        [
+            ("saved mean", saved.map(|s| &s.0)),
+            ("saved inv_std", saved.map(|s| &s.1)),
+            ("running mean", running.map(|s| &s.0)),
+            ("running var", running.map(|s| &s.1)),
+            ("inv_rms", self.inv_rms.as_ref()),
+        ]
+    }
 }
 
 /// Where an operator call writes its optional outputs (each only where the operator has it).

@@ -28,7 +28,7 @@ pub fn config(default: u32) -> Config {
         rng_seed,
         // Enough to minimize a failure; bounded so a failing suite still finishes in minutes.
         max_shrink_iters: 256,
-        // Minimized failures become tests in tests/regressions.rs, by hand.
+        // Minimized failures become tests in tests/suite/regressions.rs, by hand.
         failure_persistence: None,
         ..base
     }

@@ -27,8 +27,6 @@
 //! another dtype than the input, two activations in a row, an activation after an operator
 //! that takes none, ...) fails with the reason: it is never skipped.
 
-mod common;
-
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
@@ -292,7 +290,7 @@ mod corpus {
 
 /// Checking produced outputs against the expected ones.
 mod compare {
-    use crate::corpus::{Case, Tensor};
+    use super::corpus::{Case, Tensor};
 
     /// Checks every output the case lists (by position), each with its own tolerances or else
     /// the case's. `Err` describes each failing output by its worst element.
@@ -395,9 +393,9 @@ mod compare {
 /// operator, generic over the element type of its input and the activation after it, each
 /// returning the outputs it produces in the operator's output order.
 mod onnx {
+    use super::corpus::{Case, DType, Tensor, product};
     use crate::common::adapt::{MaybeBeta, MaybeGamma};
     use crate::common::engine::{self, Act, Elem, with_activation};
-    use crate::corpus::{Case, DType, Tensor, product};
     use normkern::{
         Activation, BatchNorm, BatchNormTraining, GroupNorm, InOut, InstanceNorm, Kernels,
         LayerNorm, MeanVarianceNorm, Momentum, MvnAxes, NormError, Residual, RmsNorm, RunningStats,

@@ -23,7 +23,7 @@
 //! f32 and (through LayerNorm) f16: the other suites run it alone, to compile each operator
 //! once rather than once per activation.
 //!
-//! `cargo test --test activations -- --nocapture` prints the measured maximum per
+//! `cargo test --test suite activations:: -- --nocapture` prints the measured maximum per
 //! activation and instruction set, with the input where it occurs.
 
 use normkern::{

@@ -21,13 +21,11 @@
 //! The float64 values come from `normkern-reference` (its `Activation::apply` for the
 //! activations); the tolerances are derived in `tests/common/check.rs` and at each check below.
 
-mod common;
-
-use common::check::{self, Mode, Path, SENTINEL, SUBNORMAL_SLACK, Y_TOL};
-use common::engine::{self, Act, Elem, with_activation};
-use common::ops::{self, Op};
-use common::strategies as st;
-use common::{AffineSpec, Rng, Signal, to_f32};
+use crate::common::check::{self, Mode, Path, SENTINEL, SUBNORMAL_SLACK, Y_TOL};
+use crate::common::engine::{self, Act, Elem, with_activation};
+use crate::common::ops::{self, Op};
+use crate::common::strategies as st;
+use crate::common::{AffineSpec, Rng, Signal, to_f32};
 use normkern::{
     ErrorKind, InOut, LayerNorm, Layout, MvnAxes, NoActivation, NormError, Residual, RmsNorm,
     SavedStats, Shape, bf16, f16,
@@ -107,30 +105,7 @@ fn same_statistics<T: Elem, U: Elem>(
     got: &ops::Outputs<T>,
     want: &ops::Outputs<U>,
 ) -> Result<(), TestCaseError> {
-    let pairs = [
-        (
-            "saved mean",
-            got.saved.as_ref().map(|s| &s.0),
-            want.saved.as_ref().map(|s| &s.0),
-        ),
-        (
-            "saved inv_std",
-            got.saved.as_ref().map(|s| &s.1),
-            want.saved.as_ref().map(|s| &s.1),
-        ),
-        (
-            "running mean",
-            got.running.as_ref().map(|s| &s.0),
-            want.running.as_ref().map(|s| &s.0),
-        ),
-        (
-            "running var",
-            got.running.as_ref().map(|s| &s.1),
-            want.running.as_ref().map(|s| &s.1),
-        ),
-        ("inv_rms", got.inv_rms.as_ref(), want.inv_rms.as_ref()),
-    ];
-    for (name, g, w) in pairs {
+    for ((name, g), (_, w)) in got.statistics().into_iter().zip(want.statistics()) {
         let (Some(g), Some(w)) = (g, w) else {
             continue;
         };

@@ -1,11 +1,9 @@
-//! Minimal, deterministic reproductions of what the property suite (`tests/properties.rs`)
+//! Minimal, deterministic reproductions of what the property suite (`tests/suite/properties.rs`)
 //! found, one test per root cause. Each asserts the correct behaviour, with the tolerances of
 //! `tests/common/check.rs` (64u relative to `1 + |x̂|`), on every available instruction set.
 //! The docs say what was observed when the test was written and where the cause lies.
 
-mod common;
-
-use common::check::{U, Y_TOL};
+use crate::common::check::{U, Y_TOL};
 use normkern::{
     BatchNorm, BatchNormTraining, ErrorKind, InOut, InstanceNorm, Isa, Kernels, LayerNorm,
     MeanVarianceNorm, Moments, Momentum, RmsNorm, RunningStats, SavedStats, Shape,

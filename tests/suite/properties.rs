@@ -11,16 +11,14 @@
 //! fails, proptest prints the minimized case; the context string names the operator, the
 //! instruction set, the buffer mode and the layout.
 //!
-//! `PROPTEST_CASES=2000 cargo test --test properties` soaks; `NORMKERN_TOL_REPORT=1` with
+//! `PROPTEST_CASES=2000 cargo test --test suite properties::` soaks; `NORMKERN_TOL_REPORT=1` with
 //! `--nocapture` prints how much of each tolerance the worst case used.
 
-mod common;
-
-use common::adapt::{self, MaybeBeta, MaybeGamma};
-use common::check::{self, FEW_ROUNDINGS, Mode, Path, SENTINEL, Y_TOL};
-use common::ops::{self, Op};
-use common::strategies as st;
-use common::{AffineSpec, Rng, Signal, to_f32};
+use crate::common::adapt::{self, MaybeBeta, MaybeGamma};
+use crate::common::check::{self, FEW_ROUNDINGS, Mode, Path, SENTINEL, Y_TOL};
+use crate::common::ops::{self, Op};
+use crate::common::strategies as st;
+use crate::common::{AffineSpec, Rng, Signal, to_f32};
 use normkern::{
     BatchNorm, ConvKernel, ErrorKind, GroupNorm, InOut, InstanceNorm, Isa, Kernels, LayerNorm,
     Layout, Moments, MvnAxes, NormError, SavedStats, Shape,

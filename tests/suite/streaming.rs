@@ -11,16 +11,9 @@ use normkern::{
 /// More values than the streaming threshold (4 Mi values).
 const BIG: usize = (4 << 20) + 4096 * 3;
 
-fn data(len: usize, seed: u32) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(2_654_435_761) | 1;
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            (state >> 8) as f32 / (1 << 24) as f32 * 4.0 - 1.5
-        })
-        .collect()
+/// Values in [-1.5, 2.5).
+fn data(len: usize, seed: u64) -> Vec<f32> {
+    normkern_reference::signal(len, 2.0, 0.5, seed)
 }
 
 /// `op` on all of `x`, and on its first `small` values alone, agree bit for bit there.
