@@ -1,6 +1,5 @@
-//! Shared by the property suites (`tests/suite/properties.rs`, `tests/suite/engine_properties.rs`), the
-//! regression tests (`tests/suite/regressions.rs`) and the conformance runner
-//! (`tests/suite/onnx_conformance.rs`): proptest strategies for shapes and signals ([`strategies`]),
+//! Shared by the modules of `tests/suite/` (the property suites, the regression tests and the
+//! conformance runner): proptest strategies for shapes and signals ([`strategies`]),
 //! the tolerance checks and run helpers ([`check`]), the harness that runs every operator and
 //! compares it with the float64 reference ([`ops`]), element types and activations as the tests
 //! handle them ([`engine`]), and the conversion of normkern's types to the reference's
