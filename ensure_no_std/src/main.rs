@@ -10,25 +10,16 @@
 #![no_std]
 #![no_main]
 
+mod bare;
+mod workload;
+
 use core::hint::black_box;
-use core::panic::PanicInfo;
 use normkern::{
     BatchNorm, BatchNormTraining, ConvKernel, GroupNorm, InOut, InstanceNorm, Isa, Kernels,
     LayerNorm, Layout, MeanVarianceNorm, Moments, Momentum, MvnAxes, RmsNorm, RunningStats,
     SavedStats, Shape,
 };
-
-#[panic_handler]
-fn panic(_: &PanicInfo<'_>) -> ! {
-    loop {
-        core::hint::spin_loop();
-    }
-}
-
-const N: usize = 2;
-const C: usize = 6;
-const S: usize = 10;
-const LEN: usize = N * C * S;
+use workload::{C, LEN, N, S};
 
 /// The entry point the linker starts from (no runtime, no `main`).
 #[unsafe(no_mangle)]
@@ -42,9 +33,7 @@ pub extern "C" fn _start() -> ! {
     }
     ok &= every_operator(&Kernels::detect(), black_box(Layout::ChannelsLast));
     black_box(ok);
-    loop {
-        core::hint::spin_loop();
-    }
+    bare::idle()
 }
 
 fn shape(layout: Layout) -> Shape {

@@ -9,11 +9,13 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use normkern::{Kernels, Layout, NormError};
 use normkern_fuzz::bounds as r;
-use normkern_fuzz::check::{self, Case, Extra, GroupMap, Reference};
+use normkern_fuzz::check::{self, Case, Extra, GroupMap, ParamFlags, Reference, Tensor};
 use normkern_fuzz::each_elem;
 use normkern_fuzz::elem::{ElemPick, ElemType, Io};
 use normkern_fuzz::fused::{self, ActPick, Fused, SumTo};
-use normkern_fuzz::input::{self as spec, Buffers, Eps, IsaPick, Len, Param, RowMode, SavedSpec};
+use normkern_fuzz::input::{
+    self as spec, Affine, Buffers, Eps, IsaPick, Len, Param, RowMode, SavedSpec,
+};
 use normkern_fuzz::saved;
 use normkern_reference::{self as exact, Formula, Grouping};
 
@@ -39,19 +41,26 @@ struct Input {
     data: spec::Data,
 }
 
+/// The add pass in `elem`, widened.
+fn elem_add(elem: ElemType, x: &[f32], skip: &[f32], bias: Option<&[f32]>, c: usize) -> Vec<f32> {
+    elem.round_all(&fused::add::<f32>(x, skip, bias, c))
+}
+
 fuzz_target!(|input: Input| run(input));
 
 fn run(input: Input) {
-    let elem = input.elem.ty();
     let eps = input.eps.value();
     let rows = input.mode.rows();
-    let (x, y_len) = input.buffers.build(&input.data, rows.len);
-    let x = elem.round_all(&x);
+    let mut tensor = Tensor::build(input.elem, input.isa, input.buffers, &input.data, rows.len);
+    let elem = tensor.elem;
+    // Rounded here already (the harness rounds it too): the sum is computed from it.
+    tensor.x = elem.round_all(&tensor.x);
     let skip = elem.round_all(&input.skip.fill(input.skip_len.resolve(rows.len)));
-    let gamma = spec::opt_param(&input.gamma, Some(rows.cols));
-    let beta = spec::opt_param(&input.beta, Some(rows.cols)).filter(|_| !input.rms);
+    // RMSNorm has no beta.
+    let beta = if input.rms { &None } else { &input.beta };
+    let affine = Affine::build(&input.gamma, beta, rows.cols);
     let bias = spec::opt_param(&input.bias, Some(rows.cols));
-    let (g, b, bias) = (gamma.as_deref(), beta.as_deref(), bias.as_deref());
+    let (g, b, bias) = (affine.gamma(), affine.beta(), bias.as_deref());
     let sum_len = match input.sum {
         SumTo::Own(len) => len.resolve(rows.len),
         _ => 0,
@@ -68,7 +77,7 @@ fn run(input: Input) {
         Some(_) => saved::lengths_ok(saved.as_ref(), rows.positions),
     };
     let valid = rows.shape.layout() == Layout::ChannelsLast
-        && input.buffers.tensor_lengths_ok(rows.len, &x, y_len)
+        && tensor.lengths_ok(rows.len)
         && rows.params_ok(g, b)
         && bias.is_none_or(|v| v.len() == c)
         && spec::eps_valid(eps)
@@ -78,7 +87,8 @@ fn run(input: Input) {
 
     // The numeric domain: the sum of the finite version of x (as the harness makes it) with
     // the skip and the bias, besides the parameters.
-    let clean: Vec<f32> = x
+    let clean: Vec<f32> = tensor
+        .x
         .iter()
         .map(|&v| if v.is_finite() { v } else { 0.0 })
         .collect();
@@ -107,31 +117,17 @@ fn run(input: Input) {
         sum_len,
         sentinel: elem.sentinel(),
     };
-    let skip_sentinel = skip.iter().any(|v| v.to_bits() == elem.sentinel_bits());
+    // The skip is read like a parameter: its sentinel is the element type's, and its domain
+    // is judged through the sum's.
+    let mut params = ParamFlags::of(eps, &[g, b, bias]);
+    params.finite &= check::finite(Some(&skip));
+    params.sentinel |= skip.iter().any(|v| v.to_bits() == elem.sentinel_bits());
+    params.in_domain &= sum_in_domain;
     let case = Case {
-        name: fused.name(),
-        elem,
-        x,
-        y_len,
-        in_place: input.buffers.in_place,
-        valid,
         extras,
-        isa: input.isa.isa(),
         grouping: grouping.as_ref(),
         poison_whole_group: !input.rms,
-        params_finite: check::finite(g)
-            && check::finite(b)
-            && check::finite(bias)
-            && check::finite(Some(&skip[..])),
-        params_sentinel: check::sentinel_in(g)
-            || check::sentinel_in(b)
-            || check::sentinel_in(bias)
-            || skip_sentinel,
-        params_in_domain: r::eps_in_domain(eps)
-            && r::params_in_domain(g)
-            && r::params_in_domain(b)
-            && r::params_in_domain(bias)
-            && sum_in_domain,
+        ..tensor.case(fused.name(), valid, params)
     };
     let run =
         |k: &Kernels, io: Io<'_>, x: &[f32], extras: &mut [Vec<f32>]| -> Result<(), NormError> {
@@ -158,9 +154,4 @@ fn run(input: Input) {
         }
     };
     check::check_case(&case, &run, &reference);
-}
-
-/// The add pass in `elem`, widened.
-fn elem_add(elem: ElemType, x: &[f32], skip: &[f32], bias: Option<&[f32]>, c: usize) -> Vec<f32> {
-    elem.round_all(&fused::add::<f32>(x, skip, bias, c))
 }

@@ -10,11 +10,11 @@ use normkern::{
 };
 use normkern_fuzz::adapt::{self, MaybeBeta, MaybeGamma};
 use normkern_fuzz::bounds::{self as r, DEV, Expect, REL};
-use normkern_fuzz::check::{self, Case, Extra, GroupMap, Reference};
+use normkern_fuzz::check::{self, Case, Extra, GroupMap, ParamFlags, Reference, Tensor};
 use normkern_fuzz::each_elem;
 use normkern_fuzz::elem::{ElemPick, Io};
 use normkern_fuzz::input::{
-    self as spec, Buffers, Dim, Eps, IsaPick, Len, Param, SavedSpec, ShapeSpec,
+    self as spec, Affine, Buffers, Dim, Eps, IsaPick, Len, Param, SavedSpec, ShapeSpec,
 };
 use normkern_fuzz::saved;
 use normkern_reference::{self as exact, Grouping};
@@ -137,44 +137,23 @@ fn inference(input: &Input, mean: &Param, var: &Param) {
     let c = shape.c();
     let eps = input.eps.value();
     let want = spec::shape_len(&shape);
-    let (x, y_len) = input.buffers.build(&input.data, want);
+    let tensor = Tensor::build(input.elem, input.isa, input.buffers, &input.data, want);
     let (mean, var) = (mean.build(Some(c)), var.build(Some(c)));
-    let gamma = spec::opt_param(&input.gamma, Some(c));
-    let beta = spec::opt_param(&input.beta, Some(c));
-    let (g, b) = (gamma.as_deref(), beta.as_deref());
+    let affine = Affine::build(&input.gamma, &input.beta, c);
+    let (g, b) = (affine.gamma(), affine.beta());
 
-    let valid = input.buffers.tensor_lengths_ok(want, &x, y_len)
+    let valid = tensor.lengths_ok(want)
         && mean.len() == c
         && var.len() == c
-        && g.is_none_or(|v| v.len() == c)
-        && b.is_none_or(|v| v.len() == c)
+        && affine.lengths_ok(c)
         && spec::eps_valid(eps);
 
     // Inference normalizes each value on its own: poisoning is per element.
-    let grouping = valid.then(|| GroupMap::elementwise(x.len()));
-    let running_finite = mean.iter().chain(&var).all(|v| v.is_finite());
-    let running_in_domain =
-        mean.iter().chain(&var).all(|&v| r::param_in_domain(v)) && var.iter().all(|&v| v >= 0.0);
+    let grouping = valid.then(|| GroupMap::elementwise(tensor.x.len()));
+    let params = running_flags(eps, &affine, &mean, &var);
     let case = Case {
-        name: "batch_norm_inference",
-        elem: input.elem.ty(),
-        x,
-        y_len,
-        in_place: input.buffers.in_place,
-        valid,
-        extras: vec![],
-        isa: input.isa.isa(),
         grouping: grouping.as_ref(),
-        poison_whole_group: true,
-        params_finite: check::finite(g) && check::finite(b) && running_finite,
-        params_sentinel: check::sentinel_in(g)
-            || check::sentinel_in(b)
-            || check::has_sentinel(&mean)
-            || check::has_sentinel(&var),
-        params_in_domain: r::eps_in_domain(eps)
-            && r::params_in_domain(g)
-            && r::params_in_domain(b)
-            && running_in_domain,
+        ..tensor.case("batch_norm_inference", valid, params)
     };
     let bn = BatchNorm::new(&mean, &var)
         .eps(eps)
@@ -203,19 +182,17 @@ fn training(input: &Input, running: Option<&Running>, saved: Option<SavedSpec>) 
     let (n, c, s) = (shape.n(), shape.c(), shape.spatial());
     let eps = input.eps.value();
     let want = spec::shape_len(&shape);
-    let (x, y_len) = input.buffers.build(&input.data, want);
-    let gamma = spec::opt_param(&input.gamma, Some(c));
-    let beta = spec::opt_param(&input.beta, Some(c));
-    let (g, b) = (gamma.as_deref(), beta.as_deref());
+    let tensor = Tensor::build(input.elem, input.isa, input.buffers, &input.data, want);
+    let affine = Affine::build(&input.gamma, &input.beta, c);
+    let (g, b) = (affine.gamma(), affine.beta());
     let saved = saved.map(|sv| sv.build(Some(c)));
     let running_bufs = running.map(|rs| (rs.mean.build(Some(c)), rs.var.build(Some(c))));
     let momentum = running.map(|rs| rs.momentum.momentum());
     let per_channel = n as u128 * s as u128;
 
-    let valid = input.buffers.tensor_lengths_ok(want, &x, y_len)
+    let valid = tensor.lengths_ok(want)
         && spec::eps_valid(eps)
-        && g.is_none_or(|v| v.len() == c)
-        && b.is_none_or(|v| v.len() == c)
+        && affine.lengths_ok(c)
         && saved::lengths_ok(saved.as_ref(), Some(c))
         && running_bufs
             .as_ref()
@@ -230,26 +207,16 @@ fn training(input: &Input, running: Option<&Running>, saved: Option<SavedSpec>) 
         extras.push(Extra::in_out("running_mean", m.clone()));
         extras.push(Extra::in_out("running_var", v.clone()));
     }
-    let running_all = || running_bufs.iter().flat_map(|(m, v)| m.iter().chain(v));
+    // The running statistics are parameters too.
+    let (rm, rv) = running_bufs.as_ref().map(|(m, v)| (&m[..], &v[..])).unzip();
     let case = Case {
-        name: "batch_norm_training",
-        elem: input.elem.ty(),
-        x,
-        y_len,
-        in_place: input.buffers.in_place,
-        valid,
         extras,
-        isa: input.isa.isa(),
         grouping: grouping.as_ref(),
-        poison_whole_group: true,
-        params_finite: check::finite(g) && check::finite(b) && running_all().all(|v| v.is_finite()),
-        params_sentinel: check::sentinel_in(g)
-            || check::sentinel_in(b)
-            || running_all().any(|v| v.to_bits() == check::SENTINEL),
-        params_in_domain: r::eps_in_domain(eps)
-            && r::params_in_domain(g)
-            && r::params_in_domain(b)
-            && running_all().all(|&v| r::param_in_domain(v)),
+        ..tensor.case(
+            "batch_norm_training",
+            valid,
+            ParamFlags::of(eps, &[g, b, rm, rv]),
+        )
     };
     let p = BatchNormTraining::new()
         .eps(eps)
@@ -308,6 +275,13 @@ fn training(input: &Input, running: Option<&Running>, saved: Option<SavedSpec>) 
     check::check_case(&case, &run, &reference);
 }
 
+/// A BatchNorm's parameter flags: running statistics count, and a variance must also be >= 0.
+fn running_flags(eps: f32, affine: &Affine, mean: &[f32], var: &[f32]) -> ParamFlags {
+    let mut flags = ParamFlags::of(eps, &[affine.gamma(), affine.beta(), Some(mean), Some(var)]);
+    flags.in_domain &= var.iter().all(|&v| v >= 0.0);
+    flags
+}
+
 /// An error of `op` names it.
 fn names(op: &str, result: Result<(), NormError>) {
     if let Err(e) = result {
@@ -320,24 +294,15 @@ fn fold(input: &Input, channels: usize, mean: &Param, var: &Param, fold: &Fold) 
     let (mean, var) = (mean.build(Some(channels)), var.build(Some(channels)));
     // A folded BatchNorm has as many channels as running means.
     let c = mean.len();
-    let gamma = spec::opt_param(&input.gamma, Some(c));
-    let beta = spec::opt_param(&input.beta, Some(c));
-    let (g, b) = (gamma.as_deref(), beta.as_deref());
+    let affine = Affine::build(&input.gamma, &input.beta, c);
+    let (g, b) = (affine.gamma(), affine.beta());
     let bn = BatchNorm::new(&mean, &var)
         .eps(eps)
         .maybe_gamma(g)
         .maybe_beta(b);
     assert_eq!(bn.channels(), mean.len());
-    let bn_ok = var.len() == c
-        && g.is_none_or(|v| v.len() == c)
-        && b.is_none_or(|v| v.len() == c)
-        && spec::eps_valid(eps);
-    let numeric = bn_ok
-        && r::eps_in_domain(eps)
-        && r::params_in_domain(g)
-        && r::params_in_domain(b)
-        && mean.iter().all(|&v| r::param_in_domain(v))
-        && var.iter().all(|&v| r::param_in_domain(v) && v >= 0.0);
+    let bn_ok = var.len() == c && affine.lengths_ok(c) && spec::eps_valid(eps);
+    let numeric = bn_ok && running_flags(eps, &affine, &mean, &var).in_domain;
     // Exact per-channel scale and shift in f64 (only used on valid, in-domain parameters).
     let scale_shift = || exact::bn_scale_shift(&mean, &var, g, b, eps);
     let beta_of = |ch: usize| exact::affine_at(g, b, ch).1;

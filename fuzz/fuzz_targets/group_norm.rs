@@ -6,11 +6,12 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use normkern::{GroupNorm, Kernels, NormError};
 use normkern_fuzz::adapt::{MaybeBeta, MaybeGamma};
-use normkern_fuzz::bounds as r;
-use normkern_fuzz::check::{self, Case, GroupMap};
+use normkern_fuzz::check::{self, Case, GroupMap, ParamFlags, Tensor};
 use normkern_fuzz::each_elem;
 use normkern_fuzz::elem::{ElemPick, Io};
-use normkern_fuzz::input::{self as spec, Buffers, Dim, Eps, IsaPick, Param, SavedSpec, ShapeSpec};
+use normkern_fuzz::input::{
+    self as spec, Affine, Buffers, Dim, Eps, IsaPick, Param, SavedSpec, ShapeSpec,
+};
 use normkern_fuzz::{adapt, saved};
 use normkern_reference::Grouping;
 
@@ -53,41 +54,28 @@ fn run(input: Input) {
     };
     let eps = input.eps.value();
     let want = spec::shape_len(&shape);
-    let (x, y_len) = input.buffers.build(&input.data, want);
-    let gamma = spec::opt_param(&input.gamma, Some(c));
-    let beta = spec::opt_param(&input.beta, Some(c));
-    let (g, b) = (gamma.as_deref(), beta.as_deref());
+    let tensor = Tensor::build(input.elem, input.isa, input.buffers, &input.data, want);
+    let affine = Affine::build(&input.gamma, &input.beta, c);
+    let (g, b) = (affine.gamma(), affine.beta());
     let saved_len = want.and_then(|_| n.checked_mul(groups));
     let saved = input.saved.map(|sv| sv.build(saved_len));
 
-    let valid = input.buffers.tensor_lengths_ok(want, &x, y_len)
+    let valid = tensor.lengths_ok(want)
         && groups != 0
         && c != 0
         && c % groups == 0
         && spec::eps_valid(eps)
-        && g.is_none_or(|v| v.len() == c)
-        && b.is_none_or(|v| v.len() == c)
+        && affine.lengths_ok(c)
         && saved::lengths_ok(saved.as_ref(), saved_len);
 
     let dims = adapt::dims(&shape);
     let per_group = Grouping::PerSample { groups };
     let grouping = valid.then(|| GroupMap::of(&dims, per_group));
-    // Groups are empty when spatial = 0: nothing is normalized and no statistic is written.
-    let extras = saved::extras(saved.as_ref(), ["mean", "inv_std"], shape.spatial() > 0);
     let case = Case {
-        name: "group_norm",
-        elem: input.elem.ty(),
-        x,
-        y_len,
-        in_place: input.buffers.in_place,
-        valid,
-        extras,
-        isa: input.isa.isa(),
+        // Groups are empty when spatial = 0: nothing is normalized and no statistic is written.
+        extras: saved::extras(saved.as_ref(), ["mean", "inv_std"], shape.spatial() > 0),
         grouping: grouping.as_ref(),
-        poison_whole_group: true,
-        params_finite: check::finite(g) && check::finite(b),
-        params_sentinel: check::sentinel_in(g) || check::sentinel_in(b),
-        params_in_domain: r::eps_in_domain(eps) && r::params_in_domain(g) && r::params_in_domain(b),
+        ..tensor.case("group_norm", valid, ParamFlags::of(eps, &[g, b]))
     };
     let p = GroupNorm::new(groups).eps(eps).maybe_gamma(g).maybe_beta(b);
     let run =
@@ -95,6 +83,6 @@ fn run(input: Input) {
             each_elem!(io, io => k.group_norm(&p, shape, io, saved::stats(extras)))
         };
     let reference =
-        |x: &[f32]| check::standard_reference(x, &dims, per_group, eps, g, b, saved.is_some());
+        |x: &[f32]| check::standard_reference(x, &dims, per_group, eps, &affine, saved.is_some());
     check::check_case(&case, &run, &reference);
 }

@@ -6,11 +6,12 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use normkern::{Kernels, LayerNorm, NormError};
 use normkern_fuzz::adapt::{MaybeBeta, MaybeGamma};
-use normkern_fuzz::bounds as r;
-use normkern_fuzz::check::{self, Case, GroupMap};
+use normkern_fuzz::check::{self, Case, GroupMap, ParamFlags, Tensor};
 use normkern_fuzz::each_elem;
 use normkern_fuzz::elem::{ElemPick, Io};
-use normkern_fuzz::input::{self as spec, Buffers, Eps, IsaPick, Param, RowMode, SavedSpec};
+use normkern_fuzz::input::{
+    self as spec, Affine, Buffers, Eps, IsaPick, Param, RowMode, SavedSpec,
+};
 use normkern_fuzz::saved;
 use normkern_reference::Grouping;
 
@@ -34,36 +35,24 @@ fuzz_target!(|input: Input| run(input));
 fn run(input: Input) {
     let eps = input.eps.value();
     let rows = input.mode.rows();
-    let (x, y_len) = input.buffers.build(&input.data, rows.len);
-    let gamma = spec::opt_param(&input.gamma, Some(rows.cols));
-    let beta = spec::opt_param(&input.beta, Some(rows.cols));
-    let (g, b) = (gamma.as_deref(), beta.as_deref());
+    let tensor = Tensor::build(input.elem, input.isa, input.buffers, &input.data, rows.len);
+    let affine = Affine::build(&input.gamma, &input.beta, rows.cols);
+    let (g, b) = (affine.gamma(), affine.beta());
     let saved = input.saved.map(|s| s.build(rows.positions));
 
     // Independent validity: the exact tensor, at least one channel, gamma and beta of one
     // value per channel, one saved statistic per position.
-    let valid = input.buffers.tensor_lengths_ok(rows.len, &x, y_len)
+    let valid = tensor.lengths_ok(rows.len)
         && rows.params_ok(g, b)
         && spec::eps_valid(eps)
         && saved::lengths_ok(saved.as_ref(), rows.positions);
 
     let dims = valid.then(|| rows.dims());
     let grouping = dims.map(|d| GroupMap::of(&d, Grouping::PerPosition));
-    let extras = saved::extras(saved.as_ref(), ["mean", "inv_std"], true);
     let case = Case {
-        name: "layer_norm",
-        elem: input.elem.ty(),
-        x,
-        y_len,
-        in_place: input.buffers.in_place,
-        valid,
-        extras,
-        isa: input.isa.isa(),
+        extras: saved::extras(saved.as_ref(), ["mean", "inv_std"], true),
         grouping: grouping.as_ref(),
-        poison_whole_group: true,
-        params_finite: check::finite(g) && check::finite(b),
-        params_sentinel: check::sentinel_in(g) || check::sentinel_in(b),
-        params_in_domain: r::eps_in_domain(eps) && r::params_in_domain(g) && r::params_in_domain(b),
+        ..tensor.case("layer_norm", valid, ParamFlags::of(eps, &[g, b]))
     };
     let p = LayerNorm::new().eps(eps).maybe_gamma(g).maybe_beta(b);
     let run =
@@ -73,7 +62,7 @@ fn run(input: Input) {
     let reference = |x: &[f32]| {
         let dims = dims.as_ref().expect("valid");
         let rows = Grouping::PerPosition;
-        check::standard_reference(x, dims, rows, eps, g, b, saved.is_some())
+        check::standard_reference(x, dims, rows, eps, &affine, saved.is_some())
     };
     check::check_case(&case, &run, &reference);
 }

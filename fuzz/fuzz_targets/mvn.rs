@@ -6,7 +6,7 @@ use libfuzzer_sys::fuzz_target;
 use normkern::{Kernels, MeanVarianceNorm, MvnAxes, NormError};
 use normkern_fuzz::adapt;
 use normkern_fuzz::bounds as r;
-use normkern_fuzz::check::{self, Case, GroupMap, Reference};
+use normkern_fuzz::check::{self, Case, GroupMap, ParamFlags, Reference, Tensor};
 use normkern_fuzz::each_elem;
 use normkern_fuzz::elem::{ElemPick, Io};
 use normkern_fuzz::input::{self as spec, Buffers, IsaPick, ShapeSpec};
@@ -41,26 +41,15 @@ fn run(input: Input) {
         Axes::ChannelsAndSpatial => MvnAxes::ChannelsAndSpatial,
     };
     let want = spec::shape_len(&shape);
-    let (x, y_len) = input.buffers.build(&input.data, want);
-    let valid = input.buffers.tensor_lengths_ok(want, &x, y_len);
+    let tensor = Tensor::build(input.elem, input.isa, input.buffers, &input.data, want);
+    let valid = tensor.lengths_ok(want);
 
     let dims = adapt::dims(&shape);
     let over = adapt::axes(axes).grouping(&dims);
     let grouping = valid.then(|| GroupMap::of(&dims, over));
     let case = Case {
-        name: "mean_variance_norm",
-        elem: input.elem.ty(),
-        x,
-        y_len,
-        in_place: input.buffers.in_place,
-        valid,
-        extras: vec![],
-        isa: input.isa.isa(),
         grouping: grouping.as_ref(),
-        poison_whole_group: true,
-        params_finite: true,
-        params_sentinel: false,
-        params_in_domain: true,
+        ..tensor.case("mean_variance_norm", valid, ParamFlags::NONE)
     };
     let p = MeanVarianceNorm::new().axes(axes);
     let run = |k: &Kernels, io: Io<'_>, _: &[f32], _: &mut [Vec<f32>]| -> Result<(), NormError> {

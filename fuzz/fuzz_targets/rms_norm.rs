@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 use normkern::{Kernels, NormError, RmsNorm};
 use normkern_fuzz::adapt::MaybeGamma;
 use normkern_fuzz::bounds as r;
-use normkern_fuzz::check::{self, Case, Extra, GroupMap, Reference};
+use normkern_fuzz::check::{self, Case, Extra, GroupMap, ParamFlags, Reference, Tensor};
 use normkern_fuzz::each_elem;
 use normkern_fuzz::elem::{ElemPick, Io};
 use normkern_fuzz::input::{self as spec, Buffers, Eps, IsaPick, Len, Param, RowMode};
@@ -35,33 +35,23 @@ fuzz_target!(|input: Input| run(input));
 fn run(input: Input) {
     let eps = input.eps.value();
     let rows = input.mode.rows();
-    let (x, y_len) = input.buffers.build(&input.data, rows.len);
+    let tensor = Tensor::build(input.elem, input.isa, input.buffers, &input.data, rows.len);
     let gamma = spec::opt_param(&input.gamma, Some(rows.cols));
     let g = gamma.as_deref();
     let inv_rms_len = input.inv_rms.map(|l| l.resolve(rows.positions));
 
-    let valid = input.buffers.tensor_lengths_ok(rows.len, &x, y_len)
+    let valid = tensor.lengths_ok(rows.len)
         && rows.params_ok(g, None)
         && spec::eps_valid(eps)
         && inv_rms_len.is_none_or(|l| Some(l) == rows.positions);
 
     let dims = valid.then(|| rows.dims());
     let grouping = dims.map(|d| GroupMap::of(&d, Grouping::PerPosition));
-    let extras = inv_rms_len.map_or(vec![], |l| vec![Extra::output("inv_rms", l, true)]);
     let case = Case {
-        name: "rms_norm",
-        elem: input.elem.ty(),
-        x,
-        y_len,
-        in_place: input.buffers.in_place,
-        valid,
-        extras,
-        isa: input.isa.isa(),
+        extras: inv_rms_len.map_or(vec![], |l| vec![Extra::output("inv_rms", l, true)]),
         grouping: grouping.as_ref(),
         poison_whole_group: false,
-        params_finite: check::finite(g),
-        params_sentinel: check::sentinel_in(g),
-        params_in_domain: r::eps_in_domain(eps) && r::params_in_domain(g),
+        ..tensor.case("rms_norm", valid, ParamFlags::of(eps, &[g]))
     };
     let p = RmsNorm::new().eps(eps).maybe_gamma(g);
     let run = |k: &Kernels,

@@ -19,7 +19,8 @@
 //! added to the tolerance of the output (not of the f32 statistics).
 
 use crate::bounds::{self, Expect};
-use crate::elem::{ElemType, Io};
+use crate::elem::{ElemPick, ElemType, Io};
+use crate::input::{Affine, Buffers, Data, IsaPick};
 use normkern::{ErrorKind, Isa, Kernels, NormError};
 use normkern_reference::{self as exact, Dims, Formula, Grouping};
 
@@ -131,17 +132,99 @@ pub struct Case<'a> {
     pub isa: Isa,
     /// Which values form a group (for poisoning); `None` skips the poisoning check.
     pub grouping: Option<&'a GroupMap>,
-    /// Parameters are finite (the poisoning check needs it).
-    pub params_finite: bool,
     /// Whether a group with a non-finite input must be non-finite everywhere. True wherever the
     /// mean is subtracted (`x - inf` or `inf - inf`); RMSNorm divides by `sqrt(mean(x²))`,
     /// which an infinity makes `+inf`, so its finite values become ±0 (as in PyTorch's
     /// `x * rsqrt(mean(x²) + eps)`) and only the infinities (0·inf) and NaN rows are NaN.
     pub poison_whole_group: bool,
+    /// What the harness needs to know of the operator's parameters.
+    pub params: ParamFlags,
+}
+
+/// A case's parameters as the harness judges them, derived in one place so the targets agree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParamFlags {
+    /// Parameters are finite (the poisoning check needs it).
+    pub finite: bool,
     /// Parameters hold the sentinel bit pattern (disables the "all written" check).
-    pub params_sentinel: bool,
+    pub sentinel: bool,
     /// Parameters and epsilon are in the numeric domain (the data is checked here).
-    pub params_in_domain: bool,
+    pub in_domain: bool,
+}
+
+impl ParamFlags {
+    /// An operator without parameters (not even epsilon).
+    pub const NONE: ParamFlags = ParamFlags {
+        finite: true,
+        sentinel: false,
+        in_domain: true,
+    };
+
+    /// The flags of epsilon and the optional parameters (gamma, beta, bias, running statistics).
+    pub fn of(eps: f32, params: &[Option<&[f32]>]) -> ParamFlags {
+        ParamFlags {
+            finite: params.iter().all(|&p| finite(p)),
+            sentinel: params.iter().any(|&p| sentinel_in(p)),
+            in_domain: bounds::eps_in_domain(eps)
+                && params.iter().all(|&p| bounds::params_in_domain(p)),
+        }
+    }
+}
+
+/// A case's input tensor and how it runs, built alike by every operator target from its input.
+#[derive(Debug, Clone)]
+pub struct Tensor {
+    pub elem: ElemType,
+    /// The instruction set the input asks to force.
+    pub isa: Isa,
+    pub in_place: bool,
+    /// The input, as the data gives it (the harness rounds it to `elem`).
+    pub x: Vec<f32>,
+    /// Length of the separate output (ignored in place).
+    pub y_len: usize,
+}
+
+impl Tensor {
+    /// The tensor of an operator that expects `want` values (`None`: more than fit in `usize`).
+    pub fn build(
+        elem: ElemPick,
+        isa: IsaPick,
+        buffers: Buffers,
+        data: &Data,
+        want: Option<usize>,
+    ) -> Tensor {
+        let (x, y_len) = buffers.build(data, want);
+        Tensor {
+            elem: elem.ty(),
+            isa: isa.isa(),
+            in_place: buffers.in_place,
+            x,
+            y_len,
+        }
+    }
+
+    /// Independent rule of the tensor operators: `x`, and `y` unless in place, hold exactly
+    /// the `want` values of the shape (`None`: the shape overflows, nothing is valid).
+    pub fn lengths_ok(&self, want: Option<usize>) -> bool {
+        want.is_some() && Some(self.x.len()) == want && (self.in_place || Some(self.y_len) == want)
+    }
+
+    /// A case of `name` on it: no extras, no grouping, whole groups poisoned; override the rest.
+    pub fn case<'a>(self, name: &'static str, valid: bool, params: ParamFlags) -> Case<'a> {
+        Case {
+            name,
+            elem: self.elem,
+            x: self.x,
+            y_len: self.y_len,
+            in_place: self.in_place,
+            valid,
+            extras: vec![],
+            isa: self.isa,
+            grouping: None,
+            poison_whole_group: true,
+            params,
+        }
+    }
 }
 
 /// The operator: run with these kernels on `io`, writing `extras` (one slice per [`Extra`]).
@@ -164,12 +247,11 @@ pub fn standard_reference(
     dims: &Dims,
     grouping: Grouping,
     eps: f32,
-    gamma: Option<&[f32]>,
-    beta: Option<&[f32]>,
+    affine: &Affine,
     with_saved: bool,
 ) -> Reference {
-    let formula = Formula::Standard { eps };
-    let want = exact::normalize(x, dims, grouping, formula, gamma, beta);
+    let (gamma, formula) = (affine.gamma(), Formula::Standard { eps });
+    let want = exact::normalize(x, dims, grouping, formula, gamma, affine.beta());
     let extras = if with_saved {
         crate::saved::expected(&want.stats, eps)
     } else {
@@ -283,7 +365,7 @@ pub fn check_case(case: &Case<'_>, run: &Run<'_>, reference: &RefFn<'_>) {
             }
             continue;
         }
-        let sentinel_in = x.iter().any(|v| v.to_bits() == y_sentinel) || case.params_sentinel;
+        let sentinel_in = x.iter().any(|v| v.to_bits() == y_sentinel) || case.params.sentinel;
         if !case.in_place
             && !sentinel_in
             && let Some(i) = o.y.iter().position(|v| v.to_bits() == y_sentinel)
@@ -309,7 +391,7 @@ pub fn check_case(case: &Case<'_>, run: &Run<'_>, reference: &RefFn<'_>) {
         .map(|&v| if v.is_finite() { v } else { 0.0 })
         .collect();
     if poisoned
-        && case.params_finite
+        && case.params.finite
         && let Some(g) = case.grouping
     {
         stats::bump(&stats::POISONED);
@@ -371,7 +453,7 @@ pub fn check_case(case: &Case<'_>, run: &Run<'_>, reference: &RefFn<'_>) {
     }
 
     // 6. Numeric agreement, on the input itself or its finite version.
-    if x.is_empty() || !case.params_in_domain || !bounds::all_in_domain(&clean) {
+    if x.is_empty() || !case.params.in_domain || !bounds::all_in_domain(&clean) {
         stats::case(name, "valid");
         return;
     }

@@ -224,6 +224,37 @@ pub fn opt_param(p: &Option<Param>, want: Option<usize>) -> Option<Vec<f32>> {
     p.as_ref().map(|p| p.build(want))
 }
 
+/// A layer's optional gamma and beta, built and length-checked in one place for every target.
+#[derive(Debug, Clone)]
+pub struct Affine {
+    gamma: Option<Vec<f32>>,
+    beta: Option<Vec<f32>>,
+}
+
+impl Affine {
+    /// Gamma and beta, each when given, built for a layer of `channels`.
+    pub fn build(gamma: &Option<Param>, beta: &Option<Param>, channels: usize) -> Affine {
+        Affine {
+            gamma: opt_param(gamma, Some(channels)),
+            beta: opt_param(beta, Some(channels)),
+        }
+    }
+
+    pub fn gamma(&self) -> Option<&[f32]> {
+        self.gamma.as_deref()
+    }
+
+    pub fn beta(&self) -> Option<&[f32]> {
+        self.beta.as_deref()
+    }
+
+    /// Independent rule: gamma and beta, when given, hold one value per channel.
+    pub fn lengths_ok(&self, channels: usize) -> bool {
+        self.gamma().is_none_or(|v| v.len() == channels)
+            && self.beta().is_none_or(|v| v.len() == channels)
+    }
+}
+
 /// Optional saved-statistics buffers (`mean`, `inv_std`), each with its own length.
 #[derive(Arbitrary, Debug, Clone, Copy)]
 pub struct SavedSpec {
@@ -293,12 +324,6 @@ impl Buffers {
             data.fill(self.x_len.resolve(want)),
             self.y_len.resolve(want),
         )
-    }
-
-    /// Independent rule of the tensor operators: `x`, and `y` unless in place, hold exactly
-    /// the `want` values of the shape (`None`: the shape overflows, nothing is valid).
-    pub fn tensor_lengths_ok(&self, want: Option<usize>, x: &[f32], y_len: usize) -> bool {
-        want.is_some() && Some(x.len()) == want && (self.in_place || Some(y_len) == want)
     }
 }
 

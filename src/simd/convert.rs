@@ -1,6 +1,5 @@
-//! Element conversions lane by lane, for the registers without conversion instructions (and
-//! the partial vectors of those with them): `half`'s exact widening and nearest-even
-//! narrowing, through an `f32` buffer.
+//! Element conversions lane by lane, for the registers without conversion instructions:
+//! `half`'s exact widening and nearest-even narrowing, through an `f32` buffer.
 
 use super::{MAX_LANES, Vector};
 
@@ -18,6 +17,19 @@ pub(crate) fn bf16_to_f32(bits: u16) -> f32 {
 
 pub(crate) fn f32_to_bf16(value: f32) -> u16 {
     half::bf16::from_f32(value).to_bits()
+}
+
+/// The first `n <= MAX_LANES` 16-bit values at `src` in a buffer, 0 past them: what a
+/// partial load reads in full.
+///
+/// # Safety
+/// `src` is valid for `n` reads.
+#[inline(always)]
+pub(crate) unsafe fn first(src: *const u16, n: usize) -> [u16; MAX_LANES] {
+    let mut bits = [0u16; MAX_LANES];
+    // SAFETY: forwarded from the caller; `bits` holds MAX_LANES >= n values.
+    unsafe { core::ptr::copy_nonoverlapping(src, bits.as_mut_ptr(), n) };
+    bits
 }
 
 /// The first `n <= V::LANES` 16-bit values at `src`, widened by `widen`; 0 in the other lanes.

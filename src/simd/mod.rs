@@ -6,6 +6,25 @@
 //! trait and instantiated per instruction set inside a `#[target_feature]` function, so every
 //! call here inlines into native code. Nothing here knows of kernels or operators.
 
+/// `Vector` methods that are one function of their registers, `name(operands) => function`:
+/// `Newtype: ...` where the register wraps the function's type (the x86 sets), the bare list
+/// where it is that type.
+macro_rules! lanewise {
+    ($wrap:ident: $($name:ident($($rhs:ident),*) => $f:path),* $(,)?) => {$(
+        #[inline(always)]
+        unsafe fn $name(self $(, $rhs: Self)*) -> Self {
+            // SAFETY: the `Vector` contract: this CPU has the register's instruction set.
+            $wrap(unsafe { $f(self.0 $(, $rhs.0)*) })
+        }
+    )*};
+    ($($name:ident($($rhs:ident),*) => $f:path),* $(,)?) => {$(
+        #[inline(always)]
+        unsafe fn $name(self $(, $rhs: Self)*) -> Self {
+            $f(self $(, $rhs)*)
+        }
+    )*};
+}
+
 mod convert;
 pub(crate) mod math;
 mod portable;
@@ -62,6 +81,16 @@ pub(crate) trait Vector: Copy {
     unsafe fn recip_sqrt(self) -> Self;
     /// `self / rhs`, correctly rounded.
     unsafe fn div(self, rhs: Self) -> Self;
+    /// Whether [`Vector::recip_estimate`] is an estimate instruction (x86's `rcpps`,
+    /// `vrcp14ps`) rather than the division.
+    const RECIP_ESTIMATE: bool = false;
+    /// `1 / self` within 2^-11 relative for normal `self` whose reciprocal is normal: the
+    /// set's estimate instruction where it has one, else the correctly rounded division.
+    #[inline(always)]
+    unsafe fn recip_estimate(self) -> Self {
+        // SAFETY: the trait's contract.
+        unsafe { Self::splat(1.0).div(self) }
+    }
     /// `2^self`, for lanes that hold integers in `-126..=127` (a NaN lane gives some value,
     /// never undefined behavior: the activations let a NaN input's lanes run through).
     unsafe fn pow2i(self) -> Self;
@@ -140,57 +169,65 @@ pub(crate) trait Vector: Copy {
     #[inline(always)]
     unsafe fn load_f16(src: *const u16) -> Self {
         // SAFETY: forwarded from the caller.
-        unsafe { Self::load_f16_partial(src, Self::LANES) }
+        unsafe { convert::load_with(src, Self::LANES, convert::f16_to_f32) }
     }
 
     /// The first `n <= LANES` binary16 values (reading nothing past them), widened exactly;
     /// the other lanes are 0.
     #[inline(always)]
     unsafe fn load_f16_partial(src: *const u16, n: usize) -> Self {
-        // SAFETY: forwarded from the caller.
-        unsafe { convert::load_with(src, n, convert::f16_to_f32) }
+        // SAFETY: `src` is valid for `n` reads; the buffer holds MAX_LANES >= LANES values.
+        unsafe { Self::load_f16(convert::first(src, n).as_ptr()) }
     }
 
     /// The lanes rounded to binary16, to nearest even.
     #[inline(always)]
     unsafe fn store_f16(self, dst: *mut u16) {
         // SAFETY: forwarded from the caller.
-        unsafe { self.store_f16_partial(dst, Self::LANES) }
+        unsafe { convert::store_with(self, dst, Self::LANES, convert::f32_to_f16) }
     }
 
     /// The first `n <= LANES` lanes rounded to binary16 (writing nothing past them).
     #[inline(always)]
     unsafe fn store_f16_partial(self, dst: *mut u16, n: usize) {
-        // SAFETY: forwarded from the caller.
-        unsafe { convert::store_with(self, dst, n, convert::f32_to_f16) }
+        let mut bits = [0u16; MAX_LANES];
+        // SAFETY: `bits` holds MAX_LANES >= LANES values; `dst` is valid for `n` writes.
+        unsafe {
+            self.store_f16(bits.as_mut_ptr());
+            core::ptr::copy_nonoverlapping(bits.as_ptr(), dst, n);
+        }
     }
 
     /// `LANES` bfloat16 values, widened exactly.
     #[inline(always)]
     unsafe fn load_bf16(src: *const u16) -> Self {
         // SAFETY: forwarded from the caller.
-        unsafe { Self::load_bf16_partial(src, Self::LANES) }
+        unsafe { convert::load_with(src, Self::LANES, convert::bf16_to_f32) }
     }
 
     /// The first `n <= LANES` bfloat16 values, widened exactly; the other lanes are 0.
     #[inline(always)]
     unsafe fn load_bf16_partial(src: *const u16, n: usize) -> Self {
-        // SAFETY: forwarded from the caller.
-        unsafe { convert::load_with(src, n, convert::bf16_to_f32) }
+        // SAFETY: `src` is valid for `n` reads; the buffer holds MAX_LANES >= LANES values.
+        unsafe { Self::load_bf16(convert::first(src, n).as_ptr()) }
     }
 
     /// The lanes rounded to bfloat16, to nearest even.
     #[inline(always)]
     unsafe fn store_bf16(self, dst: *mut u16) {
         // SAFETY: forwarded from the caller.
-        unsafe { self.store_bf16_partial(dst, Self::LANES) }
+        unsafe { convert::store_with(self, dst, Self::LANES, convert::f32_to_bf16) }
     }
 
     /// The first `n <= LANES` lanes rounded to bfloat16 (writing nothing past them).
     #[inline(always)]
     unsafe fn store_bf16_partial(self, dst: *mut u16, n: usize) {
-        // SAFETY: forwarded from the caller.
-        unsafe { convert::store_with(self, dst, n, convert::f32_to_bf16) }
+        let mut bits = [0u16; MAX_LANES];
+        // SAFETY: `bits` holds MAX_LANES >= LANES values; `dst` is valid for `n` writes.
+        unsafe {
+            self.store_bf16(bits.as_mut_ptr());
+            core::ptr::copy_nonoverlapping(bits.as_ptr(), dst, n);
+        }
     }
 
     /// Each lane rounded to the nearest binary16 value (ties to even) and widened back.

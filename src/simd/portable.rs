@@ -29,18 +29,12 @@ impl Vector for f32x8 {
     unsafe fn store(self, dst: *mut f32) {
         unsafe { dst.cast::<[f32; 8]>().write_unaligned(self.to_array()) }
     }
-    #[inline(always)]
-    unsafe fn add(self, rhs: Self) -> Self {
-        self + rhs
-    }
-    #[inline(always)]
-    unsafe fn sub(self, rhs: Self) -> Self {
-        self - rhs
-    }
-    #[inline(always)]
-    unsafe fn mul(self, rhs: Self) -> Self {
-        self * rhs
-    }
+    lanewise!(
+        add(rhs) => core::ops::Add::add,
+        sub(rhs) => core::ops::Sub::sub,
+        mul(rhs) => core::ops::Mul::mul,
+        div(rhs) => core::ops::Div::div,
+    );
     #[inline(always)]
     unsafe fn mul_add(self, a: Self, b: Self) -> Self {
         f32x8::mul_add(self, a, b)
@@ -65,10 +59,6 @@ impl Vector for f32x8 {
     #[inline(always)]
     unsafe fn recip_sqrt(self) -> Self {
         f32x8::splat(1.0) / self.sqrt()
-    }
-    #[inline(always)]
-    unsafe fn div(self, rhs: Self) -> Self {
-        self / rhs
     }
     #[inline(always)]
     unsafe fn pow2i(self) -> Self {

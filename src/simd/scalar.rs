@@ -31,18 +31,12 @@ impl Vector for f32 {
     unsafe fn store(self, dst: *mut f32) {
         unsafe { dst.write(self) }
     }
-    #[inline(always)]
-    unsafe fn add(self, rhs: Self) -> Self {
-        self + rhs
-    }
-    #[inline(always)]
-    unsafe fn sub(self, rhs: Self) -> Self {
-        self - rhs
-    }
-    #[inline(always)]
-    unsafe fn mul(self, rhs: Self) -> Self {
-        self * rhs
-    }
+    lanewise!(
+        add(rhs) => core::ops::Add::add,
+        sub(rhs) => core::ops::Sub::sub,
+        mul(rhs) => core::ops::Mul::mul,
+        div(rhs) => core::ops::Div::div,
+    );
     // Unfused on purpose: a software `fmaf` on targets without FMA costs tens of cycles.
     #[inline(always)]
     unsafe fn mul_add(self, a: Self, b: Self) -> Self {
@@ -67,10 +61,6 @@ impl Vector for f32 {
     #[inline(always)]
     unsafe fn recip_sqrt(self) -> Self {
         1.0 / crate::float::sqrt(self)
-    }
-    #[inline(always)]
-    unsafe fn div(self, rhs: Self) -> Self {
-        self / rhs
     }
     #[inline(always)]
     unsafe fn pow2i(self) -> Self {

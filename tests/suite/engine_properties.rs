@@ -21,6 +21,7 @@
 //! The float64 values come from `normkern-reference` (its `Activation::apply` for the
 //! activations); the tolerances are derived in `tests/common/check.rs` and at each check below.
 
+use crate::common::adapt::{MaybeBeta, MaybeGamma};
 use crate::common::check::{self, Mode, Path, SENTINEL, SUBNORMAL_SLACK, Y_TOL};
 use crate::common::engine::{self, Act, Elem, with_activation};
 use crate::common::ops::{self, Op};
@@ -495,20 +496,11 @@ mod fused {
             let (gamma, beta) = (input.gamma.as_deref(), input.beta.as_deref());
             with_activation!(case.act, a => {
                 if case.rms {
-                    let mut p = RmsNorm::new().eps(case.eps);
-                    if let Some(g) = gamma {
-                        p = p.gamma(g);
-                    }
+                    let p = RmsNorm::new().eps(case.eps).maybe_gamma(gamma).then(a);
                     let inv_rms = case.saved.then_some(&mut inv[..]);
-                    k.add_rms_norm(&p.then(a), shape, io, residual, inv_rms)
+                    k.add_rms_norm(&p, shape, io, residual, inv_rms)
                 } else {
-                    let mut p = LayerNorm::new().eps(case.eps);
-                    if let Some(g) = gamma {
-                        p = p.gamma(g);
-                    }
-                    if let Some(b) = beta {
-                        p = p.beta(b);
-                    }
+                    let p = LayerNorm::new().eps(case.eps).maybe_gamma(gamma).maybe_beta(beta);
                     let saved = case.saved.then(|| SavedStats::new(&mut mean, &mut inv));
                     k.add_layer_norm(&p.then(a), shape, io, residual, saved)
                 }
@@ -619,19 +611,10 @@ mod fused {
         let io = InOut::new(sum, &mut y);
         let result = with_activation!(case.act, a => {
             if case.rms {
-                let mut p = RmsNorm::new().eps(case.eps);
-                if let Some(g) = gamma {
-                    p = p.gamma(g);
-                }
-                k.rms_norm(&p.then(a), shape, io, None)
+                let p = RmsNorm::new().eps(case.eps).maybe_gamma(gamma).then(a);
+                k.rms_norm(&p, shape, io, None)
             } else {
-                let mut p = LayerNorm::new().eps(case.eps);
-                if let Some(g) = gamma {
-                    p = p.gamma(g);
-                }
-                if let Some(b) = beta {
-                    p = p.beta(b);
-                }
+                let p = LayerNorm::new().eps(case.eps).maybe_gamma(gamma).maybe_beta(beta);
                 k.layer_norm(&p.then(a), shape, io, None)
             }
         });

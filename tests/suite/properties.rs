@@ -85,59 +85,29 @@ macro_rules! operator_properties {
     };
 }
 
-mod layer_norm {
-    use super::*;
-    operator_properties!(Op::LayerNorm);
+/// `module => op, ...`: a module holding [`operator_properties!`] for each operator.
+macro_rules! operator_modules {
+    ($($module:ident => $op:expr),* $(,)?) => {$(
+        mod $module {
+            use super::*;
+            operator_properties!($op);
+        }
+    )*};
 }
 
-mod layer_norm_channels {
-    use super::*;
-    operator_properties!(Op::LayerNormChannels);
-}
-
-mod rms_norm {
-    use super::*;
-    operator_properties!(Op::RmsNorm);
-}
-
-mod rms_norm_channels {
-    use super::*;
-    operator_properties!(Op::RmsNormChannels);
-}
-
-mod batch_norm_inference {
-    use super::*;
-    operator_properties!(Op::BatchNormInference);
-}
-
-mod batch_norm_training {
-    use super::*;
-    operator_properties!(Op::BatchNormTraining);
-}
-
-mod instance_norm {
-    use super::*;
-    operator_properties!(Op::InstanceNorm);
-}
-
-mod group_norm {
-    use super::*;
-    operator_properties!(Op::GroupNorm);
-}
-
-mod mvn_batch_and_spatial {
-    use super::*;
-    operator_properties!(Op::Mvn(MvnAxes::BatchAndSpatial));
-}
-
-mod mvn_spatial {
-    use super::*;
-    operator_properties!(Op::Mvn(MvnAxes::Spatial));
-}
-
-mod mvn_channels_and_spatial {
-    use super::*;
-    operator_properties!(Op::Mvn(MvnAxes::ChannelsAndSpatial));
+// One module of properties per operator (and per MVN axes), named after it.
+operator_modules! {
+    layer_norm => Op::LayerNorm,
+    layer_norm_channels => Op::LayerNormChannels,
+    rms_norm => Op::RmsNorm,
+    rms_norm_channels => Op::RmsNormChannels,
+    batch_norm_inference => Op::BatchNormInference,
+    batch_norm_training => Op::BatchNormTraining,
+    instance_norm => Op::InstanceNorm,
+    group_norm => Op::GroupNorm,
+    mvn_batch_and_spatial => Op::Mvn(MvnAxes::BatchAndSpatial),
+    mvn_spatial => Op::Mvn(MvnAxes::Spatial),
+    mvn_channels_and_spatial => Op::Mvn(MvnAxes::ChannelsAndSpatial),
 }
 
 /// Identities between operators: different engines, same mathematics. Each side is within

@@ -5,15 +5,14 @@
 #[path = "../support.rs"]
 mod support;
 
-use core::hint::black_box;
-use normkern::{InOut, Kernels, LayerNorm, Shape};
+use normkern::{InOut, Kernels, LayerNorm, NormError};
 
-#[unsafe(no_mangle)]
-pub extern "C" fn _start() -> ! {
-    let shape = black_box(Shape::rows(support::LEN / 16, 16));
+/// The one call, from `support::_start`.
+fn run() -> Result<(), NormError> {
+    let shape = support::rows();
     let ln = LayerNorm::new()
         .gamma(support::params(16))
         .beta(support::params(16));
     let io = InOut::new(support::input(), support::output());
-    support::finish(Kernels::detect().layer_norm(&ln, shape, io, None).is_ok())
+    Kernels::detect().layer_norm(&ln, shape, io, None)
 }

@@ -5,13 +5,12 @@
 #[path = "../support.rs"]
 mod support;
 
-use core::hint::black_box;
-use normkern::{InOut, Kernels, RmsNorm, Shape};
+use normkern::{InOut, Kernels, NormError, RmsNorm};
 
-#[unsafe(no_mangle)]
-pub extern "C" fn _start() -> ! {
-    let shape = black_box(Shape::rows(support::LEN / 16, 16));
+/// The one call, from `support::_start`.
+fn run() -> Result<(), NormError> {
     let rms = RmsNorm::new().gamma(support::params(16));
+    let shape = support::rows();
     let io = InOut::new(support::input(), support::output());
-    support::finish(Kernels::detect().rms_norm(&rms, shape, io, None).is_ok())
+    Kernels::detect().rms_norm(&rms, shape, io, None)
 }

@@ -741,6 +741,20 @@ const BN_NO_RUNNING: Op = BatchNormTraining {
     running: false,
 };
 const GN8: Op = GroupNorm { groups: 8 };
+const MVN_BATCH_SPATIAL: Op = Mvn {
+    axes: Axes::BatchAndSpatial,
+};
+const MVN_SPATIAL: Op = Mvn {
+    axes: Axes::Spatial,
+};
+const MVN_CHANNELS_SPATIAL: Op = Mvn {
+    axes: Axes::ChannelsAndSpatial,
+};
+
+/// [`Data::PerChannel`] in one line of the tables below.
+const fn per_channel(base: f32, step: f32) -> Data {
+    Data::PerChannel { base, step }
+}
 
 /// Every valid call the firmware runs. Channel operators appear on both layouts (the `nchw` /
 /// `nhwc` in the printed name comes from `dims`). Sizes are awkward on purpose: rows of 1, 3,
@@ -826,24 +840,8 @@ pub const CASES: &[Case] = &[
     Case::new("c130", BN_PT, l(2, 3, 130), UNIT),
     Case::new("offset", BN_PT, f(2, 3, 17), OFFSET),
     Case::new("offset", BN_PT, l(2, 17, 3), OFFSET),
-    Case::new(
-        "constant",
-        BN_PT,
-        f(2, 3, 5),
-        Data::PerChannel {
-            base: 1.5,
-            step: 0.25,
-        },
-    ),
-    Case::new(
-        "constant",
-        BN_PT,
-        l(2, 5, 3),
-        Data::PerChannel {
-            base: 1.5,
-            step: 0.25,
-        },
-    ),
+    Case::new("constant", BN_PT, f(2, 3, 5), per_channel(1.5, 0.25)),
+    Case::new("constant", BN_PT, l(2, 5, 3), per_channel(1.5, 0.25)),
     // InstanceNorm.
     Case::new("small", InstanceNorm, f(2, 3, 17), UNIT),
     Case::new("small", InstanceNorm, l(2, 17, 3), UNIT),
@@ -855,24 +853,8 @@ pub const CASES: &[Case] = &[
     Case::new("plain", InstanceNorm, l(2, 1, 5), UNIT).plain(),
     Case::new("offset", InstanceNorm, f(1, 3, 65), OFFSET),
     Case::new("offset", InstanceNorm, l(1, 65, 3), OFFSET),
-    Case::new(
-        "constant",
-        InstanceNorm,
-        f(2, 3, 7),
-        Data::PerChannel {
-            base: -2.0,
-            step: 1.0,
-        },
-    ),
-    Case::new(
-        "constant",
-        InstanceNorm,
-        l(2, 7, 3),
-        Data::PerChannel {
-            base: -2.0,
-            step: 1.0,
-        },
-    ),
+    Case::new("constant", InstanceNorm, f(2, 3, 7), per_channel(-2.0, 1.0)),
+    Case::new("constant", InstanceNorm, l(2, 7, 3), per_channel(-2.0, 1.0)),
     // GroupNorm.
     Case::new("1x32x8x8_g8", GN8, f(1, 32, 64), UNIT),
     Case::new("1x32x8x8_g8", GN8, l(1, 64, 32), UNIT),
@@ -903,108 +885,18 @@ pub const CASES: &[Case] = &[
         Data::Constant(-3.0),
     ),
     // MVN, each axes choice.
-    Case::new(
-        "batch_spatial",
-        Mvn {
-            axes: Axes::BatchAndSpatial,
-        },
-        f(2, 3, 17),
-        UNIT,
-    ),
-    Case::new(
-        "batch_spatial",
-        Mvn {
-            axes: Axes::BatchAndSpatial,
-        },
-        l(2, 17, 3),
-        UNIT,
-    ),
-    Case::new(
-        "spatial",
-        Mvn {
-            axes: Axes::Spatial,
-        },
-        f(2, 5, 9),
-        SHIFTED,
-    ),
-    Case::new(
-        "spatial",
-        Mvn {
-            axes: Axes::Spatial,
-        },
-        l(2, 9, 5),
-        SHIFTED,
-    ),
-    Case::new(
-        "channels_spatial",
-        Mvn {
-            axes: Axes::ChannelsAndSpatial,
-        },
-        f(3, 5, 7),
-        UNIT,
-    ),
-    Case::new(
-        "channels_spatial",
-        Mvn {
-            axes: Axes::ChannelsAndSpatial,
-        },
-        l(3, 7, 5),
-        UNIT,
-    ),
-    Case::new(
-        "c130",
-        Mvn {
-            axes: Axes::Spatial,
-        },
-        f(1, 130, 3),
-        UNIT,
-    ),
-    Case::new(
-        "c130",
-        Mvn {
-            axes: Axes::Spatial,
-        },
-        l(1, 3, 130),
-        UNIT,
-    ),
-    Case::new(
-        "offset",
-        Mvn {
-            axes: Axes::BatchAndSpatial,
-        },
-        f(2, 3, 17),
-        OFFSET,
-    ),
-    Case::new(
-        "offset",
-        Mvn {
-            axes: Axes::BatchAndSpatial,
-        },
-        l(2, 17, 3),
-        OFFSET,
-    ),
-    Case::new(
-        "constant",
-        Mvn {
-            axes: Axes::Spatial,
-        },
-        f(2, 3, 5),
-        Data::PerChannel {
-            base: 1.0,
-            step: 2.0,
-        },
-    ),
-    Case::new(
-        "constant",
-        Mvn {
-            axes: Axes::Spatial,
-        },
-        l(2, 5, 3),
-        Data::PerChannel {
-            base: 1.0,
-            step: 2.0,
-        },
-    ),
+    Case::new("batch_spatial", MVN_BATCH_SPATIAL, f(2, 3, 17), UNIT),
+    Case::new("batch_spatial", MVN_BATCH_SPATIAL, l(2, 17, 3), UNIT),
+    Case::new("spatial", MVN_SPATIAL, f(2, 5, 9), SHIFTED),
+    Case::new("spatial", MVN_SPATIAL, l(2, 9, 5), SHIFTED),
+    Case::new("channels_spatial", MVN_CHANNELS_SPATIAL, f(3, 5, 7), UNIT),
+    Case::new("channels_spatial", MVN_CHANNELS_SPATIAL, l(3, 7, 5), UNIT),
+    Case::new("c130", MVN_SPATIAL, f(1, 130, 3), UNIT),
+    Case::new("c130", MVN_SPATIAL, l(1, 3, 130), UNIT),
+    Case::new("offset", MVN_BATCH_SPATIAL, f(2, 3, 17), OFFSET),
+    Case::new("offset", MVN_BATCH_SPATIAL, l(2, 17, 3), OFFSET),
+    Case::new("constant", MVN_SPATIAL, f(2, 3, 5), per_channel(1.0, 2.0)),
+    Case::new("constant", MVN_SPATIAL, l(2, 5, 3), per_channel(1.0, 2.0)),
     // Moments.
     Case::new("len1", Moments, r(1, 1), UNIT),
     Case::new("len3", Moments, r(1, 3), UNIT),
@@ -1112,34 +1004,10 @@ pub const BAD: &[Case] = &[
     ),
     bad(GroupNorm { groups: 3 }, f(2, 6, 4), Defect::Eps(f32::NAN)),
     // MVN.
-    bad(
-        Mvn {
-            axes: Axes::BatchAndSpatial,
-        },
-        f(2, 3, 4),
-        Defect::XLen,
-    ),
-    bad(
-        Mvn {
-            axes: Axes::Spatial,
-        },
-        l(2, 4, 3),
-        Defect::XLen,
-    ),
-    bad(
-        Mvn {
-            axes: Axes::ChannelsAndSpatial,
-        },
-        f(2, 3, 4),
-        Defect::YLen,
-    ),
-    bad(
-        Mvn {
-            axes: Axes::Spatial,
-        },
-        l(2, 4, 3),
-        Defect::YLen,
-    ),
+    bad(MVN_BATCH_SPATIAL, f(2, 3, 4), Defect::XLen),
+    bad(MVN_SPATIAL, l(2, 4, 3), Defect::XLen),
+    bad(MVN_CHANNELS_SPATIAL, f(2, 3, 4), Defect::YLen),
+    bad(MVN_SPATIAL, l(2, 4, 3), Defect::YLen),
 ];
 
 const fn bad(op: Op, dims: Dims, defect: Defect) -> Case {

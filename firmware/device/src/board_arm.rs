@@ -5,7 +5,8 @@
 //! plugins. Under `-icount shift=0` QEMU's virtual clock advances exactly 1 ns per guest
 //! instruction, and SysTick, clocked from the board's 25 MHz system clock, counts that clock:
 //! one tick every 40 instructions. The firmware calibrates the ratio with a loop of known
-//! instruction count ([`spin`]) and the checker converts ticks to instructions with it.
+//! instruction count ([`crate::cpu::spin`]) and the checker converts ticks to instructions
+//! with it.
 
 use core::arch::asm;
 use core::ptr::{read_volatile, write_volatile};
@@ -53,32 +54,6 @@ pub fn now() -> u32 {
 }
 
 pub const COUNTER_MASK: u32 = 0x00FF_FFFF;
-
-/// `2 n` instructions (plus the loop's setup): the calibration loop.
-#[inline(never)]
-pub fn spin(n: u32) {
-    // SAFETY: a register-only countdown loop.
-    unsafe {
-        asm!("2:", "subs {0}, {0}, #1", "bne 2b", inout(reg) n => _, options(nomem, nostack));
-    }
-}
-
-/// The stack pointer of the caller.
-#[inline(always)]
-pub fn sp() -> usize {
-    let sp: usize;
-    // SAFETY: reads a register.
-    unsafe { asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
-    sp
-}
-
-/// The lowest address the stack may grow to: the end of `.bss` / `.uninit`.
-pub fn stack_floor() -> usize {
-    unsafe extern "C" {
-        static __sheap: u8;
-    }
-    &raw const __sheap as usize
-}
 
 /// The FPU's square root (`vsqrt.f32`). Stable Rust has no `f32::sqrt` without std and no
 /// `sreg` operands on this target (the VFP target features are unstable), so the value goes

@@ -38,30 +38,6 @@ pub fn now() -> u32 {
 
 pub const COUNTER_MASK: u32 = u32::MAX;
 
-/// `2 n` instructions (plus the loop's setup): the calibration loop.
-#[inline(never)]
-pub fn spin(n: u32) {
-    // SAFETY: a register-only countdown loop.
-    unsafe {
-        asm!("2:", "addi {0}, {0}, -1", "bnez {0}, 2b", inout(reg) n => _, options(nomem, nostack));
-    }
-}
-
-#[inline(always)]
-pub fn sp() -> usize {
-    let sp: usize;
-    // SAFETY: reads a register.
-    unsafe { asm!("mv {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
-    sp
-}
-
-pub fn stack_floor() -> usize {
-    unsafe extern "C" {
-        static __sheap: u8;
-    }
-    &raw const __sheap as usize
-}
-
 #[inline(always)]
 pub fn sqrtf(x: f32) -> f32 {
     libm::sqrtf(x)

@@ -21,6 +21,7 @@
 #[cfg_attr(target_arch = "arm", path = "board_arm.rs")]
 #[cfg_attr(target_arch = "riscv32", path = "board_riscv.rs")]
 mod board;
+mod cpu;
 mod naive;
 mod out;
 
@@ -118,8 +119,8 @@ fn run() -> bool {
 /// Ticks of `spin(n)` for two `n`: their difference is exactly `2 (n2 - n1)` instructions.
 fn calibrate(out: &mut Out) {
     let (n1, n2) = (50_000u32, 100_000u32);
-    let t1 = time(|| board::spin(n1));
-    let t2 = time(|| board::spin(n2));
+    let t1 = time(|| cpu::spin(n1));
+    let t2 = time(|| cpu::spin(n2));
     out.str("K").field("n1", n1).field("t1", t1);
     out.field("n2", n2).field("t2", t2).end();
 }
@@ -170,8 +171,8 @@ const PROBE_BYTES: usize = 64 * 1024;
 /// interrupts are enabled).
 #[inline(never)]
 fn probe(f: &mut dyn FnMut()) -> usize {
-    let sp = board::sp() & !3;
-    let lo = board::stack_floor().max(sp - PROBE_BYTES);
+    let sp = cpu::sp() & !3;
+    let lo = cpu::stack_floor().max(sp - PROBE_BYTES);
     let mut a = lo;
     while a < sp {
         // SAFETY: free stack memory below the stack pointer, above the end of `.bss`.
@@ -299,6 +300,36 @@ fn print_stats(out: &mut Out, s: &Stats, case: &Case, in_place: bool) {
     }
 }
 
+/// `case` on `set` from `b.x` into `b.y`, timed and probed for stack: `(result, ticks, stack)`,
+/// the one measured call of both the cases and the benchmarks.
+fn run_out_of_place(
+    b: &mut Bufs,
+    case: &Case,
+    set: Set,
+    xl: usize,
+    yl: usize,
+) -> (Result<(), calls::Error>, u32, usize) {
+    let Bufs {
+        x,
+        y,
+        gamma,
+        beta,
+        stats_mean,
+        stats_var,
+        out_of_place,
+        ..
+    } = b;
+    let mut result = Ok(());
+    let mut ticks = 0;
+    let mut call = || {
+        let e = extras(case, gamma, beta, (stats_mean, stats_var), out_of_place);
+        let io = Io::OutOfPlace(&x[..xl], &mut y[..yl]);
+        ticks = time(|| result = marked(|| calls::run(set, case, io, e)));
+    };
+    let stack = probe(&mut call);
+    (result, ticks, stack)
+}
+
 /// Runs case `index` on `set`, out of place and in place; prints its line. `false` if a
 /// device-side check failed (bad input accepted, or an output written).
 fn run_case(out: &mut Out, b: &mut Bufs, index: usize, case: &Case, set: Set) -> bool {
@@ -322,26 +353,7 @@ fn run_case(out: &mut Out, b: &mut Bufs, index: usize, case: &Case, set: Set) ->
     // Out of place.
     fill(&mut b.y[..yl], SENTINEL);
     reset(&mut b.out_of_place, &inputs);
-    let mut result = Ok(());
-    let mut ticks = 0;
-    let stack = {
-        let Bufs {
-            x,
-            y,
-            gamma,
-            beta,
-            stats_mean,
-            stats_var,
-            out_of_place,
-            ..
-        } = &mut *b;
-        let mut call = || {
-            let e = extras(case, gamma, beta, (stats_mean, stats_var), out_of_place);
-            let io = Io::OutOfPlace(&x[..xl], &mut y[..yl]);
-            ticks = time(|| result = calls::run(set, case, io, e));
-        };
-        probe(&mut call)
-    };
+    let (result, ticks, stack) = run_out_of_place(b, case, set, xl, yl);
     status(out, "result", result);
     out.field("stack", stack as u32).field("ticks", ticks);
 
@@ -351,17 +363,14 @@ fn run_case(out: &mut Out, b: &mut Bufs, index: usize, case: &Case, set: Set) ->
     if in_place {
         b.xy[..xl].copy_from_slice(&b.x[..xl]);
         reset(&mut b.in_place, &inputs);
-        let Bufs {
-            xy,
-            gamma,
-            beta,
-            stats_mean,
-            stats_var,
-            in_place,
-            ..
-        } = &mut *b;
-        let e = extras(case, gamma, beta, (stats_mean, stats_var), in_place);
-        ip_result = calls::run(set, case, Io::InPlace(&mut xy[..xl]), e);
+        let e = extras(
+            case,
+            &b.gamma,
+            &b.beta,
+            (&b.stats_mean, &b.stats_var),
+            &mut b.in_place,
+        );
+        ip_result = calls::run(set, case, Io::InPlace(&mut b.xy[..xl]), e);
         status(out, "ip", ip_result);
     }
 
@@ -414,50 +423,16 @@ fn benches(out: &mut Out, b: &mut Bufs) {
         params(b, &inputs);
         let mut bench = |set: Set| {
             fill(&mut b.y[..len], SENTINEL);
-            let Bufs {
-                x,
-                y,
-                gamma,
-                beta,
-                stats_mean,
-                stats_var,
-                out_of_place,
-                ..
-            } = &mut *b;
-            let mut result = Ok(());
-            let mut ticks = 0;
-            let mut call = || {
-                let e = extras(case, gamma, beta, (stats_mean, stats_var), out_of_place);
-                let io = Io::OutOfPlace(&x[..len], &mut y[..len]);
-                ticks = time(|| result = marked(|| calls::run(set, case, io, e)));
-            };
-            let stack = probe(&mut call);
-            line(
-                out,
-                i,
-                case,
-                set.name,
-                ticks,
-                stack,
-                result.is_ok(),
-                &y[..len],
-            );
+            let (result, ticks, stack) = run_out_of_place(b, case, set, len, len);
+            let ok = result.is_ok();
+            line(out, i, case, set.name, ticks, stack, ok, &b.y[..len]);
         };
         calls::sets(&mut bench);
 
         fill(&mut b.y[..len], SENTINEL);
-        let Bufs {
-            x,
-            y,
-            gamma,
-            beta,
-            stats_mean,
-            stats_var,
-            ..
-        } = &mut *b;
         let c = case.dims.c;
-        let stats = (&stats_mean[..c], &stats_var[..c]);
-        let (x, y, gamma, beta) = (&x[..len], &mut y[..len], &gamma[..c], &beta[..c]);
+        let stats = (&b.stats_mean[..c], &b.stats_var[..c]);
+        let (x, y, gamma, beta) = (&b.x[..len], &mut b.y[..len], &b.gamma[..c], &b.beta[..c]);
         let mut ticks = 0;
         let mut ran = false;
         let stack = probe(&mut || {

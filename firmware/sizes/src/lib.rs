@@ -6,26 +6,17 @@
 
 #![no_std]
 
+#[path = "../../../ensure_no_std/src/bare.rs"]
+mod bare;
+#[path = "../../../ensure_no_std/src/workload.rs"]
+mod workload;
+
+pub use bare::idle;
 pub use calls;
 use calls::{Extras, Io, Set};
 use cases::{Axes, Dims, Layout, Momentum};
 use core::hint::black_box;
-
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
-    idle()
-}
-
-pub fn idle() -> ! {
-    loop {
-        core::hint::spin_loop();
-    }
-}
-
-const N: usize = 2;
-const C: usize = 6;
-const S: usize = 10;
-const LEN: usize = N * C * S;
+use workload::{C, LEN, N, S};
 
 fn dims() -> Dims {
     match black_box(Layout::ChannelsLast) {

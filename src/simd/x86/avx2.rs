@@ -11,57 +11,25 @@ impl Vector for F32x8 {
     // FMA and F16C, and pointer arguments are valid for the lanes read or written.
     const LANES: usize = 8;
 
-    #[inline(always)]
-    unsafe fn splat(value: f32) -> Self {
-        F32x8(unsafe { _mm256_set1_ps(value) })
-    }
-    #[inline(always)]
-    unsafe fn load(src: *const f32) -> Self {
-        F32x8(unsafe { _mm256_loadu_ps(src) })
-    }
-    #[inline(always)]
-    unsafe fn store(self, dst: *mut f32) {
-        unsafe { _mm256_storeu_ps(dst, self.0) }
-    }
-    #[inline(always)]
-    unsafe fn add(self, rhs: Self) -> Self {
-        F32x8(unsafe { _mm256_add_ps(self.0, rhs.0) })
-    }
-    #[inline(always)]
-    unsafe fn sub(self, rhs: Self) -> Self {
-        F32x8(unsafe { _mm256_sub_ps(self.0, rhs.0) })
-    }
-    #[inline(always)]
-    unsafe fn mul(self, rhs: Self) -> Self {
-        F32x8(unsafe { _mm256_mul_ps(self.0, rhs.0) })
-    }
-    #[inline(always)]
-    unsafe fn mul_add(self, a: Self, b: Self) -> Self {
-        F32x8(unsafe { _mm256_fmadd_ps(self.0, a.0, b.0) })
-    }
-    #[inline(always)]
-    unsafe fn mul_sub(self, a: Self, b: Self) -> Self {
-        F32x8(unsafe { _mm256_fmsub_ps(self.0, a.0, b.0) })
-    }
+    x86_register!(F32x8 {
+        set1: _mm256_set1_ps,
+        loadu: _mm256_loadu_ps,
+        storeu: _mm256_storeu_ps,
+        stream: _mm256_stream_ps,
+        sqrt: _mm256_sqrt_ps,
+        recip: _mm256_rcp_ps,
+        add: _mm256_add_ps,
+        sub: _mm256_sub_ps,
+        mul: _mm256_mul_ps,
+        div: _mm256_div_ps,
+        max: _mm256_max_ps,
+        min: _mm256_min_ps,
+        fmadd: _mm256_fmadd_ps,
+        fmsub: _mm256_fmsub_ps,
+    });
     #[inline(always)]
     unsafe fn abs(self) -> Self {
         F32x8(unsafe { _mm256_andnot_ps(_mm256_set1_ps(-0.0), self.0) })
-    }
-    #[inline(always)]
-    unsafe fn max(self, rhs: Self) -> Self {
-        F32x8(unsafe { _mm256_max_ps(self.0, rhs.0) })
-    }
-    #[inline(always)]
-    unsafe fn min(self, rhs: Self) -> Self {
-        F32x8(unsafe { _mm256_min_ps(self.0, rhs.0) })
-    }
-    #[inline(always)]
-    unsafe fn recip_sqrt(self) -> Self {
-        F32x8(unsafe { _mm256_div_ps(_mm256_set1_ps(1.0), _mm256_sqrt_ps(self.0)) })
-    }
-    #[inline(always)]
-    unsafe fn div(self, rhs: Self) -> Self {
-        F32x8(unsafe { _mm256_div_ps(self.0, rhs.0) })
     }
     #[inline(always)]
     unsafe fn pow2i(self) -> Self {
@@ -80,20 +48,8 @@ impl Vector for F32x8 {
         F32x8(unsafe { _mm256_cvtph_ps(_mm_loadu_si128(src.cast())) })
     }
     #[inline(always)]
-    unsafe fn load_f16_partial(src: *const u16, n: usize) -> Self {
-        unsafe { Self::load_f16(copy_in(src, n).as_ptr()) }
-    }
-    #[inline(always)]
     unsafe fn store_f16(self, dst: *mut u16) {
         unsafe { _mm_storeu_si128(dst.cast(), to_f16(self.0)) }
-    }
-    #[inline(always)]
-    unsafe fn store_f16_partial(self, dst: *mut u16, n: usize) {
-        unsafe {
-            let mut bits = [0u16; 8];
-            _mm_storeu_si128(bits.as_mut_ptr().cast(), to_f16(self.0));
-            core::ptr::copy_nonoverlapping(bits.as_ptr(), dst, n);
-        }
     }
     #[inline(always)]
     unsafe fn round_f16(self) -> Self {
@@ -108,20 +64,8 @@ impl Vector for F32x8 {
         }
     }
     #[inline(always)]
-    unsafe fn load_bf16_partial(src: *const u16, n: usize) -> Self {
-        unsafe { Self::load_bf16(copy_in(src, n).as_ptr()) }
-    }
-    #[inline(always)]
     unsafe fn store_bf16(self, dst: *mut u16) {
         unsafe { _mm_storeu_si128(dst.cast(), to_bf16(self.0)) }
-    }
-    #[inline(always)]
-    unsafe fn store_bf16_partial(self, dst: *mut u16, n: usize) {
-        unsafe {
-            let mut bits = [0u16; 8];
-            _mm_storeu_si128(bits.as_mut_ptr().cast(), to_bf16(self.0));
-            core::ptr::copy_nonoverlapping(bits.as_ptr(), dst, n);
-        }
     }
     #[inline(always)]
     unsafe fn round_bf16(self) -> Self {
@@ -179,21 +123,6 @@ impl Vector for F32x8 {
             sums
         }
     }
-    #[inline(always)]
-    unsafe fn prefetch(src: *const f32) {
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(src.cast()) }
-    }
-    const SPECIALIZE: bool = true;
-    const FUSED: bool = true;
-    const STREAMS: bool = true;
-    #[inline(always)]
-    unsafe fn store_stream(self, dst: *mut f32) {
-        unsafe { _mm256_stream_ps(dst, self.0) }
-    }
-    #[inline(always)]
-    unsafe fn fence() {
-        unsafe { _mm_sfence() }
-    }
     // Masked moves: the masked-off lanes are neither read nor written (and cannot fault).
     #[inline(always)]
     unsafe fn load_partial(src: *const f32, n: usize) -> Self {
@@ -214,18 +143,6 @@ impl Vector for F32x8 {
             _mm_cvtss_f32(_mm_max_ss(s, _mm_movehdup_ps(s)))
         }
     }
-}
-
-/// The first `n <= 8` 16-bit values at `src` in an 8-value buffer (0 past them).
-///
-/// # Safety
-/// `src` is valid for `n <= 8` reads.
-#[inline(always)]
-unsafe fn copy_in(src: *const u16, n: usize) -> [u16; 8] {
-    let mut bits = [0u16; 8];
-    // SAFETY: forwarded from the caller; `bits` holds 8 values.
-    unsafe { core::ptr::copy_nonoverlapping(src, bits.as_mut_ptr(), n) };
-    bits
 }
 
 /// Eight lanes rounded to binary16, to nearest even.

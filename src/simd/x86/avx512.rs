@@ -11,57 +11,25 @@ impl Vector for F32x16 {
     // AVX-512F, and pointer arguments are valid for the lanes read or written.
     const LANES: usize = 16;
 
-    #[inline(always)]
-    unsafe fn splat(value: f32) -> Self {
-        F32x16(unsafe { _mm512_set1_ps(value) })
-    }
-    #[inline(always)]
-    unsafe fn load(src: *const f32) -> Self {
-        F32x16(unsafe { _mm512_loadu_ps(src) })
-    }
-    #[inline(always)]
-    unsafe fn store(self, dst: *mut f32) {
-        unsafe { _mm512_storeu_ps(dst, self.0) }
-    }
-    #[inline(always)]
-    unsafe fn add(self, rhs: Self) -> Self {
-        F32x16(unsafe { _mm512_add_ps(self.0, rhs.0) })
-    }
-    #[inline(always)]
-    unsafe fn sub(self, rhs: Self) -> Self {
-        F32x16(unsafe { _mm512_sub_ps(self.0, rhs.0) })
-    }
-    #[inline(always)]
-    unsafe fn mul(self, rhs: Self) -> Self {
-        F32x16(unsafe { _mm512_mul_ps(self.0, rhs.0) })
-    }
-    #[inline(always)]
-    unsafe fn mul_add(self, a: Self, b: Self) -> Self {
-        F32x16(unsafe { _mm512_fmadd_ps(self.0, a.0, b.0) })
-    }
-    #[inline(always)]
-    unsafe fn mul_sub(self, a: Self, b: Self) -> Self {
-        F32x16(unsafe { _mm512_fmsub_ps(self.0, a.0, b.0) })
-    }
+    x86_register!(F32x16 {
+        set1: _mm512_set1_ps,
+        loadu: _mm512_loadu_ps,
+        storeu: _mm512_storeu_ps,
+        stream: _mm512_stream_ps,
+        sqrt: _mm512_sqrt_ps,
+        recip: _mm512_rcp14_ps,
+        add: _mm512_add_ps,
+        sub: _mm512_sub_ps,
+        mul: _mm512_mul_ps,
+        div: _mm512_div_ps,
+        max: _mm512_max_ps,
+        min: _mm512_min_ps,
+        fmadd: _mm512_fmadd_ps,
+        fmsub: _mm512_fmsub_ps,
+    });
     #[inline(always)]
     unsafe fn abs(self) -> Self {
         F32x16(unsafe { _mm512_abs_ps(self.0) })
-    }
-    #[inline(always)]
-    unsafe fn max(self, rhs: Self) -> Self {
-        F32x16(unsafe { _mm512_max_ps(self.0, rhs.0) })
-    }
-    #[inline(always)]
-    unsafe fn min(self, rhs: Self) -> Self {
-        F32x16(unsafe { _mm512_min_ps(self.0, rhs.0) })
-    }
-    #[inline(always)]
-    unsafe fn recip_sqrt(self) -> Self {
-        F32x16(unsafe { _mm512_div_ps(_mm512_set1_ps(1.0), _mm512_sqrt_ps(self.0)) })
-    }
-    #[inline(always)]
-    unsafe fn div(self, rhs: Self) -> Self {
-        F32x16(unsafe { _mm512_div_ps(self.0, rhs.0) })
     }
     #[inline(always)]
     unsafe fn pow2i(self) -> Self {
@@ -84,20 +52,8 @@ impl Vector for F32x16 {
         F32x16(unsafe { _mm512_cvtph_ps(_mm256_loadu_si256(src.cast())) })
     }
     #[inline(always)]
-    unsafe fn load_f16_partial(src: *const u16, n: usize) -> Self {
-        unsafe { Self::load_f16(copy_in(src, n).as_ptr()) }
-    }
-    #[inline(always)]
     unsafe fn store_f16(self, dst: *mut u16) {
         unsafe { _mm256_storeu_si256(dst.cast(), to_f16(self.0)) }
-    }
-    #[inline(always)]
-    unsafe fn store_f16_partial(self, dst: *mut u16, n: usize) {
-        unsafe {
-            let mut bits = [0u16; 16];
-            _mm256_storeu_si256(bits.as_mut_ptr().cast(), to_f16(self.0));
-            core::ptr::copy_nonoverlapping(bits.as_ptr(), dst, n);
-        }
     }
     #[inline(always)]
     unsafe fn round_f16(self) -> Self {
@@ -111,21 +67,8 @@ impl Vector for F32x16 {
         }
     }
     #[inline(always)]
-    unsafe fn load_bf16_partial(src: *const u16, n: usize) -> Self {
-        unsafe { Self::load_bf16(copy_in(src, n).as_ptr()) }
-    }
-    #[inline(always)]
     unsafe fn store_bf16(self, dst: *mut u16) {
         unsafe { _mm256_storeu_si256(dst.cast(), _mm512_cvtepi32_epi16(bf16_bits(self.0))) }
-    }
-    #[inline(always)]
-    unsafe fn store_bf16_partial(self, dst: *mut u16, n: usize) {
-        unsafe {
-            let mut bits = [0u16; 16];
-            let packed = _mm512_cvtepi32_epi16(bf16_bits(self.0));
-            _mm256_storeu_si256(bits.as_mut_ptr().cast(), packed);
-            core::ptr::copy_nonoverlapping(bits.as_ptr(), dst, n);
-        }
     }
     #[inline(always)]
     unsafe fn round_bf16(self) -> Self {
@@ -185,21 +128,6 @@ impl Vector for F32x16 {
             sums
         }
     }
-    #[inline(always)]
-    unsafe fn prefetch(src: *const f32) {
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(src.cast()) }
-    }
-    const SPECIALIZE: bool = true;
-    const FUSED: bool = true;
-    const STREAMS: bool = true;
-    #[inline(always)]
-    unsafe fn store_stream(self, dst: *mut f32) {
-        unsafe { _mm512_stream_ps(dst, self.0) }
-    }
-    #[inline(always)]
-    unsafe fn fence() {
-        unsafe { _mm_sfence() }
-    }
     // Masked moves: the masked-off lanes are neither read nor written (and cannot fault).
     #[inline(always)]
     unsafe fn load_partial(src: *const f32, n: usize) -> Self {
@@ -209,18 +137,6 @@ impl Vector for F32x16 {
     unsafe fn store_partial(self, dst: *mut f32, n: usize) {
         unsafe { _mm512_mask_storeu_ps(dst, lanes(n), self.0) }
     }
-}
-
-/// The first `n <= 16` 16-bit values at `src` in a 16-value buffer (0 past them).
-///
-/// # Safety
-/// `src` is valid for `n <= 16` reads.
-#[inline(always)]
-unsafe fn copy_in(src: *const u16, n: usize) -> [u16; 16] {
-    let mut bits = [0u16; 16];
-    // SAFETY: forwarded from the caller; `bits` holds 16 values.
-    unsafe { core::ptr::copy_nonoverlapping(src, bits.as_mut_ptr(), n) };
-    bits
 }
 
 /// Sixteen lanes rounded to binary16, to nearest even.

@@ -3,6 +3,76 @@
 //! `wide` cannot serve here: its backend is fixed at compile time, so in a default build its
 //! `f32x8` is two SSE halves even inside a `#[target_feature(enable = "avx2")]` function.
 
+/// The `Vector` items both x86 registers implement alike, one intrinsic each, named by role:
+/// only the register width differs. Both sets fuse multiply-adds, stream stores past the
+/// cache, estimate reciprocals, and specialize hot loops.
+macro_rules! x86_register {
+    ($v:ident {
+        set1: $set1:path,
+        loadu: $loadu:path,
+        storeu: $storeu:path,
+        stream: $stream:path,
+        sqrt: $sqrt:path,
+        recip: $recip:path,
+        add: $add:path,
+        sub: $sub:path,
+        mul: $mul:path,
+        div: $div:path,
+        max: $max:path,
+        min: $min:path,
+        fmadd: $fmadd:path,
+        fmsub: $fmsub:path,
+    }) => {
+        const SPECIALIZE: bool = true;
+        const FUSED: bool = true;
+        const STREAMS: bool = true;
+        const RECIP_ESTIMATE: bool = true;
+
+        #[inline(always)]
+        unsafe fn splat(value: f32) -> Self {
+            $v(unsafe { $set1(value) })
+        }
+        #[inline(always)]
+        unsafe fn load(src: *const f32) -> Self {
+            $v(unsafe { $loadu(src) })
+        }
+        #[inline(always)]
+        unsafe fn store(self, dst: *mut f32) {
+            unsafe { $storeu(dst, self.0) }
+        }
+        #[inline(always)]
+        unsafe fn store_stream(self, dst: *mut f32) {
+            unsafe { $stream(dst, self.0) }
+        }
+        #[inline(always)]
+        unsafe fn recip_sqrt(self) -> Self {
+            $v(unsafe { $div($set1(1.0), $sqrt(self.0)) })
+        }
+        #[inline(always)]
+        unsafe fn recip_estimate(self) -> Self {
+            $v(unsafe { $recip(self.0) })
+        }
+        #[inline(always)]
+        unsafe fn prefetch(src: *const f32) {
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(src.cast()) }
+        }
+        #[inline(always)]
+        unsafe fn fence() {
+            unsafe { _mm_sfence() }
+        }
+        lanewise!($v:
+            add(rhs) => $add,
+            sub(rhs) => $sub,
+            mul(rhs) => $mul,
+            div(rhs) => $div,
+            max(rhs) => $max,
+            min(rhs) => $min,
+            mul_add(a, b) => $fmadd,
+            mul_sub(a, b) => $fmsub,
+        );
+    };
+}
+
 mod avx2;
 mod avx512;
 
