@@ -17,10 +17,18 @@ GB/s of normkern's median run, the issue's target with whether the median meets 
 GB/s is input + output bytes (the group's Throughput::Bytes) / median, in 10^9 bytes per
 second. `x copy` is the median over the median of the group's `copy` function: 1.00 means as
 fast as copying the input into the output buffer.
+
+With --write, regenerates one machine's section of BENCHMARKS.md from its records (each run a
+directory written by tools/bench_record.py, plus peers.json from tools/peers.py --json), between
+`<!-- bench:<machine> begin -->` and `<!-- bench:<machine> end -->`, inserted before the first
+`## Speed` heading if not there yet; the rest of the file is left as it is:
+
+    python3 tools/bench_ratios.py --write BENCHMARKS.md benches/record/zen4
 """
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
@@ -100,9 +108,9 @@ TARGETS = {
 }
 
 
-def target(group):
-    keys = [k for k in TARGETS if group.startswith(k)]
-    return TARGETS[max(keys, key=len)] if keys else None
+def target(group, targets=TARGETS):
+    keys = [k for k in targets if group.startswith(k)]
+    return targets[max(keys, key=len)] if keys else None
 
 
 def median(values):
@@ -167,12 +175,235 @@ def summary(runs, name_filter=None):
     return "\n".join(lines)
 
 
+# ---------------------------------------------------------------------------------------------
+# --write: one machine's section of BENCHMARKS.md from benches/record/<machine>/
+
+# The issue's targets for normkern's time over floor's, by group name prefix (longest wins).
+FLOOR_TARGETS = {
+    "batch_norm_infer/": 1.15,
+    "layer_norm/": 1.3,
+    "rms_norm/": 1.3,
+    "instance_norm/": 1.3,
+    "group_norm/nchw": 1.3,
+    "batch_norm_train/nchw_8x256x14x14": 1.3,
+    "group_norm/nhwc": 1.7,
+    "batch_norm_train/ntc": 1.7,
+    "batch_norm_train/nchw_32x64x56x56": 1.7,
+}
+# benches/engine.rs's targets: the fused 16-bit call's time over the f32 call's, the unfused passes'.
+ENGINE_TARGETS = {"f32": 0.55, "unfused": 0.6}
+# Functions with a column of their own; any other becomes a `× copy` column (`normkern_2t`,
+# a thread count, goes to the threads table).
+BASE = {"normkern", "copy", "floor", "f32", "unfused"}
+THREADED = re.compile(r"_(\d+)t$")
+
+
+def load_machine(machine_dir):
+    """[(run name, machine.json or {}, load() result)] for each run directory, in natural order."""
+    runs = []
+    for d in sorted((p for p in Path(machine_dir).iterdir() if p.is_dir()),
+                    key=lambda p: natural_key(p.name)):
+        groups = load(d)
+        if groups:
+            meta = d / "machine.json"
+            runs.append((d.name, json.loads(meta.read_text()) if meta.exists() else {}, groups))
+    return runs
+
+
+def load_peers(path):
+    """peers.py's --json file (or its stdout, one object a line): ({group: {engine: (µs, GB/s)}}, info)."""
+    path = Path(path)
+    if not path.exists():
+        return {}, {}
+    text = path.read_text()
+    try:
+        info = json.loads(text)
+    except json.JSONDecodeError:
+        info = {"results": [json.loads(line) for line in text.splitlines() if line.strip()]}
+    peers = {}
+    for row in info.get("results", []):
+        if row.get("group") and row.get("median_us") is not None:
+            peers.setdefault(row["group"], {})[row["engine"]] = (row["median_us"], row["gbps"])
+    return peers, info
+
+
+def spread(runs, group, a, b):
+    """a's median time over b's, run by run: (median, min, max) over the runs holding both."""
+    rs = [g[group][a][0] / g[group][b][0] for g in runs if {a, b} <= g.get(group, {}).keys()]
+    return (median(rs), min(rs), max(rs)) if rs else None
+
+
+def fmt_spread(s):
+    if s is None:
+        return "—"
+    lo, hi = f"{s[1]:.2f}", f"{s[2]:.2f}"
+    return f"{s[0]:.2f}" if lo == hi else f"{s[0]:.2f} ({lo}–{hi})"
+
+
+def gbs(runs, group, function="normkern"):
+    rates = [g[group][function][1] / g[group][function][0]
+             for g in runs if function in g.get(group, {}) and g[group][function][1]]
+    return f"{median(rates):.1f}" if rates else "—"
+
+
+def met(s, goal):
+    return "—" if s is None or goal is None else ("yes" if s[0] <= goal else "no")
+
+
+def row(cells):
+    return "| " + " | ".join(cells) + " |"
+
+
+def ratio_table(runs, groups, peers, engine):
+    """The floor table (norms.rs's groups) or, with `engine`, the f32/unfused one (engine.rs's)."""
+    functions = {f for g in runs for name in groups for f in g.get(name, {})}
+    extras = sorted((f for f in functions if f not in BASE and not THREADED.search(f)),
+                    key=function_key)
+    engines = sorted({e for name in groups for e in peers.get(name, {}) if e != "copy-limit"})
+    if engine:
+        head = [f"normkern × f32 (≤ {ENGINE_TARGETS['f32']})", "met",
+                f"normkern × unfused (≤ {ENGINE_TARGETS['unfused']})", "met", "normkern × copy"]
+    else:
+        head = ["normkern × floor", "target", "met", "normkern × copy", "floor × copy"]
+    head = ["group"] + head + ["GB/s"] + [f"`{f}` × copy" for f in extras]
+    head += [f"{e} × its copy" for e in engines]
+    lines = [row(head), "|---|" + "---:|" * (len(head) - 1)]
+    for name in groups:
+        if engine:
+            f32, unfused = spread(runs, name, "normkern", "f32"), spread(runs, name, "normkern", "unfused")
+            cells = [fmt_spread(f32), met(f32, ENGINE_TARGETS["f32"]),
+                     fmt_spread(unfused), met(unfused, ENGINE_TARGETS["unfused"]),
+                     fmt_spread(spread(runs, name, "normkern", "copy"))]
+        else:
+            floor, goal = spread(runs, name, "normkern", "floor"), target(name, FLOOR_TARGETS)
+            cells = [fmt_spread(floor), f"≤ {goal}" if goal else "—", met(floor, goal),
+                     fmt_spread(spread(runs, name, "normkern", "copy")),
+                     fmt_spread(spread(runs, name, "floor", "copy"))]
+        cells = [f"`{name}`"] + cells + [gbs(runs, name)]
+        cells += [fmt_spread(spread(runs, name, f, "copy")) for f in extras]
+        for e in engines:
+            p = peers.get(name, {})
+            cells.append(f"{p[e][0] / p['copy-limit'][0]:.2f}" if e in p and "copy-limit" in p else "—")
+        lines.append(row(cells))
+    return "\n".join(lines)
+
+
+def threads_table(runs, groups):
+    """Functions named like `normkern_2t`: × copy, and the speed-up over `normkern`."""
+    lines = [row(["group", "function", "× copy", "speed-up over `normkern`", "GB/s"]),
+             "|---|---|---:|---:|---:|"]
+    for name in groups:
+        functions = {f for g in runs for f in g.get(name, {}) if THREADED.search(f)}
+        for f in sorted(functions, key=natural_key):
+            up = spread(runs, name, "normkern", f)
+            lines.append(row([f"`{name}`", f"`{f}`", fmt_spread(spread(runs, name, f, "copy")),
+                              fmt_spread(up), gbs(runs, name, f)]))
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
+def short(commit):
+    return (commit or "unknown")[:7]
+
+
+def section(machine_dir, markdown):
+    """The generated section for one machine: heading, provenance, commands, tables."""
+    machine_dir = Path(machine_dir)
+    machine = machine_dir.name
+    records = load_machine(machine_dir)
+    if not records:
+        sys.exit(f"no runs under {machine_dir}")
+    runs = [groups for _, _, groups in records]
+    metas = [meta for _, meta, _ in records]
+    peers, peer_info = load_peers(machine_dir / "peers.json")
+    cpu = next((m["cpu"] for m in metas if m.get("cpu")), {})
+    commits = sorted({short(m.get("commit")) + ("+dirty" if m.get("dirty") else "") for m in metas})
+    dates = sorted({m["date"] for m in metas if m.get("date")})
+    rustcs = list(dict.fromkeys(m["rustc"] for m in metas if m.get("rustc")))
+    commands = list(dict.fromkeys(m["command"] for m in metas if m.get("command")))
+    rel = lambda p: Path(os.path.relpath(p, Path(markdown).resolve().parent)).as_posix()
+    record_link = rel(machine_dir.resolve())
+    plot = Path(markdown).resolve().parent / "docs" / f"throughput-{machine}.svg"
+
+    out = [f"<!-- bench:{machine} begin -->",
+           f"<!-- Generated by `python3 tools/bench_ratios.py --write {Path(markdown).name} "
+           f"{record_link}`: edit the records or the script, not this section. -->",
+           f"## Speed on {cpu.get('model_name', 'an unrecorded CPU')}, family {cpu.get('family')} "
+           f"model {cpu.get('model')} (`{machine}`), commit {', '.join(commits)}", ""]
+    flags = ", ".join(cpu.get("isa_flags", []))
+    run_names = ", ".join(f"`{name}`" for name, _, _ in records)
+    when = " to ".join(dict.fromkeys([dates[0], dates[-1]])) if dates else "undated"
+    plural = "s" if len(runs) > 1 else ""
+    out.append(f"`/proc/cpuinfo`: \"{cpu.get('model_name')}\", family {cpu.get('family')}, model "
+               f"{cpu.get('model')}" + (f" ({flags})" if flags else "") + f"; {', '.join(rustcs)}. "
+               f"{len(runs)} whole run{plural} ({run_names}), {when}, kept under "
+               f"[`{record_link}/`]({record_link}/), each run by:")
+    out += ["", "```sh"] + commands + ["```", ""]
+    if plot.exists():
+        out += [f"![Throughput against tensor size on {machine}]({rel(plot)})", ""]
+    out += ["Each ratio is one function's median time over another's in the same run, then the "
+            "median over the runs (their range in brackets); GB/s is input + output bytes over "
+            "normkern's median time (median over the runs). The targets are the issue's, on "
+            "normkern × `floor` (one scale and shift over the same bytes, the least a kernel that "
+            "writes through the cache does). Other functions: the instruction sets forced with "
+            "`Kernels::new` and `scalar`, the naive loop."]
+    if peers:
+        versions = ", ".join(f"{e} {peer_info[e]}" for e in ("onnxruntime", "openvino")
+                             if peer_info.get(e))
+        out[-1] += (f" Peers ({versions or 'versions not recorded'}; `peers.json`"
+                    + (f", {peer_info['date']}" if peer_info.get("date") else "")
+                    + "): the engine's median over a numpy copy of the same bytes, single calls, "
+                    "one thread, by `tools/peers.py`.")
+    names = sorted({n for g in runs for n in g}, key=natural_key)
+    is_engine = lambda n: any({"f32", "unfused"} & g.get(n, {}).keys() for g in runs)
+    out += ["", ratio_table(runs, [n for n in names if not is_engine(n)], peers, False)]
+    engine = [n for n in names if is_engine(n)]
+    if engine:
+        out += ["", "**16-bit and fused** (`benches/engine.rs`): the fused 16-bit call against "
+                "the same call on f32 data and against normkern's separate passes.", "",
+                ratio_table(runs, engine, peers, True)]
+    threads = threads_table(runs, names)
+    if threads:
+        out += ["", "**Threads** (functions named `..._<n>t` run on n threads): their time over "
+                "`copy`'s, and `normkern`'s one-thread time over theirs.", "", threads]
+    out += ["", "To record a run and regenerate this section and the plot:", "", "```sh",
+            "CRITERION_HOME=/tmp/runN taskset -c 1 cargo bench --bench norms --bench engine",
+            f"python3 tools/bench_record.py /tmp/runN {record_link}/runN --command '<the line above>'",
+            f"taskset -c 1 python3 tools/peers.py 30 --json {record_link}/peers.json",
+            f"python3 tools/bench_plot.py {record_link} docs/throughput-{machine}.svg",
+            f"python3 tools/bench_ratios.py --write {Path(markdown).name} {record_link}",
+            "```", "", f"<!-- bench:{machine} end -->"]
+    return machine, "\n".join(out)
+
+
+def write(markdown, machine_dir):
+    """Replaces (or inserts before the first `## Speed`) the machine's section of `markdown`."""
+    machine, text = section(machine_dir, markdown)
+    path = Path(markdown)
+    doc = path.read_text()
+    marked = re.compile(rf"<!-- bench:{re.escape(machine)} begin -->.*?"
+                        rf"<!-- bench:{re.escape(machine)} end -->", re.DOTALL)
+    if marked.search(doc):
+        doc = marked.sub(lambda _: text, doc, count=1)
+    else:
+        at = re.search(r"^## Speed", doc, re.MULTILINE)
+        at = at.start() if at else len(doc)
+        doc = doc[:at] + text + "\n\n" + doc[at:]
+    path.write_text(doc)
+    print(f"{path}: section {machine} from {machine_dir}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("criterion_dirs", nargs="*", default=["target/criterion"])
     parser.add_argument("--filter", help="only groups whose name contains this")
     parser.add_argument("--summary", action="store_true", help="one line per group")
+    parser.add_argument("--write", metavar="MARKDOWN",
+                        help="regenerate each MACHINE_DIR's section (benches/record/<machine>) in it")
     args = parser.parse_args()
+    if args.write:
+        for machine_dir in args.criterion_dirs:
+            write(args.write, machine_dir)
+        return
     runs = [load(d) for d in args.criterion_dirs]
     for d, groups in zip(args.criterion_dirs, runs):
         if not groups:

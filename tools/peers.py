@@ -10,14 +10,24 @@ add_layer_norm group (512 tokens of 768; its output and the input + skip + bias 
 
     python3 tools/peers.py 30                 # every case
     python3 tools/peers.py 30 Skip            # the cases whose op contains "Skip"
+    python3 tools/peers.py 30 --json benches/record/zen4/peers.json   # also one JSON file
+
+Each line also names the crate's benchmark group of the same shape (`group`, null if none).
+The --json file holds those lines as `results`, with the CPU, the date, the engines' versions
+and the command, for tools/bench_ratios.py --write and tools/bench_plot.py. OpenVINO is
+skipped if it is not installed.
 """
-import json, sys, time
+import argparse, datetime, json, sys, time
 import numpy as np
 import onnx
 from onnx import helper, TensorProto
 
-REPS = int(sys.argv[1]) if len(sys.argv) > 1 else 30
-ONLY = sys.argv[2] if len(sys.argv) > 2 else ""
+ARGS = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+ARGS.add_argument("reps", nargs="?", type=int, default=30, help="calls timed per case")
+ARGS.add_argument("only", nargs="?", default="", help="only the ops containing this")
+ARGS.add_argument("--json", metavar="FILE", help="also write every result to FILE")
+ARGS = ARGS.parse_args()
+REPS, ONLY = ARGS.reps, ARGS.only
 
 CASES = [
     # op, shape, attrs, params(shape list)
@@ -74,6 +84,18 @@ def model(op, shape, attrs, params):
     opset = 23 if op == "RMSNormalization" else 15 if op == "BatchNormalization" else 21
     return helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
 
+def group(op, shape, attrs):
+    """The benchmark group (benches/norms.rs, benches/engine.rs) of the same op and shape."""
+    dims = "x".join(map(str, shape))
+    return {
+        "LayerNormalization": f"layer_norm/{dims}",
+        "RMSNormalization": f"rms_norm/{dims}",
+        "BatchNormalization": f"batch_norm_{'train' if attrs.get('training_mode') else 'infer'}/nchw_{dims}",
+        "InstanceNormalization": f"instance_norm/nchw_{dims}",
+        "GroupNormalization": f"group_norm/nchw_{dims}",
+        "SkipLayerNormalization:float16": "add_layer_norm/f16_" + "x".join(map(str, shape[1:])),
+    }.get(op)
+
 def timeit(fn):
     fn(); fn()
     ts = []
@@ -83,9 +105,14 @@ def timeit(fn):
 
 def main():
     import onnxruntime as ort
-    import openvino as ov
-    core = ov.Core()
-    core.set_property("CPU", {"INFERENCE_NUM_THREADS": 1, "INFERENCE_PRECISION_HINT": "f32"})
+    try:
+        import openvino as ov
+        core = ov.Core()
+        core.set_property("CPU", {"INFERENCE_NUM_THREADS": 1, "INFERENCE_PRECISION_HINT": "f32"})
+    except ImportError:
+        ov = None
+        print(json.dumps({"engine": "openvino", "error": "not installed, skipped"}), file=sys.stderr)
+    results = []
     for op, shape, attrs, params in CASES:
         if ONLY not in op:
             continue
@@ -108,19 +135,29 @@ def main():
             rows.append(("onnxruntime", timeit(lambda: s.run(None, feeds))))
         except Exception as e:
             rows.append(("onnxruntime", None)); print(json.dumps({"op": op, "error": str(e)[:200]}), file=sys.stderr)
-        try:
-            if skip:
-                raise RuntimeError("OpenVINO has no com.microsoft SkipLayerNormalization")
-            cm = core.compile_model(core.read_model(m.SerializeToString(), b""), "CPU")
-            req = cm.create_infer_request()
-            rows.append(("openvino", timeit(lambda: req.infer({0: x}))))
-        except Exception as e:
-            rows.append(("openvino", None)); print(json.dumps({"op": op, "engine": "openvino", "error": str(e)[:300]}), file=sys.stderr)
+        if ov is not None:
+            try:
+                if skip:
+                    raise RuntimeError("OpenVINO has no com.microsoft SkipLayerNormalization")
+                cm = core.compile_model(core.read_model(m.SerializeToString(), b""), "CPU")
+                req = cm.create_infer_request()
+                rows.append(("openvino", timeit(lambda: req.infer({0: x}))))
+            except Exception as e:
+                rows.append(("openvino", None)); print(json.dumps({"op": op, "engine": "openvino", "error": str(e)[:300]}), file=sys.stderr)
         for eng, us in rows:
-            print(json.dumps({"op": op + ("(training)" if attrs.get("training_mode") else ""), "shape": list(shape), "engine": eng,
-                              "median_us": None if us is None else round(us, 1),
-                              "gbps": None if us is None else round(nbytes / us / 1e3, 2)}))
+            results.append({"op": op + ("(training)" if attrs.get("training_mode") else ""), "shape": list(shape), "engine": eng,
+                            "median_us": None if us is None else round(us, 1),
+                            "gbps": None if us is None else round(nbytes / us / 1e3, 2),
+                            "group": group(op, shape, attrs)})
+            print(json.dumps(results[-1]))
         sys.stdout.flush()
+    if ARGS.json:
+        from bench_record import cpu  # tools/bench_record.py, beside this file
+        info = {"cpu": cpu(), "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                "onnxruntime": ort.__version__, "openvino": getattr(ov, "__version__", None),
+                "reps": REPS, "command": " ".join(["python3"] + sys.argv), "results": results}
+        with open(ARGS.json, "w") as f:
+            f.write(json.dumps(info, indent=1) + "\n")
 
 if __name__ == "__main__":
     main()
