@@ -169,7 +169,7 @@ def svg(machine_dir):
         if name in engines and peer_info.get(name):
             label += f" {peer_info[name]}"
         out.append(text(x + 36, y + 4, label, 12))
-        x += 56 + 6.2 * len(label)
+        x += 60 + 6.6 * len(label)
     shapes = {}  # marker -> the layouts drawn with it
     for layout in sorted({layout for _, pts in panels for (_, layout) in pts}):
         shapes.setdefault(LAYOUT_MARKERS.get(layout, "circle"), []).append(layout.upper() or "rows")
