@@ -5,6 +5,7 @@
 use super::Kernel;
 use super::lanes::{load_param, once_per_line};
 use super::map::{Lanewise, map};
+use super::periodic::{period_vectors, periodic_affine};
 use super::seam::{Epilogue, Io, Sink, Source};
 use crate::simd::{Arch, MAX_LANES, Vector};
 use crate::stats::{UNSCALED_MIN_F32, pivot_from, square_scale};
@@ -367,8 +368,11 @@ impl<S: Source, D: Sink, E: Epilogue> Kernel for ColumnAffine<'_, S, D, E> {
 
     #[inline(always)]
     unsafe fn run<A: Arch>(self) {
-        // SAFETY (both): the kernel's contract, forwarded.
+        // SAFETY (every branch): the kernel's contract, forwarded.
         unsafe {
+            if self.periodic::<A::Wide>() {
+                return;
+            }
             if E::COMPUTE_BOUND {
                 self.rows::<A::Wide>();
             } else {
@@ -379,6 +383,31 @@ impl<S: Source, D: Sink, E: Epilogue> Kernel for ColumnAffine<'_, S, D, E> {
 }
 
 impl<S: Source, D: Sink, E: Epilogue> ColumnAffine<'_, S, D, E> {
+    /// The whole block with the parameters in registers, where its rows are contiguous and
+    /// a few whole vectors wide (see [`periodic_affine`]); false, with nothing written, where
+    /// not.
+    ///
+    /// # Safety
+    /// As [`Kernel::run`], for `V`'s instruction set.
+    #[inline(always)]
+    unsafe fn periodic<V: Vector>(&self) -> bool {
+        let (g, p) = (self.g, &self.params);
+        if !V::SPECIALIZE || p.row_scale.is_some() || p.row_shift.is_some() {
+            return false;
+        }
+        // SAFETY: the rows are contiguous, so the block is `rows * width` values, and the
+        // column arrays are padded past `width`.
+        unsafe {
+            match period_vectors::<V>(g.width, g.stride) {
+                Some(1) => periodic_affine::<V, 1, S, D, E>(self.io, g.rows, p),
+                Some(2) => periodic_affine::<V, 2, S, D, E>(self.io, g.rows, p),
+                Some(3) => periodic_affine::<V, 3, S, D, E>(self.io, g.rows, p),
+                Some(4) => periodic_affine::<V, 4, S, D, E>(self.io, g.rows, p),
+                _ => false,
+            }
+        }
+    }
+
     /// Every row, in vectors `V`.
     ///
     /// # Safety

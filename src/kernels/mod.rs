@@ -22,7 +22,8 @@
 //! - [`map`]: the normalize engine, one op per vector from input to output;
 //! - [`runs`]: channels-first groups of planes written while the next group is summed;
 //! - [`rows`] and [`short_rows`]: LayerNorm and RMSNorm rows, sharing [`row_parts`];
-//! - [`columns`]: channels-last statistics and normalize, down the columns of a block;
+//! - [`columns`]: channels-last statistics and normalize, down the columns of a block, with
+//!   [`periodic`] for blocks only a few vectors wide;
 //! - [`calls`]: the bounds-checked entry points the operators call.
 
 mod calls;
@@ -32,8 +33,10 @@ mod elements;
 mod group;
 mod lanes;
 mod map;
+mod periodic;
 mod pivot;
 mod residual;
+mod row_blocks;
 mod row_parts;
 pub(crate) mod rows;
 mod runs;

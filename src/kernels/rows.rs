@@ -8,6 +8,7 @@ use super::Kernel;
 use super::group::{Write, sums_while};
 use super::map::{Lanewise, write_lanes};
 use super::pivot::Sample;
+use super::row_blocks::{BLOCKED_ROW, row_blocks};
 use super::row_parts::{
     AffineKind, Report, RowOp, RowParams, Rows, WithAffine, normalize_rows_of, row_stats,
     with_affine_kind,
@@ -42,6 +43,8 @@ impl<St: Statistic, S: Source, D: Sink, E: Epilogue> Kernel for NormalizeRows<'_
                 plain_rows::<A::Wide, St, S, D, E>(io, p, &mut self.report);
             } else if p.cols <= SHORT_ROW {
                 short_rows::<A::Wide, St, S, D, E>(io, p, &mut self.report);
+            } else if p.cols >= BLOCKED_ROW {
+                row_blocks::<A::Wide, St, S, D, E>(io, p, &mut self.report);
             } else {
                 long_rows::<A::Wide, St, S, D, E>(io, p, &mut self.report);
             }
