@@ -55,6 +55,15 @@ pub enum ErrorKind {
     Bytes { len: usize, misaligned: bool },
     /// The operation needs the other layout (the fused residual add: channels-last).
     Layout(Layout),
+    /// A [`Part`](crate::split::Part) ends past the tensor's last line.
+    Part { end: usize, lines: usize },
+    /// Merged statistics of a group count other than all of its values (a part's partial
+    /// was not merged, or merged twice).
+    StatsCount {
+        group: usize,
+        expected: u64,
+        actual: u64,
+    },
 }
 
 impl NormError {
@@ -123,6 +132,20 @@ impl fmt::Display for ErrorKind {
             ),
             ErrorKind::IsaUnavailable(isa) => write!(f, "instruction set {isa} is not available"),
             ErrorKind::Layout(layout) => write!(f, "{layout:?} data is not supported here"),
+            ErrorKind::Part { end, lines } => {
+                write!(
+                    f,
+                    "the part ends at line {end}, past the tensor's {lines} lines"
+                )
+            }
+            ErrorKind::StatsCount {
+                group,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "the statistics of group {group} count {actual} values, expected {expected}"
+            ),
             ErrorKind::Bytes { len, misaligned } => {
                 if misaligned {
                     write!(f, "{len} bytes are not aligned to 4 bytes for f32")

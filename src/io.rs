@@ -121,6 +121,30 @@ impl<'a, T: Element> InOut<'a, T> {
         unsafe { self.src.add(start) }
     }
 
+    /// The values `..mid` and `mid..` as two `InOut`s (for the threads of `parallel`);
+    /// `None` where `mid` lies past either buffer.
+    #[cfg(feature = "rayon")]
+    pub(crate) fn split_at(self, mid: usize) -> Option<(Self, Self)> {
+        if mid > self.src_len || mid > self.dst_len {
+            return None;
+        }
+        let tail = InOut {
+            // SAFETY: `mid` is within both buffers (checked).
+            src: unsafe { self.src.add(mid) },
+            // SAFETY: as above.
+            dst: unsafe { self.dst.add(mid) },
+            src_len: self.src_len - mid,
+            dst_len: self.dst_len - mid,
+            _buffers: PhantomData,
+        };
+        let head = InOut {
+            src_len: mid,
+            dst_len: mid,
+            ..self
+        };
+        Some((head, tail))
+    }
+
     pub(crate) fn ptrs(&mut self, start: usize, len: usize) -> (*const T, *mut T) {
         self.check(start, len, self.src_len.min(self.dst_len));
         // SAFETY: in bounds of both buffers (checked).

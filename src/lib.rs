@@ -96,6 +96,8 @@ mod io;
 mod isa;
 mod kernels;
 mod ops;
+#[cfg(feature = "rayon")]
+pub mod parallel;
 mod shape;
 mod simd;
 mod stats;
@@ -118,6 +120,7 @@ pub use ops::layer_norm::LayerNorm;
 pub use ops::mvn::{MeanVarianceNorm, MvnAxes};
 pub use ops::rms_norm::RmsNorm;
 pub use ops::saved::SavedStats;
+pub use ops::split;
 pub use shape::{Layout, Shape};
 pub use stats::Moments;
 

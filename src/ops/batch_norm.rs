@@ -24,10 +24,10 @@ use crate::shape::{Layout, Shape};
 pub struct BatchNorm<'a, A: Activation = NoActivation> {
     pub(crate) mean: &'a [f32],
     pub(crate) var: &'a [f32],
-    gamma: Option<&'a [f32]>,
-    beta: Option<&'a [f32]>,
-    eps: f32,
-    activation: A,
+    pub(crate) gamma: Option<&'a [f32]>,
+    pub(crate) beta: Option<&'a [f32]>,
+    pub(crate) eps: f32,
+    pub(crate) activation: A,
 }
 
 impl<'a> BatchNorm<'a> {

@@ -23,9 +23,9 @@ use crate::stats::deviation_scale;
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct BatchNormTraining<'a> {
-    eps: f32,
-    gamma: Option<&'a [f32]>,
-    beta: Option<&'a [f32]>,
+    pub(crate) eps: f32,
+    pub(crate) gamma: Option<&'a [f32]>,
+    pub(crate) beta: Option<&'a [f32]>,
 }
 
 impl<'a> BatchNormTraining<'a> {
@@ -74,7 +74,7 @@ impl Momentum {
     /// ONNX's default, 0.9.
     pub const ONNX_DEFAULT: Momentum = Momentum::Onnx(0.9);
 
-    fn check(self, check: Check) -> Result<(), NormError> {
+    pub(crate) fn check(self, check: Check) -> Result<(), NormError> {
         match self {
             Momentum::PyTorch(m) | Momentum::Onnx(m)
                 if m.is_finite() && (0.0..=1.0).contains(&m) =>
@@ -113,9 +113,9 @@ impl Momentum {
 /// ```
 #[derive(Debug)]
 pub struct RunningStats<'a> {
-    mean: &'a mut [f32],
-    var: &'a mut [f32],
-    momentum: Momentum,
+    pub(crate) mean: &'a mut [f32],
+    pub(crate) var: &'a mut [f32],
+    pub(crate) momentum: Momentum,
 }
 
 impl<'a> RunningStats<'a> {
@@ -187,21 +187,7 @@ impl Kernels {
             beta: p.beta,
         };
         let mut finish = |c: usize, stats: &crate::stats::GroupStats| {
-            let m = &stats.moments;
-            let mean = stats.mean;
-            let inv = stats.var.inv_sqrt_plus(p.eps);
-            SavedStats::record(&mut saved, c, mean, inv);
-            if let Some(r) = &mut running {
-                let (keep, w, unbiased) = r.momentum.weights();
-                let batch_var = if unbiased {
-                    m.sample_variance().unwrap_or(f32::NAN)
-                } else {
-                    m.var_raw()
-                };
-                r.mean[c] = keep * r.mean[c] + w * mean;
-                r.var[c] = keep * r.var[c] + w * batch_var;
-            }
-            deviation_scale(inv)
+            record_batch(p.eps, c, stats, &mut running, &mut saved)
         };
         self.normalize_groups(
             shape,
@@ -213,4 +199,30 @@ impl Kernels {
         );
         Ok(())
     }
+}
+
+/// Channel `c`'s batch statistics reported in `saved` and folded into `running`; returns the
+/// factor its deviations are multiplied by. (Shared with the split-phase API, `split`.)
+pub(crate) fn record_batch(
+    eps: f32,
+    c: usize,
+    stats: &crate::stats::GroupStats,
+    running: &mut Option<RunningStats<'_>>,
+    saved: &mut Option<SavedStats<'_>>,
+) -> f32 {
+    let m = &stats.moments;
+    let mean = stats.mean;
+    let inv = stats.var.inv_sqrt_plus(eps);
+    SavedStats::record(saved, c, mean, inv);
+    if let Some(r) = running {
+        let (keep, w, unbiased) = r.momentum.weights();
+        let batch_var = if unbiased {
+            m.sample_variance().unwrap_or(f32::NAN)
+        } else {
+            m.var_raw()
+        };
+        r.mean[c] = keep * r.mean[c] + w * mean;
+        r.var[c] = keep * r.var[c] + w * batch_var;
+    }
+    deviation_scale(inv)
 }

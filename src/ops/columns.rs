@@ -162,6 +162,46 @@ impl Kernels {
         }
     }
 
+    /// The statistics of every group of columns, without normalizing: `stats(group, &stats)`
+    /// for each (the first half of [`Kernels::columns_normalize`], for the split-phase API).
+    pub(crate) fn columns_stats<T: Element>(
+        &self,
+        io: &InOut<'_, T>,
+        set: &Columns<'_>,
+        stats: &mut dyn FnMut(usize, &GroupStats),
+    ) {
+        if set.rows == 0 {
+            return;
+        }
+        let gs = set.group_size;
+        let (groups, groups_per_run) = (set.cols / gs, (WINDOW / gs).max(1));
+        let mut s = Scratch {
+            pivot: [0.0; WINDOW],
+            offset: [0.0; WINDOW],
+            dev: [0.0; WINDOW],
+            sq: [0.0; WINDOW],
+            scale: [0.0; WINDOW],
+            dev64: [0.0; WINDOW],
+            sq64: [0.0; WINDOW],
+            moments: [WideMoments::EMPTY; WINDOW],
+            offsets: [0.0; WINDOW],
+            squares: [0.0; WINDOW],
+        };
+        let inv_count = 1.0 / (set.rows * gs) as f64;
+        for first_group in (0..groups).step_by(groups_per_run) {
+            let run = groups_per_run.min(groups - first_group);
+            let (c0, c1) = (first_group * gs, (first_group + run) * gs);
+            self.columns_one_pass(io, set, (c0, c1), first_group, &mut s);
+            for g in 0..run {
+                if !one_pass_accepted(s.offsets[g], s.squares[g], inv_count) {
+                    let group = first_group + g;
+                    self.columns_two_pass(io, set, (group * gs, (group + 1) * gs), g, &mut s);
+                }
+                stats(first_group + g, &s.moments[g].stats());
+            }
+        }
+    }
+
     /// The statistics of the groups of columns `c0..c1` (from `first_group` on) into
     /// `s.moments`, from one pass down the columns around pivots from rows spread over them,
     /// with what [`one_pass_accepted`] needs to judge each group in `s.offsets`, `s.squares`.

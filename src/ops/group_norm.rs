@@ -22,11 +22,11 @@ use crate::shape::Shape;
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct GroupNorm<'a, A: Activation = NoActivation> {
-    groups: usize,
-    eps: f32,
-    gamma: Option<&'a [f32]>,
-    beta: Option<&'a [f32]>,
-    activation: A,
+    pub(crate) groups: usize,
+    pub(crate) eps: f32,
+    pub(crate) gamma: Option<&'a [f32]>,
+    pub(crate) beta: Option<&'a [f32]>,
+    pub(crate) activation: A,
 }
 
 impl<'a> GroupNorm<'a> {

@@ -33,13 +33,13 @@ macro_rules! setters {
     };
 }
 
-mod affine;
+pub(crate) mod affine;
 pub(crate) mod batch_norm;
 pub(crate) mod batch_norm_training;
 pub(crate) mod check;
-mod columns;
+pub(crate) mod columns;
 pub(crate) mod group_norm;
-mod grouped;
+pub(crate) mod grouped;
 pub(crate) mod instance_norm;
 pub(crate) mod layer_norm;
 pub(crate) mod moments;
@@ -48,4 +48,5 @@ mod planes;
 pub(crate) mod rms_norm;
 mod row_norm;
 pub(crate) mod saved;
+pub mod split;
 mod strided;

@@ -32,7 +32,7 @@ pub enum MvnAxes {
 /// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MeanVarianceNorm {
-    axes: MvnAxes,
+    pub(crate) axes: MvnAxes,
 }
 
 impl MeanVarianceNorm {
