@@ -59,26 +59,21 @@ impl Kernels {
     }
 
     /// Writes `y = (x - pivot) * scale + shift` over each run `r` of the group at `start`
-    /// with `affine(r)`, then the epilogue; with `next` (the start of a group of the same
-    /// geometry), returns that group's sums, taken in the same pass.
+    /// with `affine(r)`, then the epilogue.
     pub(crate) fn apply_runs<T: Element, E: Epilogue>(
         &self,
         io: &mut InOut<'_, T>,
         start: usize,
         runs: Runs,
         affine: &dyn Fn(usize) -> Affine,
-        next: Option<usize>,
         epilogue: E,
-    ) -> Option<Sums> {
-        let next = next.map(|at| Values(io.input_ptr(at, runs.span())));
+    ) {
         let kernel = ApplyRuns {
             io: contiguous_io(io, start, runs.span(), epilogue),
             runs,
             affine,
-            next,
         };
-        // SAFETY: both groups lie inside the buffers (spans checked), and the caller's groups
-        // are disjoint, so the reads of `next` see input values.
+        // SAFETY: the group lies inside the buffers (span checked).
         unsafe { self.run(kernel) }
     }
 
@@ -188,7 +183,6 @@ impl Kernels {
             io: strided_io(io, place.start, place.stride, place.span(), epilogue),
             runs: place.runs,
             affine,
-            next: None,
         };
         // SAFETY: every value of the group lies in both buffers (span checked).
         unsafe { self.run_compact(kernel) };

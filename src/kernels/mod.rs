@@ -48,7 +48,7 @@ mod welford;
 pub(crate) use calls::Strided;
 pub(crate) use columns::{ColumnGeometry, ColumnParams, ColumnState, ColumnTotals};
 pub use dispatch::Kernels;
-pub(crate) use row_parts::{Report, Rows};
+pub(crate) use row_parts::{Report, RowAffine, Rows};
 pub(crate) use runs::Affine;
 pub(crate) use seam::{Activate, Epilogue, Identity};
 pub(crate) use walk::{MeanSquare, Runs, Statistic, Variance};

@@ -53,6 +53,7 @@ pub(crate) unsafe fn row_blocks<V: Vector, St: Statistic, S: Source, D: Sink, E:
         }
         let sweep = Sweep::<V, S, D, E> {
             io: io.offset(first * p.cols),
+            first,
             params: &params[..block],
             p,
             vector: PhantomData,
@@ -67,6 +68,8 @@ pub(crate) unsafe fn row_blocks<V: Vector, St: Statistic, S: Source, D: Sink, E:
 /// down the rows.
 struct Sweep<'a, 'p, V, S, D, E> {
     io: Io<S, D, E>,
+    /// The index of the block's first row.
+    first: usize,
     params: &'a [RowParams],
     p: &'a Rows<'p>,
     vector: PhantomData<V>,
@@ -94,7 +97,7 @@ impl<V: Vector, S: Source, D: Sink, E: Epilogue> WithAffine for Sweep<'_, '_, V,
                 // SAFETY: the stretch of row `i` lies in both buffers, and gamma and beta
                 // hold its columns (the caller's contract).
                 unsafe {
-                    let op = RowOp::<V, K>::new(params, &stretch);
+                    let op = RowOp::<V, K>::new(params, &stretch, self.first + i);
                     map::<V, S, D, E>(self.io.offset(i * cols + from), len, &op);
                 }
             }

@@ -21,6 +21,30 @@ pub(crate) struct Rows<'a> {
     pub gamma: Option<&'a [f32]>,
     /// `cols` values, or none (0). Always none for RMSNorm.
     pub beta: Option<&'a [f32]>,
+    /// A scale and shift per row instead (InstanceNorm's planes as rows), only where gamma
+    /// and beta are none.
+    pub per_row: RowAffine<'a>,
+}
+
+/// Row `i`'s scale and shift: entry `i % channels` of each array (none: 1 and 0).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct RowAffine<'a> {
+    pub gamma: Option<&'a [f32]>,
+    pub beta: Option<&'a [f32]>,
+    pub channels: usize,
+}
+
+impl RowAffine<'_> {
+    /// Row `i`'s parameters with its scale and shift folded in.
+    #[inline(always)]
+    pub(crate) fn fold(&self, i: usize, mut params: RowParams) -> RowParams {
+        if self.channels > 0 {
+            let c = i % self.channels;
+            params.scale *= self.gamma.map_or(1.0, |g| g[c]);
+            params.shift = self.beta.map_or(0.0, |b| b[c]);
+        }
+        params
+    }
 }
 
 /// Where each row's mean and inverse standard deviation (or inverse root mean square) are
@@ -48,7 +72,8 @@ impl Report<'_> {
     }
 }
 
-/// The normalization of one row: `y = ((x - pivot) - offset) * scale * gamma[j] + beta[j]`.
+/// The normalization of one row: `y = ((x - pivot) - offset) * scale * gamma[j] + beta[j]`,
+/// with `shift` in place of `beta[j]` where there is no beta.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct RowParams {
     pub pivot: f32,
@@ -57,6 +82,8 @@ pub(crate) struct RowParams {
     /// The inverse standard deviation (or root mean square), 0 for an exactly constant row
     /// with eps = 0 (see [`deviation_scale`]).
     pub scale: f32,
+    /// Added where there is no beta (a per-row beta), else 0.
+    pub shift: f32,
 }
 
 /// A row's statistics from its one-pass sums: how to normalize it, and the mean and inverse
@@ -79,6 +106,7 @@ pub(crate) unsafe fn row_stats<V: Vector, St: Statistic, S: Source>(
             pivot: st.moments.pivot(),
             offset: st.moments.mean_offset(),
             scale: deviation_scale(inv),
+            shift: 0.0,
         };
         (params, st.mean, inv)
     } else {
@@ -96,24 +124,28 @@ pub(crate) unsafe fn row_stats<V: Vector, St: Statistic, S: Source>(
 pub(crate) trait AffineKind {
     const GAMMA: bool;
     const BETA: bool;
+    /// A scale and shift per row ([`Rows::per_row`]) instead.
+    const PER_ROW: bool;
 }
 
 macro_rules! affine_kinds {
-    ($($name:ident: $gamma:literal, $beta:literal;)*) => {$(
-        /// Which of gamma and beta are present.
+    ($($name:ident: $gamma:literal, $beta:literal, $per_row:literal;)*) => {$(
+        /// Which of gamma, beta and the per-row affine are present.
         pub(crate) struct $name;
         impl AffineKind for $name {
             const GAMMA: bool = $gamma;
             const BETA: bool = $beta;
+            const PER_ROW: bool = $per_row;
         }
     )*};
 }
 
 affine_kinds! {
-    Neither: false, false;
-    GammaOnly: true, false;
-    BetaOnly: false, true;
-    GammaBeta: true, true;
+    Neither: false, false, false;
+    GammaOnly: true, false, false;
+    BetaOnly: false, true, false;
+    GammaBeta: true, true, false;
+    PerRow: false, false, true;
 }
 
 /// Code generic over which of gamma and beta are present, run with the kind `p` has.
@@ -132,6 +164,9 @@ pub(crate) trait WithAffine {
 pub(crate) unsafe fn with_affine_kind<F: WithAffine>(p: &Rows<'_>, f: F) -> F::Output {
     // SAFETY: forwarded from the caller.
     unsafe {
+        if p.per_row.channels > 0 {
+            return f.with::<PerRow>();
+        }
         match (p.gamma.is_some(), p.beta.is_some()) {
             (true, true) => f.with::<GammaBeta>(),
             (true, false) => f.with::<GammaOnly>(),
@@ -141,7 +176,7 @@ pub(crate) unsafe fn with_affine_kind<F: WithAffine>(p: &Rows<'_>, f: F) -> F::O
     }
 }
 
-/// Consecutive rows of `cols` values, row `i` with `params[i]`.
+/// Consecutive rows of `cols` values from row `first`, row `first + i` with `params[i]`.
 ///
 /// # Safety
 /// `io` is valid for `params.len() * cols` reads and writes, gamma and beta hold `cols`
@@ -150,12 +185,14 @@ pub(crate) unsafe fn with_affine_kind<F: WithAffine>(p: &Rows<'_>, f: F) -> F::O
 pub(crate) unsafe fn normalize_rows_of<V: Vector, S: Source, D: Sink, E: Epilogue>(
     io: Io<S, D, E>,
     cols: usize,
+    first: usize,
     params: &[RowParams],
     p: &Rows<'_>,
 ) {
     let block = NormalizeBlock {
         io,
         cols,
+        first,
         params,
         p,
         vector: PhantomData::<V>,
@@ -168,6 +205,7 @@ pub(crate) unsafe fn normalize_rows_of<V: Vector, S: Source, D: Sink, E: Epilogu
 struct NormalizeBlock<'a, 'p, V, S, D, E> {
     io: Io<S, D, E>,
     cols: usize,
+    first: usize,
     params: &'a [RowParams],
     p: &'a Rows<'p>,
     vector: PhantomData<V>,
@@ -180,7 +218,7 @@ impl<V: Vector, S: Source, D: Sink, E: Epilogue> WithAffine for NormalizeBlock<'
         for (i, &params) in self.params.iter().enumerate() {
             // SAFETY: row `i` lies in the block (the caller's contract).
             unsafe {
-                let op = RowOp::<V, K>::new(params, self.p);
+                let op = RowOp::<V, K>::new(params, self.p, self.first + i);
                 map::<V, S, D, E>(self.io.offset(i * self.cols), self.cols, &op);
             }
         }
@@ -192,22 +230,31 @@ pub(crate) struct RowOp<V, K> {
     pivot: V,
     offset: V,
     scale: V,
+    shift: V,
     gamma: *const f32,
     beta: *const f32,
     kind: PhantomData<K>,
 }
 
 impl<V: Vector, K: AffineKind> RowOp<V, K> {
+    /// Row `row` of `p` normalized with `params` (and its per-row scale and shift).
+    ///
     /// # Safety
     /// `V`'s instruction set is available.
     #[inline(always)]
-    pub(crate) unsafe fn new(params: RowParams, p: &Rows<'_>) -> Self {
+    pub(crate) unsafe fn new(params: RowParams, p: &Rows<'_>, row: usize) -> Self {
+        let params = if K::PER_ROW {
+            p.per_row.fold(row, params)
+        } else {
+            params
+        };
         // SAFETY: forwarded from the caller.
         unsafe {
             RowOp {
                 pivot: V::splat(params.pivot),
                 offset: V::splat(params.offset),
                 scale: V::splat(params.scale),
+                shift: V::splat(params.shift),
                 gamma: p.gamma.map_or(core::ptr::null(), |g| g.as_ptr()),
                 beta: p.beta.map_or(core::ptr::null(), |b| b.as_ptr()),
                 kind: PhantomData,
@@ -230,6 +277,8 @@ impl<V: Vector, K: AffineKind> Lanewise<V> for RowOp<V, K> {
             };
             if K::BETA {
                 u.mul_add(scale, super::lanes::load_param::<V>(self.beta, i, lanes))
+            } else if K::PER_ROW {
+                u.mul_add(scale, self.shift)
             } else {
                 u.mul(scale)
             }

@@ -69,7 +69,7 @@ unsafe fn plain_rows<V: Vector, St: Statistic, S: Source, D: Sink, E: Epilogue>(
             let sums = sums_while::<V, St, S>(row.src, Runs::row(p.cols), Sample::Prefix, &());
             let (params, mean, inv) = row_stats::<V, St, S>(row.src, p, sums);
             report.record(i, mean, inv);
-            normalize_rows_of::<V, S, D, E>(row, p.cols, &[params], p);
+            normalize_rows_of::<V, S, D, E>(row, p.cols, i, &[params], p);
         }
     }
 }
@@ -96,11 +96,12 @@ unsafe fn long_rows<V: Vector, St: Statistic, S: Source, D: Sink, E: Epilogue>(
         let (params, mean, inv) = unsafe { row_stats::<V, St, S>(row(i).src, p, sums) };
         report.record(i, mean, inv);
         if i + 1 == p.rows {
-            unsafe { normalize_rows_of::<V, S, D, E>(row(i), p.cols, &[params], p) };
+            unsafe { normalize_rows_of::<V, S, D, E>(row(i), p.cols, i, &[params], p) };
         } else {
             let write = NormalizeWhileSumming::<V, St, S, D, E> {
                 io: row(i),
                 params,
+                row: i,
                 p,
                 next: row(i + 1).src,
                 marker: PhantomData,
@@ -114,6 +115,8 @@ unsafe fn long_rows<V: Vector, St: Statistic, S: Source, D: Sink, E: Epilogue>(
 struct NormalizeWhileSumming<'a, 'p, V, St, S, D, E> {
     io: Io<S, D, E>,
     params: RowParams,
+    /// The index of the row written.
+    row: usize,
     p: &'a Rows<'p>,
     next: S,
     marker: PhantomData<(V, St)>,
@@ -129,7 +132,7 @@ impl<V: Vector, St: Statistic, S: Source, D: Sink, E: Epilogue> WithAffine
         unsafe {
             let write = WriteOp {
                 io: self.io,
-                op: RowOp::<V, K>::new(self.params, self.p),
+                op: RowOp::<V, K>::new(self.params, self.p, self.row),
             };
             sums_while::<V, St, S>(self.next, Runs::row(self.p.cols), Sample::Prefix, &write)
         }

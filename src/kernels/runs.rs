@@ -1,14 +1,10 @@
-//! Channels-first groups of planes: each run of a group written with its own scale and shift,
-//! in the same stream that takes the next group's sums.
+//! Channels-first groups of planes: each run of a group written with its own scale and shift.
 
 use super::Kernel;
-use super::group::{Write, sums_while};
-use super::map::{Lanewise, map, write_lanes};
-use super::pivot::Sample;
+use super::map::{Lanewise, map};
 use super::seam::{Epilogue, Io, Sink, Source};
-use super::walk::{Runs, Variance};
+use super::walk::Runs;
 use crate::simd::{Arch, Vector};
-use crate::stats::Sums;
 
 /// `y = (x - pivot) * scale + shift` over a run of values.
 #[derive(Clone, Copy, Debug, Default)]
@@ -18,40 +14,27 @@ pub(crate) struct Affine {
     pub shift: f32,
 }
 
-/// Writes `y = (x - pivot) * scale + shift` over each run `r` of a group with `affine(r)`;
-/// with `next` (a group of the same geometry), returns that group's sums, taken in the same
-/// pass.
+/// Writes `y = (x - pivot) * scale + shift` over each run `r` of a group with `affine(r)`.
 pub(crate) struct ApplyRuns<'a, S, D, E> {
     /// Valid for reads (`src`) and writes (`dst`) over every run.
     pub io: Io<S, D, E>,
     pub runs: Runs,
     pub affine: &'a dyn Fn(usize) -> Affine,
-    /// Valid for reads over every run, and disjoint from the group written.
-    pub next: Option<S>,
 }
 
 impl<S: Source, D: Sink, E: Epilogue> Kernel for ApplyRuns<'_, S, D, E> {
-    type Output = Option<Sums>;
+    type Output = ();
 
     #[inline(always)]
-    unsafe fn run<A: Arch>(self) -> Option<Sums> {
-        let Some(next) = self.next else {
-            // SAFETY (both): the kernel's contract, forwarded.
-            unsafe {
-                if E::COMPUTE_BOUND {
-                    self.each_run::<A::Wide>();
-                } else {
-                    self.each_run::<A::Stream>();
-                }
+    unsafe fn run<A: Arch>(self) {
+        // SAFETY (both): the kernel's contract, forwarded.
+        unsafe {
+            if E::COMPUTE_BOUND {
+                self.each_run::<A::Wide>();
+            } else {
+                self.each_run::<A::Stream>();
             }
-            return None;
-        };
-        let write = RunsAffine {
-            io: self.io,
-            affine: self.affine,
-        };
-        // SAFETY: the kernel's contract, forwarded.
-        Some(unsafe { sums_while::<A::Wide, Variance, S>(next, self.runs, Sample::Spread, &write) })
+        }
     }
 }
 
@@ -101,26 +84,5 @@ impl<V: Vector> Lanewise<V> for AffineOp<V> {
     unsafe fn at(&self, x: V, _: usize, _: usize) -> V {
         // SAFETY: register arithmetic only.
         unsafe { x.sub(self.pivot).mul_add(self.scale, self.shift) }
-    }
-}
-
-/// Writes a group's runs, each with its own `affine(r)`.
-struct RunsAffine<'a, S, D, E> {
-    io: Io<S, D, E>,
-    affine: &'a dyn Fn(usize) -> Affine,
-}
-
-impl<V: Vector, S: Source, D: Sink, E: Epilogue> Write<V> for RunsAffine<'_, S, D, E> {
-    type Run = AffineOp<V>;
-    #[inline(always)]
-    unsafe fn begin(&self, r: usize) -> AffineOp<V> {
-        // SAFETY: forwarded from the caller.
-        unsafe { AffineOp::new((self.affine)(r)) }
-    }
-    #[cfg_attr(target_arch = "x86_64", inline(always))]
-    #[cfg_attr(not(target_arch = "x86_64"), inline)]
-    unsafe fn write(&self, op: &AffineOp<V>, at: usize, lanes: usize) {
-        // SAFETY: the write's contract covers `at..at + lanes` in the group written.
-        unsafe { write_lanes(self.io, op, at, lanes) }
     }
 }

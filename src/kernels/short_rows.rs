@@ -149,6 +149,7 @@ unsafe fn short_blocks<V: Vector, St: Statistic, W: RowWidth, S: Source, D: Sink
                     pivot,
                     offset,
                     scale: deviation_scale(inv_stds[i]),
+                    shift: 0.0,
                 };
                 means[i] = pivot + offset;
             }
@@ -170,7 +171,7 @@ unsafe fn short_blocks<V: Vector, St: Statistic, W: RowWidth, S: Source, D: Sink
                 }
             }
             let io = io.offset(first * cols);
-            normalize_rows_of::<V, S, D, E>(io, cols, &params[..block], p);
+            normalize_rows_of::<V, S, D, E>(io, cols, first, &params[..block], p);
             first += block;
         }
     }

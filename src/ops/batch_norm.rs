@@ -169,7 +169,7 @@ impl Kernels {
                     for sample in 0..n {
                         let start = (sample * c + w0) * spatial;
                         let affine = |j: usize| affines[j];
-                        self.apply_runs(&mut io, start, planes, &affine, None, epilogue);
+                        self.apply_runs(&mut io, start, planes, &affine, epilogue);
                     }
                 }
             }

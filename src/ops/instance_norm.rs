@@ -8,8 +8,8 @@ use crate::activation::{Activation, NoActivation};
 use crate::element::Element;
 use crate::error::NormError;
 use crate::io::InOut;
-use crate::kernels::{Activate, Kernels};
-use crate::shape::Shape;
+use crate::kernels::{Activate, Kernels, Report, RowAffine, Rows, Variance};
+use crate::shape::{Layout, Shape};
 use crate::stats::deviation_scale;
 
 /// An InstanceNorm layer (ONNX InstanceNormalization, PyTorch `InstanceNorm{1,2,3}d`):
@@ -115,6 +115,34 @@ impl Kernels {
         SavedStats::check(&saved, check, count, from)?;
         if total == 0 {
             return Ok(()); // no values, no statistics defined: saved stats stay as they are
+        }
+        if group_size == 1 && shape.layout() == Layout::ChannelsFirst && !self.compact() {
+            // Each (n, c) plane is a row: short planes then share the row kernels' blocks.
+            let rows = Rows {
+                rows: total / shape.spatial(),
+                cols: shape.spatial(),
+                eps: p.eps,
+                gamma: None,
+                beta: None,
+                per_row: RowAffine {
+                    gamma: p.gamma,
+                    beta: p.beta,
+                    channels: shape.c(),
+                },
+            };
+            let report = match saved {
+                Some(s) => {
+                    let (mean, inv_std) = s.into_buffers();
+                    Report {
+                        mean: Some(mean),
+                        inv_std: Some(inv_std),
+                    }
+                }
+                None => Report::default(),
+            };
+            let epilogue = Activate(p.activation);
+            self.normalize_rows::<T, Variance, _>(&mut io, rows, report, epilogue);
+            return Ok(());
         }
         let affine = ChannelAffine {
             gamma: p.gamma,

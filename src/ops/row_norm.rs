@@ -9,7 +9,7 @@ use super::columns::Columns;
 use crate::element::Element;
 use crate::error::{ErrorKind, NormError};
 use crate::io::{InOut, Residual};
-use crate::kernels::{Epilogue, Kernels, Report, Rows, Statistic};
+use crate::kernels::{Epilogue, Kernels, Report, RowAffine, Rows, Statistic};
 use crate::shape::{Layout, Shape};
 use crate::stats::deviation_scale;
 use core::marker::PhantomData;
@@ -74,6 +74,7 @@ impl<St: Statistic, E: Epilogue> RowNorm<'_, St, E> {
             eps: self.eps,
             gamma: self.gamma,
             beta: self.beta,
+            per_row: RowAffine::default(),
         }))
     }
 }

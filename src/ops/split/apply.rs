@@ -74,7 +74,7 @@ impl Kernels {
                 len: spatial,
                 stride: spatial,
             };
-            self.apply_runs(io, 0, runs, &plane, None, epilogue);
+            self.apply_runs(io, 0, runs, &plane, epilogue);
             return;
         }
         let mut pivot = [0.0f32; WINDOW];
