@@ -73,10 +73,11 @@
 //! ## How it computes
 //!
 //! Statistics take one pass over memory: sums around a pivot (the mean of a sample of the
-//! group) per SIMD lane, folded into compensated totals, read while the previous group is
-//! written. Where the pivot proves too far from the mean, a second, centered pass over the
-//! group (from cache) gives the corrected two-pass result; power-of-two scaling keeps squares
-//! of extreme magnitudes in range. The normalize pass applies the folded scale and shift.
+//! group) per SIMD lane, folded into compensated totals (rows under 2048 values are summed
+//! while the row before is written). Where the pivot proves too far from the mean, a second,
+//! centered pass over the group (from cache) gives the corrected two-pass result;
+//! power-of-two scaling keeps squares of extreme magnitudes in range. The normalize pass
+//! applies the folded scale and shift, reading the group again from cache.
 //! The bar is the float64 answer: see `docs/NUMERICS.md` in the repository.
 
 #![no_std]

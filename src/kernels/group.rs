@@ -1,6 +1,6 @@
-//! A group's one-pass sums around its pivot, taken in the same stream that writes the group
-//! before it, and the group's statistics from them (or from a centered second pass, usually
-//! from cache, where they fall short).
+//! A group's one-pass sums around its pivot, taken alone or in the same stream that writes the
+//! group before it, and the group's statistics from them (or from a centered second pass,
+//! usually from cache, where they fall short).
 
 use super::Kernel;
 use super::pivot::{Sample, pivot_estimate};

@@ -20,8 +20,9 @@
 //! - [`group`]: a group's one-pass sums and its statistics (a second pass where they fall
 //!   short);
 //! - [`map`]: the normalize engine, one op per vector from input to output;
-//! - [`runs`]: channels-first groups of planes written while the next group is summed;
-//! - [`rows`] and [`short_rows`]: LayerNorm and RMSNorm rows, sharing [`row_parts`];
+//! - [`runs`]: the planes of a channels-first group, each with its own scale and shift;
+//! - [`rows`], [`short_rows`] and [`row_blocks`]: LayerNorm and RMSNorm rows (and
+//!   InstanceNorm's channels-first planes, as rows), sharing [`row_parts`];
 //! - [`columns`]: channels-last statistics and normalize, down the columns of a block, with
 //!   [`periodic`] for blocks only a few vectors wide;
 //! - [`calls`]: the bounds-checked entry points the operators call.
