@@ -16,7 +16,7 @@ pub(crate) const MAX_PERIOD_VECTORS: usize = 4;
 /// How many whole vectors of `V` make one row of `width` columns, if rows are contiguous and
 /// that count is at most [`MAX_PERIOD_VECTORS`].
 pub(crate) fn period_vectors<V: Vector>(width: usize, stride: usize) -> Option<usize> {
-    let whole = width % V::LANES == 0 && width == stride && width > 0;
+    let whole = width.is_multiple_of(V::LANES) && width == stride && width > 0;
     (whole && width / V::LANES <= MAX_PERIOD_VECTORS).then_some(width / V::LANES)
 }
 

@@ -59,7 +59,7 @@ pub(crate) unsafe fn row_blocks<V: Vector, St: Statistic, S: Source, D: Sink, E:
             vector: PhantomData,
         };
         // SAFETY: the block's rows lie in both buffers.
-        unsafe { with_affine_kind(p, sweep) };
+        unsafe { with_affine_kind::<V, _>(p, sweep) };
         first += block;
     }
 }

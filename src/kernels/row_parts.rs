@@ -156,15 +156,17 @@ pub(crate) trait WithAffine {
     unsafe fn with<K: AffineKind>(self) -> Self::Output;
 }
 
-/// Runs `f` with the [`AffineKind`] of `p` (beta is never present for RMSNorm).
+/// Runs `f` with the [`AffineKind`] of `p` (beta is never present for RMSNorm; the per-row
+/// affine never in the compact sets, where InstanceNorm does not take the row kernels, so
+/// their builds do not link that form).
 ///
 /// # Safety
 /// As `f` documents.
 #[inline(always)]
-pub(crate) unsafe fn with_affine_kind<F: WithAffine>(p: &Rows<'_>, f: F) -> F::Output {
+pub(crate) unsafe fn with_affine_kind<V: Vector, F: WithAffine>(p: &Rows<'_>, f: F) -> F::Output {
     // SAFETY: forwarded from the caller.
     unsafe {
-        if p.per_row.channels > 0 {
+        if !V::COMPACT && p.per_row.channels > 0 {
             return f.with::<PerRow>();
         }
         match (p.gamma.is_some(), p.beta.is_some()) {
@@ -198,7 +200,7 @@ pub(crate) unsafe fn normalize_rows_of<V: Vector, S: Source, D: Sink, E: Epilogu
         vector: PhantomData::<V>,
     };
     // SAFETY: forwarded from the caller.
-    unsafe { with_affine_kind(p, block) }
+    unsafe { with_affine_kind::<V, _>(p, block) }
 }
 
 /// [`normalize_rows_of`] with the affine kind known.

@@ -106,7 +106,7 @@ unsafe fn long_rows<V: Vector, St: Statistic, S: Source, D: Sink, E: Epilogue>(
                 next: row(i + 1).src,
                 marker: PhantomData,
             };
-            sums = unsafe { with_affine_kind(p, write) };
+            sums = unsafe { with_affine_kind::<V, _>(p, write) };
         }
     }
 }
