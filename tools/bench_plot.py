@@ -105,8 +105,9 @@ def svg(machine_dir):
            text(W / 2, 26, f"normkern throughput, one thread: {cpu.get('model_name', '?')}, family "
                 f"{cpu.get('family')} model {cpu.get('model')} ({machine_dir.name}), "
                 f"commit {', '.join(commits)}", 16, "middle", ' font-weight="bold"'),
-           text(W / 2, 46, f"criterion medians of {len(runs)} runs (bars: their range), "
-                f"{', '.join(dates)}; GB/s = (input + output bytes) / time"
+           text(W / 2, 46, (f"criterion medians of {len(runs)} runs (bars: their range), "
+                            if len(runs) > 1 else "criterion medians of one run, ")
+                + f"{', '.join(dates)}; GB/s = (input + output bytes) / time"
                 + (f"; peers: tools/peers.py, onnxruntime {peer_info.get('onnxruntime')}"
                    if peers else ""), 12, "middle", ' fill="#444"')]
 
