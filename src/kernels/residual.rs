@@ -11,7 +11,8 @@ use crate::simd::Vector;
 pub(crate) struct Sum<S, D> {
     pub x: S,
     pub skip: S,
-    /// Per element of a row (`at`), not moved by [`Source::offset`]; null for none.
+    /// Per element of a row (`at`), not moved by [`Source::offset`] (only by
+    /// [`Source::offset_in_row`]); null for none.
     pub bias: *const f32,
     pub sum: Option<D>,
 }
@@ -26,6 +27,18 @@ impl<S: Source, D: Sink> Source for Sum<S, D> {
             skip: self.skip.offset(n),
             sum: self.sum.map(|d| d.offset(n)),
             ..self
+        }
+    }
+
+    #[inline(always)]
+    fn offset_in_row(self, n: usize) -> Self {
+        Sum {
+            bias: if self.bias.is_null() {
+                self.bias
+            } else {
+                self.bias.wrapping_add(n)
+            },
+            ..self.offset(n)
         }
     }
 

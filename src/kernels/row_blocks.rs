@@ -98,7 +98,8 @@ impl<V: Vector, S: Source, D: Sink, E: Epilogue> WithAffine for Sweep<'_, '_, V,
                 // hold its columns (the caller's contract).
                 unsafe {
                     let op = RowOp::<V, K>::new(params, &stretch, self.first + i);
-                    map::<V, S, D, E>(self.io.offset(i * cols + from), len, &op);
+                    let row = self.io.offset(i * cols).offset_in_row(from);
+                    map::<V, S, D, E>(row, len, &op);
                 }
             }
             from += len;

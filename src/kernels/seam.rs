@@ -26,6 +26,13 @@ pub(crate) trait Source: Copy {
     /// The source `n` elements further on. Only computes an address: nothing is read.
     fn offset(self, n: usize) -> Self;
 
+    /// The source `n` elements further along the same row: as [`Source::offset`], and what a
+    /// source indexes within a row (a residual's bias) moves too.
+    #[inline(always)]
+    fn offset_in_row(self, n: usize) -> Self {
+        self.offset(n)
+    }
+
     /// The `lanes` elements at `at`, widened to f32, with 0 in the lanes past them. `lanes ==
     /// V::LANES` is a constant in the hot loops, and the partial branch folds away there.
     ///
@@ -156,6 +163,17 @@ impl<S: Source, D: Sink, E: Epilogue> Io<S, D, E> {
     pub(crate) fn offset(self, n: usize) -> Self {
         Io {
             src: self.src.offset(n),
+            dst: self.dst.offset(n),
+            ..self
+        }
+    }
+
+    /// Input and output `n` elements further along the same row (see
+    /// [`Source::offset_in_row`]).
+    #[inline(always)]
+    pub(crate) fn offset_in_row(self, n: usize) -> Self {
+        Io {
+            src: self.src.offset_in_row(n),
             dst: self.dst.offset(n),
             ..self
         }
