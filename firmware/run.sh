@@ -50,8 +50,16 @@ install() {
   if ! command -v qemu-system-arm >/dev/null || ! command -v qemu-system-riscv32 >/dev/null; then
     local sudo=()
     [[ "$(id -u)" == 0 ]] || sudo=(sudo)
+    local apt=(env DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y --no-install-recommends)
     "${sudo[@]}" apt-get update
-    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y qemu-system-arm qemu-system-misc
+    # A machine may carry a newer qemu-utils (a backport) whose Breaks rule out the release's
+    # qemu-system-common; then take the release's qemu-utils with it, the versions paired.
+    if ! "${apt[@]}" qemu-system-arm qemu-system-misc; then
+      local release
+      release="$(apt-cache policy qemu-system-common | awk '/Candidate:/ {print $2}')"
+      echo "retrying with qemu-utils=$release beside qemu-system-common $release"
+      "${apt[@]}" --allow-downgrades qemu-system-arm qemu-system-misc "qemu-utils=$release"
+    fi
   fi
   qemu-system-arm --version | head -1
 }

@@ -9,7 +9,7 @@ use super::group::sums_while;
 use super::map::map;
 use super::pivot::Sample;
 use super::row_parts::{
-    AffineKind, Report, RowOp, RowParams, Rows, WithAffine, row_stats, with_affine_kind,
+    AffineKind, Report, RowOp, RowParams, RowPath, Rows, WithAffine, row_stats,
 };
 use super::seam::{Epilogue, Io, Sink, Source};
 use super::walk::{Runs, Statistic};
@@ -27,12 +27,26 @@ pub(crate) const BLOCKED_ROW: usize = 2048;
 pub(crate) const BLOCK_ROWS: usize = 4;
 
 /// See the module docs.
+pub(crate) struct RowBlocks;
+
+impl RowPath for RowBlocks {
+    #[inline(always)]
+    unsafe fn rows<V: Vector, St: Statistic, K: AffineKind, S: Source, D: Sink, E: Epilogue>(
+        io: Io<S, D, E>,
+        p: &Rows<'_>,
+        report: &mut Report<'_>,
+    ) {
+        // SAFETY: forwarded from the caller.
+        unsafe { row_blocks::<V, St, K, S, D, E>(io, p, report) }
+    }
+}
+
+/// See [`RowBlocks`].
 ///
 /// # Safety
-/// `io` is valid for `p.rows * p.cols` reads and writes, gamma and beta hold `p.cols` values,
-/// and `V`'s instruction set is available.
+/// As [`RowPath::rows`].
 #[inline(always)]
-pub(crate) unsafe fn row_blocks<V: Vector, St: Statistic, S: Source, D: Sink, E: Epilogue>(
+unsafe fn row_blocks<V: Vector, St: Statistic, K: AffineKind, S: Source, D: Sink, E: Epilogue>(
     io: Io<S, D, E>,
     p: &Rows<'_>,
     report: &mut Report<'_>,
@@ -59,7 +73,7 @@ pub(crate) unsafe fn row_blocks<V: Vector, St: Statistic, S: Source, D: Sink, E:
             vector: PhantomData,
         };
         // SAFETY: the block's rows lie in both buffers.
-        unsafe { with_affine_kind::<V, _>(p, sweep) };
+        unsafe { sweep.with::<K>() };
         first += block;
     }
 }

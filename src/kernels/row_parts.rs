@@ -6,7 +6,7 @@ use super::group::{group_stats, mean_square};
 use super::map::{Lanewise, map};
 use super::seam::{Epilogue, Io, Sink, Source};
 use super::walk::{Runs, Statistic};
-use crate::simd::Vector;
+use crate::simd::{Piece, Vector};
 use crate::stats::{Sums, deviation_scale};
 use core::marker::PhantomData;
 
@@ -158,23 +158,99 @@ pub(crate) trait WithAffine {
 
 /// Runs `f` with the [`AffineKind`] of `p` (beta is never present for RMSNorm; the per-row
 /// affine never in the compact sets, where InstanceNorm does not take the row kernels, so
-/// their builds do not link that form).
+/// their builds do not link that form). Each kind is a function of its own
+/// ([`Vector::outline`]): call this outside the hot loops.
 ///
 /// # Safety
-/// As `f` documents.
+/// As `f` documents, and `V`'s instruction set is available.
 #[inline(always)]
 pub(crate) unsafe fn with_affine_kind<V: Vector, F: WithAffine>(p: &Rows<'_>, f: F) -> F::Output {
     // SAFETY: forwarded from the caller.
     unsafe {
         if !V::COMPACT && p.per_row.channels > 0 {
-            return f.with::<PerRow>();
+            return V::outline(OfKind::<F, PerRow>(f, PhantomData));
         }
         match (p.gamma.is_some(), p.beta.is_some()) {
-            (true, true) => f.with::<GammaBeta>(),
-            (true, false) => f.with::<GammaOnly>(),
-            (false, true) => f.with::<BetaOnly>(),
-            (false, false) => f.with::<Neither>(),
+            (true, true) => V::outline(OfKind::<F, GammaBeta>(f, PhantomData)),
+            (true, false) => V::outline(OfKind::<F, GammaOnly>(f, PhantomData)),
+            (false, true) => V::outline(OfKind::<F, BetaOnly>(f, PhantomData)),
+            (false, false) => V::outline(OfKind::<F, Neither>(f, PhantomData)),
         }
+    }
+}
+
+/// A way through a kernel's rows (short rows by blocks, long rows pipelined, long rows by
+/// blocks), written for a known affine kind.
+pub(crate) trait RowPath {
+    /// # Safety
+    /// `io` is valid for `p.rows * p.cols` reads and writes, gamma and beta hold `p.cols`
+    /// values, `K` is `p`'s kind, the rows suit the path, and `V`'s instruction set is
+    /// available.
+    unsafe fn rows<V: Vector, St: Statistic, K: AffineKind, S: Source, D: Sink, E: Epilogue>(
+        io: Io<S, D, E>,
+        p: &Rows<'_>,
+        report: &mut Report<'_>,
+    );
+}
+
+/// Runs path `P` over all of `p`'s rows with `p`'s affine kind, picked once: one function per
+/// kind, with the kind known in every loop.
+///
+/// # Safety
+/// As [`RowPath::rows`], but for `K`.
+#[inline(always)]
+pub(crate) unsafe fn by_kind<
+    P: RowPath,
+    V: Vector,
+    St: Statistic,
+    S: Source,
+    D: Sink,
+    E: Epilogue,
+>(
+    io: Io<S, D, E>,
+    p: &Rows<'_>,
+    report: &mut Report<'_>,
+) {
+    let args = PathArgs::<P, V, St, S, D, E> {
+        io,
+        p,
+        report,
+        marker: PhantomData,
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { with_affine_kind::<V, _>(p, args) }
+}
+
+/// A [`RowPath`]'s arguments, waiting for the affine kind.
+struct PathArgs<'a, 'p, 'r, P, V, St, S, D, E> {
+    io: Io<S, D, E>,
+    p: &'a Rows<'p>,
+    report: &'a mut Report<'r>,
+    marker: PhantomData<(P, V, St)>,
+}
+
+impl<P: RowPath, V: Vector, St: Statistic, S: Source, D: Sink, E: Epilogue> WithAffine
+    for PathArgs<'_, '_, '_, P, V, St, S, D, E>
+{
+    type Output = ();
+
+    #[inline(always)]
+    unsafe fn with<K: AffineKind>(self) {
+        // SAFETY: forwarded from `by_kind`'s caller.
+        unsafe { P::rows::<V, St, K, S, D, E>(self.io, self.p, self.report) }
+    }
+}
+
+/// `F` with the affine kind `K`, as a piece of its own.
+struct OfKind<F, K>(F, PhantomData<K>);
+
+impl<F: WithAffine, K: AffineKind> Piece for OfKind<F, K> {
+    type Output = F::Output;
+
+    #[inline(always)]
+    unsafe fn run(self) -> F::Output {
+        // SAFETY: forwarded from `with_affine_kind`'s caller.
+        unsafe { self.0.with::<K>() }
     }
 }
 
@@ -201,6 +277,37 @@ pub(crate) unsafe fn normalize_rows_of<V: Vector, S: Source, D: Sink, E: Epilogu
     };
     // SAFETY: forwarded from the caller.
     unsafe { with_affine_kind::<V, _>(p, block) }
+}
+
+/// [`normalize_rows_of`] with the affine kind `K` known, inlined: for callers that picked
+/// the kind outside their loop.
+///
+/// # Safety
+/// As [`normalize_rows_of`], and `K` is `p`'s kind.
+#[inline(always)]
+pub(crate) unsafe fn normalize_rows_as<
+    V: Vector,
+    K: AffineKind,
+    S: Source,
+    D: Sink,
+    E: Epilogue,
+>(
+    io: Io<S, D, E>,
+    cols: usize,
+    first: usize,
+    params: &[RowParams],
+    p: &Rows<'_>,
+) {
+    let block = NormalizeBlock {
+        io,
+        cols,
+        first,
+        params,
+        p,
+        vector: PhantomData::<V>,
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { block.with::<K>() }
 }
 
 /// [`normalize_rows_of`] with the affine kind known.

@@ -8,10 +8,10 @@ use super::Kernel;
 use super::group::{Write, sums_while};
 use super::map::{Lanewise, write_lanes};
 use super::pivot::Sample;
-use super::row_blocks::{BLOCKED_ROW, row_blocks};
+use super::row_blocks::{BLOCKED_ROW, RowBlocks};
 use super::row_parts::{
-    AffineKind, Report, RowOp, RowParams, Rows, WithAffine, normalize_rows_of, row_stats,
-    with_affine_kind,
+    AffineKind, Report, RowOp, RowParams, RowPath, Rows, WithAffine, by_kind, normalize_rows_as,
+    normalize_rows_of, row_stats,
 };
 use super::seam::{Epilogue, Io, Sink, Source};
 use super::short_rows::{SHORT_ROW, short_rows};
@@ -44,9 +44,9 @@ impl<St: Statistic, S: Source, D: Sink, E: Epilogue> Kernel for NormalizeRows<'_
             } else if p.cols <= SHORT_ROW {
                 short_rows::<A::Wide, St, S, D, E>(io, p, &mut self.report);
             } else if p.cols >= BLOCKED_ROW {
-                row_blocks::<A::Wide, St, S, D, E>(io, p, &mut self.report);
+                by_kind::<RowBlocks, A::Wide, St, S, D, E>(io, p, &mut self.report);
             } else {
-                long_rows::<A::Wide, St, S, D, E>(io, p, &mut self.report);
+                by_kind::<LongRows, A::Wide, St, S, D, E>(io, p, &mut self.report);
             }
         }
     }
@@ -76,11 +76,26 @@ unsafe fn plain_rows<V: Vector, St: Statistic, S: Source, D: Sink, E: Epilogue>(
 
 /// Long rows: each row is written in the pass that takes the next one's sums, so rows stream
 /// through like a copy.
+struct LongRows;
+
+impl RowPath for LongRows {
+    #[inline(always)]
+    unsafe fn rows<V: Vector, St: Statistic, K: AffineKind, S: Source, D: Sink, E: Epilogue>(
+        io: Io<S, D, E>,
+        p: &Rows<'_>,
+        report: &mut Report<'_>,
+    ) {
+        // SAFETY: forwarded from the caller.
+        unsafe { long_rows::<V, St, K, S, D, E>(io, p, report) }
+    }
+}
+
+/// See [`LongRows`].
 ///
 /// # Safety
-/// As [`NormalizeRows`], and `V`'s instruction set is available.
+/// As [`RowPath::rows`].
 #[inline(always)]
-unsafe fn long_rows<V: Vector, St: Statistic, S: Source, D: Sink, E: Epilogue>(
+unsafe fn long_rows<V: Vector, St: Statistic, K: AffineKind, S: Source, D: Sink, E: Epilogue>(
     io: Io<S, D, E>,
     p: &Rows<'_>,
     report: &mut Report<'_>,
@@ -96,7 +111,7 @@ unsafe fn long_rows<V: Vector, St: Statistic, S: Source, D: Sink, E: Epilogue>(
         let (params, mean, inv) = unsafe { row_stats::<V, St, S>(row(i).src, p, sums) };
         report.record(i, mean, inv);
         if i + 1 == p.rows {
-            unsafe { normalize_rows_of::<V, S, D, E>(row(i), p.cols, i, &[params], p) };
+            unsafe { normalize_rows_as::<V, K, S, D, E>(row(i), p.cols, i, &[params], p) };
         } else {
             let write = NormalizeWhileSumming::<V, St, S, D, E> {
                 io: row(i),
@@ -106,7 +121,7 @@ unsafe fn long_rows<V: Vector, St: Statistic, S: Source, D: Sink, E: Epilogue>(
                 next: row(i + 1).src,
                 marker: PhantomData,
             };
-            sums = unsafe { with_affine_kind::<V, _>(p, write) };
+            sums = unsafe { write.with::<K>() };
         }
     }
 }

@@ -7,7 +7,9 @@
 //! its loads in time.
 
 use super::lanes::{UNROLL, load_masked};
-use super::row_parts::{Report, RowParams, Rows, normalize_rows_of, row_stats};
+use super::row_parts::{
+    AffineKind, Report, RowParams, RowPath, Rows, by_kind, normalize_rows_as, row_stats,
+};
 use super::seam::{Epilogue, Io, LINE_BYTES, Sink, Source};
 use super::walk::{Pair, Statistic};
 use crate::simd::{ROWS, Vector};
@@ -64,27 +66,64 @@ pub(crate) unsafe fn short_rows<V: Vector, St: Statistic, S: Source, D: Sink, E:
         // The common widths of 4, 8 or 16 whole vectors get copies with every loop's count
         // known at compile time.
         if !V::SPECIALIZE {
-            return short_blocks::<V, St, AnyWidth, S, D, E>(io, p, report);
+            return of_width::<V, St, AnyWidth, S, D, E>(io, p, report);
         }
         let vectors = p.cols.is_multiple_of(V::LANES).then_some(p.cols / V::LANES);
         match vectors {
-            Some(4) => short_blocks::<V, St, Vectors<4>, S, D, E>(io, p, report),
-            Some(8) => short_blocks::<V, St, Vectors<8>, S, D, E>(io, p, report),
-            Some(16) => short_blocks::<V, St, Vectors<16>, S, D, E>(io, p, report),
+            Some(4) => of_width::<V, St, Vectors<4>, S, D, E>(io, p, report),
+            Some(8) => of_width::<V, St, Vectors<8>, S, D, E>(io, p, report),
+            Some(16) => of_width::<V, St, Vectors<16>, S, D, E>(io, p, report),
             _ if p.cols.is_multiple_of(UNROLL * V::LANES) => {
-                short_blocks::<V, St, WholeGroups, S, D, E>(io, p, report)
+                of_width::<V, St, WholeGroups, S, D, E>(io, p, report)
             }
-            _ => short_blocks::<V, St, AnyWidth, S, D, E>(io, p, report),
+            _ => of_width::<V, St, AnyWidth, S, D, E>(io, p, report),
         }
     }
 }
 
-/// [`short_rows`] for rows of width `W`.
+/// [`short_blocks`] for rows of width `W`, with `p`'s affine kind picked once for all blocks.
 ///
 /// # Safety
 /// As [`short_rows`], and the rows are of width `W`.
 #[inline(always)]
-unsafe fn short_blocks<V: Vector, St: Statistic, W: RowWidth, S: Source, D: Sink, E: Epilogue>(
+unsafe fn of_width<V: Vector, St: Statistic, W: RowWidth, S: Source, D: Sink, E: Epilogue>(
+    io: Io<S, D, E>,
+    p: &Rows<'_>,
+    report: &mut Report<'_>,
+) {
+    // SAFETY: forwarded from the caller.
+    unsafe { by_kind::<ShortBlocks<W>, V, St, S, D, E>(io, p, report) }
+}
+
+/// Short rows of width `W`, a block at a time.
+struct ShortBlocks<W>(PhantomData<W>);
+
+impl<W: RowWidth> RowPath for ShortBlocks<W> {
+    #[inline(always)]
+    unsafe fn rows<V: Vector, St: Statistic, K: AffineKind, S: Source, D: Sink, E: Epilogue>(
+        io: Io<S, D, E>,
+        p: &Rows<'_>,
+        report: &mut Report<'_>,
+    ) {
+        // SAFETY: forwarded from `of_width`'s caller.
+        unsafe { short_blocks::<V, St, W, K, S, D, E>(io, p, report) }
+    }
+}
+
+/// [`short_rows`] for rows of width `W` and affine kind `K`.
+///
+/// # Safety
+/// As [`short_rows`], the rows are of width `W`, and `K` is `p`'s kind.
+#[inline(always)]
+unsafe fn short_blocks<
+    V: Vector,
+    St: Statistic,
+    W: RowWidth,
+    K: AffineKind,
+    S: Source,
+    D: Sink,
+    E: Epilogue,
+>(
     io: Io<S, D, E>,
     p: &Rows<'_>,
     report: &mut Report<'_>,
@@ -171,7 +210,7 @@ unsafe fn short_blocks<V: Vector, St: Statistic, W: RowWidth, S: Source, D: Sink
                 }
             }
             let io = io.offset(first * cols);
-            normalize_rows_of::<V, S, D, E>(io, cols, first, &params[..block], p);
+            normalize_rows_as::<V, K, S, D, E>(io, cols, first, &params[..block], p);
             first += block;
         }
     }

@@ -44,6 +44,18 @@ pub(crate) trait Arch {
     type Stream: Vector;
 }
 
+/// A part of a kernel that [`Vector::outline`] compiles as a function of its own.
+pub(crate) trait Piece {
+    type Output;
+
+    /// Implementations are `#[inline(always)]`, so the whole piece compiles inside the
+    /// outlining function, with its instruction set.
+    ///
+    /// # Safety
+    /// As the implementing type documents.
+    unsafe fn run(self) -> Self::Output;
+}
+
 /// A register of `LANES` f32 values.
 ///
 /// # Safety
@@ -152,6 +164,20 @@ pub(crate) trait Vector: Copy {
 
     /// Whether `store_stream` bypasses the cache (x86 non-temporal stores).
     const STREAMS: bool = false;
+
+    /// Runs `piece` as a function of its own, compiled for this register's instruction set,
+    /// rather than inlined into the caller. A kernel outlines the variants it picks between at
+    /// run time (one per affine kind, say): each kernel inlined whole made functions of 100k+
+    /// LLVM lines, which took minutes each to optimize. Call it outside the hot loops: it is
+    /// a call. The scalar set inlines it, as microcontroller builds hold one variant.
+    ///
+    /// # Safety
+    /// This register's instruction set is available, and `piece`'s own contract holds.
+    #[inline(always)]
+    unsafe fn outline<P: Piece>(piece: P) -> P::Output {
+        // SAFETY: forwarded from the caller.
+        unsafe { piece.run() }
+    }
 
     /// Stores to `dst`, aligned to `LANES * 4` bytes, without reading the line into the cache
     /// first where the instruction set can; [`Vector::fence`] orders such stores.

@@ -18,6 +18,15 @@ impl Vector for f32x8 {
     const LANES: usize = 8;
 
     #[inline(always)]
+    unsafe fn outline<P: super::Piece>(piece: P) -> P::Output {
+        #[inline(never)]
+        unsafe fn outlined<P: super::Piece>(piece: P) -> P::Output {
+            unsafe { piece.run() }
+        }
+        unsafe { outlined(piece) }
+    }
+
+    #[inline(always)]
     unsafe fn splat(value: f32) -> Self {
         f32x8::splat(value)
     }

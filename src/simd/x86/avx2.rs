@@ -26,6 +26,7 @@ impl Vector for F32x8 {
         min: _mm256_min_ps,
         fmadd: _mm256_fmadd_ps,
         fmsub: _mm256_fmsub_ps,
+        features: "avx2,fma,f16c",
     });
     #[inline(always)]
     unsafe fn abs(self) -> Self {

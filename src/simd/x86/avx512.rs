@@ -26,6 +26,7 @@ impl Vector for F32x16 {
         min: _mm512_min_ps,
         fmadd: _mm512_fmadd_ps,
         fmsub: _mm512_fmsub_ps,
+        features: "avx512f,avx2,fma,f16c",
     });
     #[inline(always)]
     unsafe fn abs(self) -> Self {

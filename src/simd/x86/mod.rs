@@ -22,11 +22,24 @@ macro_rules! x86_register {
         min: $min:path,
         fmadd: $fmadd:path,
         fmsub: $fmsub:path,
+        features: $features:literal,
     }) => {
         const SPECIALIZE: bool = true;
         const FUSED: bool = true;
         const STREAMS: bool = true;
         const RECIP_ESTIMATE: bool = true;
+
+        #[inline(always)]
+        unsafe fn outline<P: $crate::simd::Piece>(piece: P) -> P::Output {
+            /// # Safety
+            /// As `Vector::outline`: this CPU has `$features`.
+            #[target_feature(enable = $features)]
+            #[inline(never)]
+            unsafe fn outlined<P: $crate::simd::Piece>(piece: P) -> P::Output {
+                unsafe { piece.run() }
+            }
+            unsafe { outlined(piece) }
+        }
 
         #[inline(always)]
         unsafe fn splat(value: f32) -> Self {
