@@ -36,45 +36,31 @@ impl RowPath for RowBlocks {
         p: &Rows<'_>,
         report: &mut Report<'_>,
     ) {
-        // SAFETY: forwarded from the caller.
-        unsafe { row_blocks::<V, St, K, S, D, E>(io, p, report) }
-    }
-}
-
-/// See [`RowBlocks`].
-///
-/// # Safety
-/// As [`RowPath::rows`].
-#[inline(always)]
-unsafe fn row_blocks<V: Vector, St: Statistic, K: AffineKind, S: Source, D: Sink, E: Epilogue>(
-    io: Io<S, D, E>,
-    p: &Rows<'_>,
-    report: &mut Report<'_>,
-) {
-    let mut first = 0;
-    while first < p.rows {
-        let block = BLOCK_ROWS.min(p.rows - first);
-        let mut params = [RowParams::default(); BLOCK_ROWS];
-        for (i, params) in params.iter_mut().enumerate().take(block) {
-            let row = io.src.offset((first + i) * p.cols);
-            // SAFETY: row `first + i` lies in the input.
-            unsafe {
-                let sums = sums_while::<V, St, S>(row, Runs::row(p.cols), Sample::Prefix, &());
-                let (row_params, mean, inv) = row_stats::<V, St, S>(row, p, sums);
-                report.record(first + i, mean, inv);
-                *params = row_params;
+        let mut first = 0;
+        while first < p.rows {
+            let block = BLOCK_ROWS.min(p.rows - first);
+            let mut params = [RowParams::default(); BLOCK_ROWS];
+            for (i, params) in params.iter_mut().enumerate().take(block) {
+                let row = io.src.offset((first + i) * p.cols);
+                // SAFETY: row `first + i` lies in the input.
+                unsafe {
+                    let sums = sums_while::<V, St, S>(row, Runs::row(p.cols), Sample::Prefix, &());
+                    let (row_params, mean, inv) = row_stats::<V, St, S>(row, p, sums);
+                    report.record(first + i, mean, inv);
+                    *params = row_params;
+                }
             }
+            let sweep = Sweep::<V, S, D, E> {
+                io: io.offset(first * p.cols),
+                first,
+                params: &params[..block],
+                p,
+                vector: PhantomData,
+            };
+            // SAFETY: the block's rows lie in both buffers.
+            unsafe { sweep.with::<K>() };
+            first += block;
         }
-        let sweep = Sweep::<V, S, D, E> {
-            io: io.offset(first * p.cols),
-            first,
-            params: &params[..block],
-            p,
-            vector: PhantomData,
-        };
-        // SAFETY: the block's rows lie in both buffers.
-        unsafe { sweep.with::<K>() };
-        first += block;
     }
 }
 

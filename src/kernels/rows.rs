@@ -85,43 +85,29 @@ impl RowPath for LongRows {
         p: &Rows<'_>,
         report: &mut Report<'_>,
     ) {
-        // SAFETY: forwarded from the caller.
-        unsafe { long_rows::<V, St, K, S, D, E>(io, p, report) }
-    }
-}
-
-/// See [`LongRows`].
-///
-/// # Safety
-/// As [`RowPath::rows`].
-#[inline(always)]
-unsafe fn long_rows<V: Vector, St: Statistic, K: AffineKind, S: Source, D: Sink, E: Epilogue>(
-    io: Io<S, D, E>,
-    p: &Rows<'_>,
-    report: &mut Report<'_>,
-) {
-    if p.rows == 0 {
-        return;
-    }
-    let row = |i: usize| io.offset(i * p.cols);
-    let runs = Runs::row(p.cols);
-    // SAFETY (every call): rows `i` and `i + 1` lie in both buffers.
-    let mut sums = unsafe { sums_while::<V, St, S>(io.src, runs, Sample::Prefix, &()) };
-    for i in 0..p.rows {
-        let (params, mean, inv) = unsafe { row_stats::<V, St, S>(row(i).src, p, sums) };
-        report.record(i, mean, inv);
-        if i + 1 == p.rows {
-            unsafe { normalize_rows_as::<V, K, S, D, E>(row(i), p.cols, i, &[params], p) };
-        } else {
-            let write = NormalizeWhileSumming::<V, St, S, D, E> {
-                io: row(i),
-                params,
-                row: i,
-                p,
-                next: row(i + 1).src,
-                marker: PhantomData,
-            };
-            sums = unsafe { write.with::<K>() };
+        if p.rows == 0 {
+            return;
+        }
+        let row = |i: usize| io.offset(i * p.cols);
+        let runs = Runs::row(p.cols);
+        // SAFETY (every call): rows `i` and `i + 1` lie in both buffers.
+        let mut sums = unsafe { sums_while::<V, St, S>(io.src, runs, Sample::Prefix, &()) };
+        for i in 0..p.rows {
+            let (params, mean, inv) = unsafe { row_stats::<V, St, S>(row(i).src, p, sums) };
+            report.record(i, mean, inv);
+            if i + 1 == p.rows {
+                unsafe { normalize_rows_as::<V, K, S, D, E>(row(i), p.cols, i, &[params], p) };
+            } else {
+                let write = NormalizeWhileSumming::<V, St, S, D, E> {
+                    io: row(i),
+                    params,
+                    row: i,
+                    p,
+                    next: row(i + 1).src,
+                    marker: PhantomData,
+                };
+                sums = unsafe { write.with::<K>() };
+            }
         }
     }
 }
