@@ -10,7 +10,9 @@
 use crate::common::engine::{self, Act, Elem, with_activation};
 use crate::input::Len;
 use arbitrary::Arbitrary;
-use normkern::{InOut, Kernels, LayerNorm, NormError, Residual, RmsNorm, SavedStats, Shape};
+use normkern::{
+    Activation, InOut, Kernels, LayerNorm, NormError, Residual, RmsNorm, SavedStats, Shape,
+};
 
 /// Where the sum goes.
 #[derive(Arbitrary, Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +47,75 @@ impl ActPick {
     }
 }
 
+/// The operator a fused-add target calls: each target compiles only its own.
+pub trait FusedNorm {
+    /// RMSNorm, else LayerNorm.
+    const RMS: bool;
+
+    /// The fused call of `f`'s parameters with `a` after the norm, the statistics in `extras`
+    /// when asked for (LayerNorm's mean and inverse std, RMSNorm's inverse root mean squares).
+    fn call<T: Elem, A: Activation>(
+        f: &Fused<'_>,
+        k: &Kernels,
+        io: InOut<'_, T>,
+        residual: Residual<'_, T>,
+        a: A,
+        extras: &mut [Vec<f32>],
+    ) -> Result<(), NormError>;
+}
+
+/// `Kernels::add_layer_norm`.
+pub struct AddLayerNorm;
+
+impl FusedNorm for AddLayerNorm {
+    const RMS: bool = false;
+
+    fn call<T: Elem, A: Activation>(
+        f: &Fused<'_>,
+        k: &Kernels,
+        io: InOut<'_, T>,
+        residual: Residual<'_, T>,
+        a: A,
+        extras: &mut [Vec<f32>],
+    ) -> Result<(), NormError> {
+        let mut p = LayerNorm::new().eps(f.eps);
+        if let Some(g) = f.gamma {
+            p = p.gamma(g);
+        }
+        if let Some(b) = f.beta {
+            p = p.beta(b);
+        }
+        let saved = match extras {
+            [mean, inv_std] => Some(SavedStats::new(mean, inv_std)),
+            _ => None,
+        };
+        k.add_layer_norm(&p.then(a), f.shape, io, residual, saved)
+    }
+}
+
+/// `Kernels::add_rms_norm`.
+pub struct AddRmsNorm;
+
+impl FusedNorm for AddRmsNorm {
+    const RMS: bool = true;
+
+    fn call<T: Elem, A: Activation>(
+        f: &Fused<'_>,
+        k: &Kernels,
+        io: InOut<'_, T>,
+        residual: Residual<'_, T>,
+        a: A,
+        extras: &mut [Vec<f32>],
+    ) -> Result<(), NormError> {
+        let mut p = RmsNorm::new().eps(f.eps);
+        if let Some(g) = f.gamma {
+            p = p.gamma(g);
+        }
+        let inv_rms = extras.first_mut().map(|v| &mut v[..]);
+        k.add_rms_norm(&p.then(a), f.shape, io, residual, inv_rms)
+    }
+}
+
 /// One fused layer, its residual input and where the sum goes.
 #[derive(Debug, Clone, Copy)]
 pub struct Fused<'a> {
@@ -76,10 +147,10 @@ impl Fused<'_> {
         }
     }
 
-    /// The fused call on `io` (holding `x`, widened), the statistics in `extras` (LayerNorm's
+    /// The fused call of `N` on `io` (holding `x`, widened), the statistics in `extras` (LayerNorm's
     /// mean and inverse std, or RMSNorm's inverse root mean squares, when asked for); panics
     /// if the sum or the residual is not as the module docs say.
-    pub fn call<T: Elem>(
+    pub fn call<N: FusedNorm, T: Elem>(
         &self,
         k: &Kernels,
         io: InOut<'_, T>,
@@ -106,29 +177,7 @@ impl Fused<'_> {
             if let Some(b) = self.bias {
                 residual = residual.bias(b);
             }
-            with_activation!(self.act, a => {
-                if self.rms {
-                    let mut p = RmsNorm::new().eps(self.eps);
-                    if let Some(g) = self.gamma {
-                        p = p.gamma(g);
-                    }
-                    let inv_rms = extras.first_mut().map(|v| &mut v[..]);
-                    k.add_rms_norm(&p.then(a), self.shape, io, residual, inv_rms)
-                } else {
-                    let mut p = LayerNorm::new().eps(self.eps);
-                    if let Some(g) = self.gamma {
-                        p = p.gamma(g);
-                    }
-                    if let Some(b) = self.beta {
-                        p = p.beta(b);
-                    }
-                    let saved = match extras {
-                        [mean, inv_std] => Some(SavedStats::new(mean, inv_std)),
-                        _ => None,
-                    };
-                    k.add_layer_norm(&p.then(a), self.shape, io, residual, saved)
-                }
-            })
+            with_activation!(self.act, a => N::call(self, k, io, residual, a, extras))
         };
         let name = self.name();
         let written = match self.sum {

@@ -2,12 +2,14 @@
 //! tolerances around the float64 reference (the `normkern-reference` crate) and the numeric
 //! domain where they hold ([`bounds`]), the oracle harness ([`check`]), the element types a
 //! case runs in ([`elem`]), the saved statistics shared by the operators that write them
-//! ([`saved`]), the fused residual add ([`fused`]), and, from the test suite, the conversion of
-//! normkern's types to the reference's ([`adapt`]) and the element types and activations as
-//! the tests handle them ([`common::engine`]).
+//! ([`saved`]), the fused residual add ([`fused`]) and the body of its two targets
+//! ([`add_norm`]), and, from the test suite, the conversion of normkern's types to the
+//! reference's ([`adapt`]) and the element types and activations as the tests handle them
+//! ([`common::engine`]).
 
 #[path = "../../tests/common/adapt.rs"]
 pub mod adapt;
+pub mod add_norm;
 pub mod bounds;
 pub mod check;
 pub mod elem;

@@ -8,17 +8,21 @@ use super::columns::{
 };
 use super::elements::{StridedValues, StridedValuesMut, Values, ValuesMut};
 use super::group::{GroupStatsFromSums, GroupSums};
-use super::residual::Sum;
+use super::residual::{AddRows, Sum};
 use super::row_parts::{Report, Rows};
 use super::rows::NormalizeRows;
 use super::runs::{Affine, ApplyRuns};
-use super::seam::{Epilogue, Io, Sink, Source};
+use super::seam::{Epilogue, Identity, Io, Sink, Source};
 use super::walk::{Runs, Statistic};
 use super::welford::SliceMoments;
 use crate::element::Element;
 use crate::io::{InOut, Residual};
 use crate::stats::{GroupStats, Moments, Sums};
 use core::marker::PhantomData;
+
+/// Values per block of a fused add's rows: the block's sums, stored by the add pass, are
+/// still in L1 or L2 when the norm reads them (whole rows, at least one).
+const STAGED_VALUES: usize = 16384;
 
 impl Kernels {
     /// One-pass moments of `x` around `pivot`.
@@ -92,6 +96,12 @@ impl Kernels {
     }
 
     /// [`Kernels::normalize_rows`] of the sums `x + skip (+ bias)` (see [`Residual`]).
+    ///
+    /// LayerNorm reads each row three times (its pivot, its deviations, the normalize pass):
+    /// its sums are stored once and read back ([`Kernels::add_then_normalize_rows`]), which
+    /// measured 11-21% faster than recomputing them in f32 and f16 (Zen 4, 512x768).
+    /// RMSNorm reads each row twice, and its sums are recomputed in both passes: storing them
+    /// measured no faster in bf16 and slower in f32 (128x4096).
     pub(crate) fn add_normalize_rows<T: Element, St: Statistic, E: Epilogue>(
         &self,
         io: &mut InOut<'_, T>,
@@ -100,12 +110,70 @@ impl Kernels {
         report: Report<'_>,
         epilogue: E,
     ) {
+        if St::CENTERED {
+            return self.add_then_normalize_rows::<T, St, E>(io, residual, rows, report, epilogue);
+        }
         let len = rows.rows * rows.cols;
         let io = contiguous_io(io, 0, len, epilogue);
         let (skip, sum) = residual.ptrs(0, len);
         let io = with_residual(io, Values(skip), sum.map(ValuesMut), residual, rows.cols);
         // SAFETY: every span was checked.
         unsafe { self.run(rows_kernel::<St, _, _, _>(io, rows, report)) }
+    }
+
+    /// [`Kernels::add_normalize_rows`] a block of rows at a time: the add pass stores the
+    /// block's rounded sums where the caller wants them (their own buffer, or over the
+    /// residual) or else in the output, and the norm reads them back from there while they
+    /// are still in cache.
+    fn add_then_normalize_rows<T: Element, St: Statistic, E: Epilogue>(
+        &self,
+        io: &mut InOut<'_, T>,
+        residual: &mut Residual<'_, T>,
+        rows: Rows<'_>,
+        mut report: Report<'_>,
+        epilogue: E,
+    ) {
+        assert!(rows.per_row.gamma.is_none() && rows.per_row.beta.is_none());
+        let cols = rows.cols;
+        let len = rows.rows * cols;
+        let io = contiguous_io(io, 0, len, epilogue);
+        let (skip, sum) = residual.ptrs(0, len);
+        let staged = sum.map_or(io.dst, ValuesMut);
+        let sums = Io {
+            src: io.src,
+            dst: staged,
+            epilogue: Identity,
+            nontemporal: false,
+        };
+        let sums = with_residual(sums, Values(skip), None, residual, cols);
+        let block = (STAGED_VALUES / cols.max(1)).max(1);
+        let mut first = 0;
+        while first < rows.rows {
+            let n = block.min(rows.rows - first);
+            let at = first * cols;
+            let add = AddRows {
+                io: sums.offset(at),
+                rows: n,
+                cols,
+            };
+            // Streaming stores gain nothing over lines the add pass has just brought in.
+            let norm = Io {
+                src: Values(staged.0.cast_const()),
+                nontemporal: io.nontemporal && sum.is_some(),
+                ..io
+            };
+            let part = Rows { rows: n, ..rows };
+            // SAFETY: every span was checked; rows `first..first + n` lie in each buffer.
+            unsafe {
+                self.run(add);
+                self.run(rows_kernel::<St, _, _, _>(
+                    norm.offset(at),
+                    part,
+                    report.part(first, n),
+                ));
+            }
+            first += n;
+        }
     }
 
     /// LayerNorm or RMSNorm (`St`) of rows whose values lie `stride` apart, row `i` starting

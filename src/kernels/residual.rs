@@ -1,7 +1,9 @@
-//! The fused residual add, as a kernel source.
+//! The fused residual add: the sum as a kernel source, and the add pass that stores it.
 
-use super::seam::{Sink, Source};
-use crate::simd::Vector;
+use super::Kernel;
+use super::map::{Lanewise, map};
+use super::seam::{Identity, Io, Sink, Source};
+use crate::simd::{Arch, Vector};
 
 /// A residual add as a source: `s = (x + skip) + bias[j]`, each addition in f32, rounded to
 /// the element type, so that the statistics and the output see exactly the sum an unfused
@@ -85,5 +87,38 @@ impl<S: Source, D: Sink> Source for Sum<S, D> {
     unsafe fn round<V: Vector>(v: V) -> V {
         // SAFETY: forwarded from the caller.
         unsafe { S::round(v) }
+    }
+}
+
+/// The add pass: the rounded sums of `rows` rows of `cols` values, stored to `io.dst`, so
+/// that the norm after it reads each sum as one value of the element type rather than
+/// recomputing it (two loads, two additions and a rounding per value, in every pass).
+pub(crate) struct AddRows<S, D> {
+    /// The sums as a source (with no sum output of its own), and where they go.
+    pub io: Io<Sum<S, D>, D, Identity>,
+    pub rows: usize,
+    pub cols: usize,
+}
+
+impl<S: Source, D: Sink> Kernel for AddRows<S, D> {
+    type Output = ();
+
+    #[inline(always)]
+    unsafe fn run<A: Arch>(self) {
+        for row in 0..self.rows {
+            // SAFETY: row `row` lies in every buffer (the kernel's contract); the bias is
+            // indexed from each row's start.
+            unsafe { map::<A::Stream, _, _, _>(self.io.offset(row * self.cols), self.cols, &Unchanged) }
+        }
+    }
+}
+
+/// The values as they are: the sink's store does the rounding.
+struct Unchanged;
+
+impl<V: Vector> Lanewise<V> for Unchanged {
+    #[inline(always)]
+    unsafe fn at(&self, x: V, _: usize, _: usize) -> V {
+        x
     }
 }

@@ -67,6 +67,14 @@ impl Report<'_> {
         }
     }
 
+    /// The statistics of rows `first..first + n` only, row `first` as its row 0.
+    pub(crate) fn part(&mut self, first: usize, n: usize) -> Report<'_> {
+        Report {
+            mean: self.mean.as_deref_mut().map(|m| &mut m[first..first + n]),
+            inv_std: self.inv_std.as_deref_mut().map(|v| &mut v[first..first + n]),
+        }
+    }
+
     pub(crate) fn wanted(&self) -> bool {
         self.mean.is_some() || self.inv_std.is_some()
     }
@@ -267,14 +275,7 @@ pub(crate) unsafe fn normalize_rows_of<V: Vector, S: Source, D: Sink, E: Epilogu
     params: &[RowParams],
     p: &Rows<'_>,
 ) {
-    let block = NormalizeBlock {
-        io,
-        cols,
-        first,
-        params,
-        p,
-        vector: PhantomData::<V>,
-    };
+    let block = NormalizeBlock::<V, S, D, E>::new(io, cols, first, params, p);
     // SAFETY: forwarded from the caller.
     unsafe { with_affine_kind::<V, _>(p, block) }
 }
@@ -298,14 +299,7 @@ pub(crate) unsafe fn normalize_rows_as<
     params: &[RowParams],
     p: &Rows<'_>,
 ) {
-    let block = NormalizeBlock {
-        io,
-        cols,
-        first,
-        params,
-        p,
-        vector: PhantomData::<V>,
-    };
+    let block = NormalizeBlock::<V, S, D, E>::new(io, cols, first, params, p);
     // SAFETY: forwarded from the caller.
     unsafe { block.with::<K>() }
 }
@@ -318,6 +312,26 @@ struct NormalizeBlock<'a, 'p, V, S, D, E> {
     params: &'a [RowParams],
     p: &'a Rows<'p>,
     vector: PhantomData<V>,
+}
+
+impl<'a, 'p, V, S, D, E> NormalizeBlock<'a, 'p, V, S, D, E> {
+    #[inline(always)]
+    fn new(
+        io: Io<S, D, E>,
+        cols: usize,
+        first: usize,
+        params: &'a [RowParams],
+        p: &'a Rows<'p>,
+    ) -> Self {
+        NormalizeBlock {
+            io,
+            cols,
+            first,
+            params,
+            p,
+            vector: PhantomData,
+        }
+    }
 }
 
 impl<V: Vector, S: Source, D: Sink, E: Epilogue> WithAffine for NormalizeBlock<'_, '_, V, S, D, E> {

@@ -81,7 +81,7 @@ pub(crate) unsafe fn short_rows<V: Vector, St: Statistic, S: Source, D: Sink, E:
     }
 }
 
-/// [`short_blocks`] for rows of width `W`, with `p`'s affine kind picked once for all blocks.
+/// [`ShortBlocks`] for rows of width `W`, with `p`'s affine kind picked once for all blocks.
 ///
 /// # Safety
 /// As [`short_rows`], and the rows are of width `W`.
@@ -99,119 +99,101 @@ unsafe fn of_width<V: Vector, St: Statistic, W: RowWidth, S: Source, D: Sink, E:
 struct ShortBlocks<W>(PhantomData<W>);
 
 impl<W: RowWidth> RowPath for ShortBlocks<W> {
+    /// [`short_rows`] for rows of width `W` and affine kind `K`.
+    ///
+    /// # Safety
+    /// As [`short_rows`], the rows are of width `W`, and `K` is `p`'s kind.
     #[inline(always)]
     unsafe fn rows<V: Vector, St: Statistic, K: AffineKind, S: Source, D: Sink, E: Epilogue>(
         io: Io<S, D, E>,
         p: &Rows<'_>,
         report: &mut Report<'_>,
     ) {
-        // SAFETY: forwarded from `of_width`'s caller.
-        unsafe { short_blocks::<V, St, W, K, S, D, E>(io, p, report) }
-    }
-}
-
-/// [`short_rows`] for rows of width `W` and affine kind `K`.
-///
-/// # Safety
-/// As [`short_rows`], the rows are of width `W`, and `K` is `p`'s kind.
-#[inline(always)]
-unsafe fn short_blocks<
-    V: Vector,
-    St: Statistic,
-    W: RowWidth,
-    K: AffineKind,
-    S: Source,
-    D: Sink,
-    E: Epilogue,
->(
-    io: Io<S, D, E>,
-    p: &Rows<'_>,
-    report: &mut Report<'_>,
-) {
-    let cols = if W::VECTORS > 0 {
-        W::VECTORS * V::LANES
-    } else {
-        p.cols
-    };
-    let row = |i: usize| io.src.offset(i * cols);
-    let inv_n = 1.0 / cols as f32;
-    let mut first = 0;
-    // SAFETY (every load below): rows `first..first + block` lie in the input, and the next
-    // block's prefetches never fault.
-    unsafe {
-        let zero = V::splat(0.0);
-        while first < p.rows {
-            let block = ROWS.min(p.rows - first);
-            let mut pivots = [0.0f32; ROWS];
-            if St::CENTERED {
-                let mut totals = [zero; ROWS];
-                for (i, total) in totals.iter_mut().enumerate().take(block) {
-                    let sum = row_lane_sums::<V, W, _, _>(row(first + i), cols, ValueSum);
-                    *total = sum.deviations;
+        let cols = if W::VECTORS > 0 {
+            W::VECTORS * V::LANES
+        } else {
+            p.cols
+        };
+        let row = |i: usize| io.src.offset(i * cols);
+        let inv_n = 1.0 / cols as f32;
+        let mut first = 0;
+        // SAFETY (every load below): rows `first..first + block` lie in the input, and the next
+        // block's prefetches never fault.
+        unsafe {
+            let zero = V::splat(0.0);
+            while first < p.rows {
+                let block = ROWS.min(p.rows - first);
+                let mut pivots = [0.0f32; ROWS];
+                if St::CENTERED {
+                    let mut totals = [zero; ROWS];
+                    for (i, total) in totals.iter_mut().enumerate().take(block) {
+                        let sum = row_lane_sums::<V, W, _, _>(row(first + i), cols, ValueSum);
+                        *total = sum.deviations;
+                    }
+                    let totals = V::reduce_add_rows(&totals);
+                    for (pivot, total) in pivots.iter_mut().zip(totals) {
+                        *pivot = pivot_from(total * inv_n);
+                    }
                 }
-                let totals = V::reduce_add_rows(&totals);
-                for (pivot, total) in pivots.iter_mut().zip(totals) {
-                    *pivot = pivot_from(total * inv_n);
-                }
-            }
-            let (mut deviations, mut squares) = ([zero; ROWS], [zero; ROWS]);
-            for i in 0..block {
-                let next = first + ROWS + i;
-                if next < p.rows {
-                    prefetch_row::<V, S>(row(next), cols);
-                }
-                let sums = DeviationSums::<V, St> {
-                    pivot: V::splat(pivots[i]),
-                    statistic: PhantomData,
-                };
-                let sum = row_lane_sums::<V, W, _, _>(row(first + i), cols, sums);
-                (deviations[i], squares[i]) = (sum.deviations, sum.squares);
-            }
-            let deviations = V::reduce_add_rows(&deviations);
-            let squares = V::reduce_add_rows(&squares);
-            // Every row's parameters as its one-pass sums give them, then the rows whose sums
-            // fall short redone by the general path, out of this loop (inlined in it, the
-            // general path slowed the common case).
-            let mut inv_stds = block_inv_stds::<V, St>(&deviations, &squares, inv_n, p.eps);
-            let mut params = [RowParams::default(); ROWS];
-            let mut means = [0.0f32; ROWS];
-            let mut rejected = 0u32;
-            for i in 0..block {
-                let (pivot, offset) = if St::CENTERED {
-                    (pivots[i], deviations[i] * inv_n)
-                } else {
-                    (0.0, 0.0)
-                };
-                let accepted = sums_accepted(deviations[i], squares[i], inv_n);
-                rejected |= u32::from(!accepted) << i;
-                params[i] = RowParams {
-                    pivot,
-                    offset,
-                    scale: deviation_scale(inv_stds[i]),
-                    shift: 0.0,
-                };
-                means[i] = pivot + offset;
-            }
-            while rejected != 0 {
-                let i = rejected.trailing_zeros() as usize;
-                rejected &= rejected - 1;
-                let sums = Sums {
-                    pivot: pivots[i],
-                    deviations: deviations[i],
-                    squares: squares[i],
-                };
-                let (row_params, mean, inv) = row_stats::<V, St, S>(row(first + i), p, sums);
-                params[i] = row_params;
-                (means[i], inv_stds[i]) = (mean, inv);
-            }
-            if report.wanted() {
+                let (mut deviations, mut squares) = ([zero; ROWS], [zero; ROWS]);
                 for i in 0..block {
-                    report.record(first + i, means[i], inv_stds[i]);
+                    let next = first + ROWS + i;
+                    if next < p.rows {
+                        prefetch_row::<V, S>(row(next), cols);
+                    }
+                    let sums = DeviationSums::<V, St> {
+                        pivot: V::splat(pivots[i]),
+                        statistic: PhantomData,
+                    };
+                    let sum = row_lane_sums::<V, W, _, _>(row(first + i), cols, sums);
+                    (deviations[i], squares[i]) = (sum.deviations, sum.squares);
                 }
+                let deviations = V::reduce_add_rows(&deviations);
+                let squares = V::reduce_add_rows(&squares);
+                // Every row's parameters as its one-pass sums give them, then the rows whose sums
+                // fall short redone by the general path, out of this loop (inlined in it, the
+                // general path slowed the common case).
+                let mut inv_stds = block_inv_stds::<V, St>(&deviations, &squares, inv_n, p.eps);
+                let mut params = [RowParams::default(); ROWS];
+                let mut means = [0.0f32; ROWS];
+                let mut rejected = 0u32;
+                for i in 0..block {
+                    let (pivot, offset) = if St::CENTERED {
+                        (pivots[i], deviations[i] * inv_n)
+                    } else {
+                        (0.0, 0.0)
+                    };
+                    let accepted = sums_accepted(deviations[i], squares[i], inv_n);
+                    rejected |= u32::from(!accepted) << i;
+                    params[i] = RowParams {
+                        pivot,
+                        offset,
+                        scale: deviation_scale(inv_stds[i]),
+                        shift: 0.0,
+                    };
+                    means[i] = pivot + offset;
+                }
+                while rejected != 0 {
+                    let i = rejected.trailing_zeros() as usize;
+                    rejected &= rejected - 1;
+                    let sums = Sums {
+                        pivot: pivots[i],
+                        deviations: deviations[i],
+                        squares: squares[i],
+                    };
+                    let (row_params, mean, inv) = row_stats::<V, St, S>(row(first + i), p, sums);
+                    params[i] = row_params;
+                    (means[i], inv_stds[i]) = (mean, inv);
+                }
+                if report.wanted() {
+                    for i in 0..block {
+                        report.record(first + i, means[i], inv_stds[i]);
+                    }
+                }
+                let io = io.offset(first * cols);
+                normalize_rows_as::<V, K, S, D, E>(io, cols, first, &params[..block], p);
+                first += block;
             }
-            let io = io.offset(first * cols);
-            normalize_rows_as::<V, K, S, D, E>(io, cols, first, &params[..block], p);
-            first += block;
         }
     }
 }

@@ -1,29 +1,26 @@
-//! The residual add fused into LayerNorm and RMSNorm (`Kernels::add_layer_norm`,
-//! `Kernels::add_rms_norm`): over the rows of `Shape::rows` and the positions of a tensor in
-//! either layout (channels-first is refused), in f32, f16 or bf16, with optional gamma, beta
-//! and bias, the sum written nowhere, to its own buffer or over the residual, an activation
-//! or none, and the statistics when asked for.
-#![no_main]
+//! The body of the two fused-add targets, `add_layer_norm` and `add_rms_norm`
+//! (`Kernels::add_layer_norm`, `Kernels::add_rms_norm`): over the rows of `Shape::rows` and the
+//! positions of a tensor in either layout (channels-first is refused), in f32, f16 or bf16,
+//! with optional gamma, beta and bias, the sum written nowhere, to its own buffer or over the
+//! residual, an activation or none, and the statistics when asked for.
+//!
+//! Generic over the operator ([`FusedNorm`]) so that each target compiles only its own
+//! kernels: one target with both was the longest build of the fuzz step.
 
+use crate::bounds as r;
+use crate::check::{self, Case, Extra, GroupMap, ParamFlags, Reference, Tensor};
+use crate::elem::{ElemPick, ElemType, Io};
+use crate::fused::{self, ActPick, Fused, FusedNorm, SumTo};
+use crate::input::{self as spec, Affine, Buffers, Eps, IsaPick, Len, Param, RowMode, SavedSpec};
+use crate::saved;
 use arbitrary::Arbitrary;
-use libfuzzer_sys::fuzz_target;
 use normkern::{Kernels, Layout, NormError};
-use normkern_fuzz::bounds as r;
-use normkern_fuzz::check::{self, Case, Extra, GroupMap, ParamFlags, Reference, Tensor};
-use normkern_fuzz::each_elem;
-use normkern_fuzz::elem::{ElemPick, ElemType, Io};
-use normkern_fuzz::fused::{self, ActPick, Fused, SumTo};
-use normkern_fuzz::input::{
-    self as spec, Affine, Buffers, Eps, IsaPick, Len, Param, RowMode, SavedSpec,
-};
-use normkern_fuzz::saved;
 use normkern_reference::{self as exact, Formula, Grouping};
 
+/// One fused-add case: the operator is the target's.
 #[derive(Arbitrary, Debug)]
-struct Input {
+pub struct Input {
     elem: ElemPick,
-    /// RMSNorm, else LayerNorm.
-    rms: bool,
     act: ActPick,
     mode: RowMode,
     isa: IsaPick,
@@ -46,9 +43,9 @@ fn elem_add(elem: ElemType, x: &[f32], skip: &[f32], bias: Option<&[f32]>, c: us
     elem.round_all(&fused::add::<f32>(x, skip, bias, c))
 }
 
-fuzz_target!(|input: Input| run(input));
-
-fn run(input: Input) {
+/// Checks one case of the fused operator `N`.
+pub fn run<N: FusedNorm>(input: Input) {
+    let rms = N::RMS;
     let eps = input.eps.value();
     let rows = input.mode.rows();
     let mut tensor = Tensor::build(input.elem, input.isa, input.buffers, &input.data, rows.len);
@@ -57,7 +54,7 @@ fn run(input: Input) {
     tensor.x = elem.round_all(&tensor.x);
     let skip = elem.round_all(&input.skip.fill(input.skip_len.resolve(rows.len)));
     // RMSNorm has no beta.
-    let beta = if input.rms { &None } else { &input.beta };
+    let beta = if rms { &None } else { &input.beta };
     let affine = Affine::build(&input.gamma, beta, rows.cols);
     let bias = spec::opt_param(&input.bias, Some(rows.cols));
     let (g, b, bias) = (affine.gamma(), affine.beta(), bias.as_deref());
@@ -73,7 +70,7 @@ fn run(input: Input) {
     // of the tensor's length, one statistic per position.
     let stats_ok = match &saved {
         None => true,
-        Some((_, inv)) if input.rms => Some(inv.len()) == rows.positions,
+        Some((_, inv)) if rms => Some(inv.len()) == rows.positions,
         Some(_) => saved::lengths_ok(saved.as_ref(), rows.positions),
     };
     let valid = rows.shape.layout() == Layout::ChannelsLast
@@ -98,14 +95,14 @@ fn run(input: Input) {
     };
     let dims = valid.then(|| rows.dims());
     let grouping = dims.map(|d| GroupMap::of(&d, Grouping::PerPosition));
-    let extras = match (&saved, input.rms) {
+    let extras = match (&saved, rms) {
         (None, _) => vec![],
         (Some((_, inv)), true) => vec![Extra::output("inv_rms", inv.len(), true)],
         (Some(_), false) => saved::extras(saved.as_ref(), ["mean", "inv_std"], true),
     };
     let with_stats = !extras.is_empty();
     let fused = Fused {
-        rms: input.rms,
+        rms,
         eps,
         gamma: g,
         beta: b,
@@ -126,24 +123,24 @@ fn run(input: Input) {
     let case = Case {
         extras,
         grouping: grouping.as_ref(),
-        poison_whole_group: !input.rms,
+        poison_whole_group: !rms,
         ..tensor.case(fused.name(), valid, params)
     };
     let run =
         |k: &Kernels, io: Io<'_>, x: &[f32], extras: &mut [Vec<f32>]| -> Result<(), NormError> {
-            each_elem!(io, io => fused.call(k, io, x, extras))
+            crate::each_elem!(io, io => fused.call::<N, _>(k, io, x, extras))
         };
     let reference = |x: &[f32]| {
         let dims = dims.as_ref().expect("valid");
         let sum = elem_add(elem, x, &skip, bias, c);
-        let formula = if input.rms {
+        let formula = if rms {
             Formula::Rms { eps }
         } else {
             Formula::Standard { eps }
         };
         let want = exact::channels(&sum, dims, formula, g, b);
         let y = r::outputs(&want, dims, Grouping::PerPosition, g);
-        let extras = match (with_stats, input.rms) {
+        let extras = match (with_stats, rms) {
             (false, _) => vec![],
             (true, true) => vec![r::saved_inv_rms(&want.stats, eps)],
             (true, false) => saved::expected(&want.stats, eps),
