@@ -108,7 +108,9 @@ impl<S: Source, D: Sink> Kernel for AddRows<S, D> {
         for row in 0..self.rows {
             // SAFETY: row `row` lies in every buffer (the kernel's contract); the bias is
             // indexed from each row's start.
-            unsafe { map::<A::Stream, _, _, _>(self.io.offset(row * self.cols), self.cols, &Unchanged) }
+            unsafe {
+                map::<A::Stream, _, _, _>(self.io.offset(row * self.cols), self.cols, &Unchanged)
+            }
         }
     }
 }

@@ -71,7 +71,10 @@ impl Report<'_> {
     pub(crate) fn part(&mut self, first: usize, n: usize) -> Report<'_> {
         Report {
             mean: self.mean.as_deref_mut().map(|m| &mut m[first..first + n]),
-            inv_std: self.inv_std.as_deref_mut().map(|v| &mut v[first..first + n]),
+            inv_std: self
+                .inv_std
+                .as_deref_mut()
+                .map(|v| &mut v[first..first + n]),
         }
     }
 
