@@ -20,6 +20,11 @@ pub enum Isa {
     Avx2,
     /// x86_64 AVX-512F (with AVX2, FMA and F16C), selected at run time.
     Avx512,
+    /// [`Isa::Avx512`] on a CPU that also has AVX-512 BF16 (with VL and DQ), such as Intel
+    /// Sapphire Rapids and AMD Zen 4: the kernels that round to bfloat16 do it with
+    /// `vcvtneps2bf16` rather than a sequence of shifts and masks. Every result is the same
+    /// bits as [`Isa::Avx512`]'s, and the kernels that round no bfloat16 are its own.
+    Avx512Bf16,
 }
 
 /// Whether this target has SIMD floats for `wide` to use (see [`Isa::Portable`]).
@@ -33,7 +38,13 @@ pub(crate) const PORTABLE_SIMD: bool = cfg!(any(
 
 impl Isa {
     /// Every instruction set, slowest first.
-    pub const ALL: [Isa; 4] = [Isa::Scalar, Isa::Portable, Isa::Avx2, Isa::Avx512];
+    pub const ALL: [Isa; 5] = [
+        Isa::Scalar,
+        Isa::Portable,
+        Isa::Avx2,
+        Isa::Avx512,
+        Isa::Avx512Bf16,
+    ];
 
     /// Whether this build holds the set's kernels and this CPU (or, without `std`, this
     /// build's target features) can run them.
@@ -48,6 +59,7 @@ impl Isa {
             Isa::Portable => PORTABLE_SIMD,
             Isa::Avx2 => has_avx2_fma(),
             Isa::Avx512 => has_avx512f(),
+            Isa::Avx512Bf16 => has_avx512_bf16(),
         }
     }
 
@@ -79,7 +91,7 @@ impl Isa {
         }
     }
 
-    /// A short lowercase name: `scalar`, `portable`, `avx2`, `avx512`.
+    /// A short lowercase name: `scalar`, `portable`, `avx2`, `avx512`, `avx512bf16`.
     ///
     /// ```
     /// assert_eq!(normkern::Isa::Avx2.name(), "avx2");
@@ -90,6 +102,7 @@ impl Isa {
             Isa::Portable => "portable",
             Isa::Avx2 => "avx2",
             Isa::Avx512 => "avx512",
+            Isa::Avx512Bf16 => "avx512bf16",
         }
     }
 }
@@ -110,6 +123,13 @@ fn has_avx2_fma() -> bool {
 fn has_avx512f() -> bool {
     std::is_x86_feature_detected!("avx512f") && has_avx2_fma()
 }
+#[cfg(all(target_arch = "x86_64", feature = "std"))]
+fn has_avx512_bf16() -> bool {
+    std::is_x86_feature_detected!("avx512bf16")
+        && std::is_x86_feature_detected!("avx512vl")
+        && std::is_x86_feature_detected!("avx512dq")
+        && has_avx512f()
+}
 #[cfg(not(all(target_arch = "x86_64", feature = "std")))]
 fn has_avx2_fma() -> bool {
     cfg!(all(
@@ -122,4 +142,13 @@ fn has_avx2_fma() -> bool {
 #[cfg(not(all(target_arch = "x86_64", feature = "std")))]
 fn has_avx512f() -> bool {
     cfg!(all(target_arch = "x86_64", target_feature = "avx512f")) && has_avx2_fma()
+}
+#[cfg(not(all(target_arch = "x86_64", feature = "std")))]
+fn has_avx512_bf16() -> bool {
+    cfg!(all(
+        target_arch = "x86_64",
+        target_feature = "avx512bf16",
+        target_feature = "avx512vl",
+        target_feature = "avx512dq"
+    )) && has_avx512f()
 }

@@ -33,7 +33,7 @@ def cpu():
         "model_name": fields.get("model name", "unknown"),
         "family": int(fields["cpu family"]) if "cpu family" in fields else None,
         "model": int(fields["model"]) if fields.get("model", "").isdigit() else None,
-        "isa_flags": [f for f in ("avx512f", "avx512bw", "avx2", "fma", "f16c") if f in flags],
+        "isa_flags": [f for f in ("avx512f", "avx512bw", "avx512_bf16", "avx2", "fma", "f16c") if f in flags],
     }
 
 

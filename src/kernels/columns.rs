@@ -60,6 +60,7 @@ pub(crate) struct ColumnStats<'s, 'a, S> {
 
 impl<S: Source> Kernel for ColumnStats<'_, '_, S> {
     type Output = ();
+    const ROUNDS_BF16: bool = S::ROUNDS_BF16;
 
     #[inline(always)]
     unsafe fn run<A: Arch>(self) {
@@ -270,6 +271,7 @@ const SUM_ROWS: usize = 64;
 
 impl<S: Source> Kernel for ColumnSums<'_, '_, S> {
     type Output = ();
+    const ROUNDS_BF16: bool = S::ROUNDS_BF16;
 
     #[inline(always)]
     unsafe fn run<A: Arch>(self) {
@@ -365,6 +367,7 @@ pub(crate) struct ColumnAffine<'a, S, D, E> {
 
 impl<S: Source, D: Sink, E: Epilogue> Kernel for ColumnAffine<'_, S, D, E> {
     type Output = ();
+    const ROUNDS_BF16: bool = S::ROUNDS_BF16 || D::ROUNDS_BF16;
 
     #[inline(always)]
     unsafe fn run<A: Arch>(self) {

@@ -27,9 +27,9 @@ pub struct Kernels {
 }
 
 impl Kernels {
-    /// The fastest instruction set available: AVX-512, then AVX2, on x86_64 CPUs that have
-    /// them; the portable set on targets with SIMD floats; the scalar set elsewhere (Cortex-M,
-    /// RV32), where it is the only one built.
+    /// The fastest instruction set available: AVX-512 with AVX-512 BF16, AVX-512, then AVX2,
+    /// on x86_64 CPUs that have them; the portable set on targets with SIMD floats; the
+    /// scalar set elsewhere (Cortex-M, RV32), where it is the only one built.
     ///
     /// ```
     /// let k = normkern::Kernels::detect();
@@ -87,7 +87,7 @@ impl Kernels {
     pub(crate) fn compact(&self) -> bool {
         match self.isa {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 | Isa::Avx2 => false,
+            Isa::Avx512Bf16 | Isa::Avx512 | Isa::Avx2 => false,
             Isa::Portable if PORTABLE_SIMD => false,
             _ => true,
         }
@@ -104,7 +104,9 @@ impl Kernels {
             // SAFETY (each arm): `self.isa` was available when the handle was built, and the
             // caller vouches for the pointers.
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => unsafe { x86::avx512(kernel) },
+            Isa::Avx512Bf16 if K::ROUNDS_BF16 => unsafe { x86::avx512_bf16(kernel) },
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 | Isa::Avx512Bf16 => unsafe { x86::avx512(kernel) },
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => unsafe { x86::avx2(kernel) },
             Isa::Portable if PORTABLE_SIMD => unsafe { portable(kernel) },
@@ -142,7 +144,7 @@ unsafe fn portable<K: Kernel>(kernel: K) -> K::Output {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::Kernel;
-    use crate::simd::x86::{Avx2, Avx512};
+    use crate::simd::x86::{Avx2, Avx512, Avx512Bf16};
 
     /// # Safety
     /// As [`Kernel::run`]: this CPU has AVX2, FMA and F16C.
@@ -156,6 +158,13 @@ mod x86 {
     #[target_feature(enable = "avx512f,avx2,fma,f16c")]
     pub(super) unsafe fn avx512<K: Kernel>(kernel: K) -> K::Output {
         unsafe { kernel.run::<Avx512>() }
+    }
+
+    /// # Safety
+    /// As [`Kernel::run`]: this CPU has AVX-512F, VL, DQ and BF16, AVX2, FMA and F16C.
+    #[target_feature(enable = "avx512f,avx2,fma,f16c,avx512vl,avx512dq,avx512bf16")]
+    pub(super) unsafe fn avx512_bf16<K: Kernel>(kernel: K) -> K::Output {
+        unsafe { kernel.run::<Avx512Bf16>() }
     }
 }
 

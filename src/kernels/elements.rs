@@ -114,6 +114,7 @@ impl<T> Copy for ValuesMut<T> {}
 
 impl<T: Element> Sink for ValuesMut<T> {
     const ELEMENT_BYTES: usize = size_of::<T>();
+    const ROUNDS_BF16: bool = matches!(T::KIND, ElementKind::Bf16);
 
     #[inline(always)]
     fn offset(self, n: usize) -> Self {
@@ -124,6 +125,18 @@ impl<T: Element> Sink for ValuesMut<T> {
     unsafe fn store<V: Vector>(self, at: usize, v: V, lanes: usize) {
         // SAFETY: the caller guarantees `at..at + lanes` is writable and the set available.
         unsafe { store_elements::<T, V>(self.0.add(at), v, lanes) }
+    }
+
+    #[inline(always)]
+    unsafe fn store_rounded<V: Vector>(self, at: usize, v: V, lanes: usize) -> V {
+        // SAFETY: as `store`; the elements just stored are readable.
+        unsafe {
+            self.store(at, v, lanes);
+            match T::KIND {
+                ElementKind::F32 => v,
+                _ => load_elements::<T, V>(self.0.add(at), lanes),
+            }
+        }
     }
 
     #[inline(always)]
@@ -216,6 +229,7 @@ impl<T> Copy for StridedValuesMut<T> {}
 
 impl<T: Element> Sink for StridedValuesMut<T> {
     const ELEMENT_BYTES: usize = size_of::<T>();
+    const ROUNDS_BF16: bool = matches!(T::KIND, ElementKind::Bf16);
 
     #[inline(always)]
     fn offset(self, n: usize) -> Self {
@@ -235,6 +249,16 @@ impl<T: Element> Sink for StridedValuesMut<T> {
             for (lane, &value) in values.iter().enumerate().take(lanes) {
                 store_elements::<T, f32>(self.ptr.add((at + lane) * self.stride), value, 1);
             }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn store_rounded<V: Vector>(self, at: usize, v: V, lanes: usize) -> V {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            let rounded = round_to::<T, V>(v);
+            self.store(at, rounded, lanes);
+            rounded
         }
     }
 

@@ -112,6 +112,7 @@ pub(crate) struct GroupSums<S> {
 
 impl<S: Source> Kernel for GroupSums<S> {
     type Output = Sums;
+    const ROUNDS_BF16: bool = S::ROUNDS_BF16;
 
     #[inline(always)]
     unsafe fn run<A: Arch>(self) -> Sums {
@@ -132,6 +133,7 @@ pub(crate) struct GroupStatsFromSums<S> {
 
 impl<S: Source> Kernel for GroupStatsFromSums<S> {
     type Output = GroupStats;
+    const ROUNDS_BF16: bool = S::ROUNDS_BF16;
 
     #[inline(always)]
     unsafe fn run<A: Arch>(self) -> GroupStats {

@@ -64,6 +64,13 @@ use crate::simd::Arch;
 pub(crate) trait Kernel {
     type Output;
 
+    /// Whether the kernel rounds values to bfloat16 (it stores bf16 outputs, or sums a bf16
+    /// residual): only such kernels are also built for [`Isa::Avx512Bf16`]'s registers.
+    ///
+    /// [`Isa::Avx512Bf16`]: crate::Isa::Avx512Bf16
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by the x86 dispatch only
+    const ROUNDS_BF16: bool;
+
     /// Runs the kernel with `A`'s vector types. Implementations are `#[inline(always)]`, so
     /// the whole algorithm compiles inside the caller's `#[target_feature]` trampoline.
     ///

@@ -19,8 +19,33 @@ pub(crate) struct Sum<S, D> {
     pub sum: Option<D>,
 }
 
+impl<S: Source, D> Sum<S, D> {
+    /// `(x + skip) + bias` in f32, before its rounding to the element type.
+    ///
+    /// # Safety
+    /// As [`Source::load`].
+    #[inline(always)]
+    unsafe fn unrounded<V: Vector>(self, at: usize, lanes: usize) -> V {
+        // SAFETY: the caller guarantees `at..at + lanes` is readable in both inputs (and the
+        // bias, which holds a row's values), and the set available.
+        unsafe {
+            let s = self
+                .x
+                .load::<V>(at, lanes)
+                .add(self.skip.load::<V>(at, lanes));
+            if self.bias.is_null() {
+                s
+            } else {
+                s.add(super::lanes::load_param::<V>(self.bias, at, lanes))
+            }
+        }
+    }
+}
+
 impl<S: Source, D: Sink> Source for Sum<S, D> {
     const ELEMENT_BYTES: usize = S::ELEMENT_BYTES;
+    // The sum is rounded to its element type, which its output `D` stores.
+    const ROUNDS_BF16: bool = D::ROUNDS_BF16;
 
     #[inline(always)]
     fn offset(self, n: usize) -> Self {
@@ -46,31 +71,19 @@ impl<S: Source, D: Sink> Source for Sum<S, D> {
 
     #[inline(always)]
     unsafe fn load<V: Vector>(self, at: usize, lanes: usize) -> V {
-        // SAFETY: the caller guarantees `at..at + lanes` is readable in both inputs (and the
-        // bias, which holds a row's values), and the set available.
-        unsafe {
-            let s = self
-                .x
-                .load::<V>(at, lanes)
-                .add(self.skip.load::<V>(at, lanes));
-            let s = if self.bias.is_null() {
-                s
-            } else {
-                s.add(super::lanes::load_param::<V>(self.bias, at, lanes))
-            };
-            S::round(s)
-        }
+        // SAFETY: forwarded from the caller.
+        unsafe { S::round(self.unrounded(at, lanes)) }
     }
 
     #[inline(always)]
     unsafe fn load_final<V: Vector>(self, at: usize, lanes: usize) -> V {
         // SAFETY: as `load`; the sum's output is writable where the inputs are readable.
         unsafe {
-            let s = self.load::<V>(at, lanes);
-            if let Some(sum) = self.sum {
-                sum.store(at, s, lanes);
+            match self.sum {
+                // Rounded once, by the store, and read back as stored.
+                Some(sum) => sum.store_rounded(at, self.unrounded(at, lanes), lanes),
+                None => self.load(at, lanes),
             }
-            s
         }
     }
 
@@ -102,6 +115,7 @@ pub(crate) struct AddRows<S, D> {
 
 impl<S: Source, D: Sink> Kernel for AddRows<S, D> {
     type Output = ();
+    const ROUNDS_BF16: bool = Io::<Sum<S, D>, D, Identity>::ROUNDS_BF16;
 
     #[inline(always)]
     unsafe fn run<A: Arch>(self) {

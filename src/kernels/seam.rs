@@ -23,6 +23,10 @@ pub(crate) trait Source: Copy {
     /// Bytes per element in memory.
     const ELEMENT_BYTES: usize;
 
+    /// Whether reading rounds values to bfloat16 (a residual sum of bf16 values).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by the x86 dispatch only
+    const ROUNDS_BF16: bool = false;
+
     /// The source `n` elements further on. Only computes an address: nothing is read.
     fn offset(self, n: usize) -> Self;
 
@@ -70,6 +74,10 @@ pub(crate) trait Sink: Copy {
     /// Bytes per element in memory.
     const ELEMENT_BYTES: usize;
 
+    /// Whether storing rounds values to bfloat16.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by the x86 dispatch only
+    const ROUNDS_BF16: bool;
+
     /// The sink `n` elements further on. Only computes an address: nothing is written.
     fn offset(self, n: usize) -> Self;
 
@@ -79,6 +87,13 @@ pub(crate) trait Sink: Copy {
     /// `1 <= lanes <= V::LANES`, elements `at..at + lanes` are writable (and not read through
     /// any live reference), and `V`'s instruction set is available.
     unsafe fn store<V: Vector>(self, at: usize, v: V, lanes: usize);
+
+    /// As [`Sink::store`], and returns the stored lanes widened back: `v` rounded to the
+    /// element type, at the cost of one rounding (a store and a load) rather than two.
+    ///
+    /// # Safety
+    /// As [`Sink::store`]; the elements stored may be read back.
+    unsafe fn store_rounded<V: Vector>(self, at: usize, v: V, lanes: usize) -> V;
 
     /// Stores a whole vector at `at` without reading its line into the cache first, where the
     /// instruction set can ([`Vector::STREAMS`]); [`Vector::fence`] orders such stores.
@@ -158,6 +173,10 @@ pub(crate) struct Io<S, D, E> {
 }
 
 impl<S: Source, D: Sink, E: Epilogue> Io<S, D, E> {
+    /// Whether reading or writing rounds values to bfloat16 (see `Kernel::ROUNDS_BF16`).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by the x86 dispatch only
+    pub(crate) const ROUNDS_BF16: bool = S::ROUNDS_BF16 || D::ROUNDS_BF16;
+
     /// Input and output `n` elements further on.
     #[inline(always)]
     pub(crate) fn offset(self, n: usize) -> Self {

@@ -22,6 +22,7 @@ pub(crate) struct SliceMoments<S> {
 
 impl<S: Source> Kernel for SliceMoments<S> {
     type Output = Moments;
+    const ROUNDS_BF16: bool = S::ROUNDS_BF16;
 
     #[inline(always)]
     unsafe fn run<A: Arch>(self) -> Moments {

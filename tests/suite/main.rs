@@ -7,6 +7,7 @@
 //! - [`activations`]: the activations' error in ulps over the whole f32 range;
 //! - [`onnx_conformance`]: the ONNX and engine corpora (`tests/conformance/`);
 //! - [`regressions`]: one deterministic test per bug found;
+//! - [`rounding`]: f16 and bf16 rounding, bit for bit, on every set;
 //! - [`streaming`]: outputs past the non-temporal threshold, bit for bit.
 //!
 //! `cargo test --test suite properties::` runs one of them.
@@ -19,4 +20,5 @@ mod engine_properties;
 mod onnx_conformance;
 mod properties;
 mod regressions;
+mod rounding;
 mod streaming;

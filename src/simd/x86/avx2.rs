@@ -3,12 +3,14 @@
 use crate::simd::{Arch, ROWS, Vector};
 use core::arch::x86_64::*;
 
+/// Eight f32 lanes. With `NE_BF16`, bfloat16 is rounded by AVX-512 BF16 (`super::bf16`).
 #[derive(Clone, Copy)]
-pub(crate) struct F32x8(__m256);
+pub(crate) struct F32x8<const NE_BF16: bool = false>(__m256);
 
-impl Vector for F32x8 {
+impl<const NE_BF16: bool> Vector for F32x8<NE_BF16> {
     // SAFETY (every `unsafe` block in this impl): the `Vector` contract: this CPU has AVX2,
-    // FMA and F16C, and pointer arguments are valid for the lanes read or written.
+    // FMA and F16C (and with `NE_BF16`, AVX-512F, VL, DQ and BF16), and pointer arguments are
+    // valid for the lanes read or written.
     const LANES: usize = 8;
 
     x86_register!(F32x8 {
@@ -27,6 +29,7 @@ impl Vector for F32x8 {
         fmadd: _mm256_fmadd_ps,
         fmsub: _mm256_fmsub_ps,
         features: "avx2,fma,f16c",
+        bf16_features: "avx2,fma,f16c,avx512f,avx512vl,avx512dq,avx512bf16",
     });
     #[inline(always)]
     unsafe fn abs(self) -> Self {
@@ -66,12 +69,21 @@ impl Vector for F32x8 {
     }
     #[inline(always)]
     unsafe fn store_bf16(self, dst: *mut u16) {
-        unsafe { _mm_storeu_si128(dst.cast(), to_bf16(self.0)) }
+        unsafe {
+            let packed = match NE_BF16 {
+                true => super::bf16::narrow8(self.0),
+                false => to_bf16(self.0),
+            };
+            _mm_storeu_si128(dst.cast(), packed)
+        }
     }
     #[inline(always)]
     unsafe fn round_bf16(self) -> Self {
         unsafe {
-            let top = bf16_bits(self.0);
+            let top = match NE_BF16 {
+                true => _mm256_cvtepu16_epi32(super::bf16::narrow8(self.0)),
+                false => bf16_bits(self.0),
+            };
             F32x8(_mm256_castsi256_ps(_mm256_slli_epi32::<16>(top)))
         }
     }
@@ -180,7 +192,7 @@ unsafe fn bf16_bits(v: __m256) -> __m256i {
 /// # Safety
 /// The CPU has AVX2.
 #[inline(always)]
-unsafe fn to_bf16(v: __m256) -> __m128i {
+pub(super) unsafe fn to_bf16(v: __m256) -> __m128i {
     // SAFETY: register arithmetic only; every lane fits 16 bits, so the saturating pack is
     // exact, and the permute brings both 128-bit halves' packs together.
     unsafe {

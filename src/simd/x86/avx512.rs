@@ -3,12 +3,14 @@
 use crate::simd::{Arch, ROWS, Vector};
 use core::arch::x86_64::*;
 
+/// Sixteen f32 lanes. With `NE_BF16`, bfloat16 is rounded by AVX-512 BF16 (`super::bf16`).
 #[derive(Clone, Copy)]
-pub(crate) struct F32x16(__m512);
+pub(crate) struct F32x16<const NE_BF16: bool = false>(__m512);
 
-impl Vector for F32x16 {
+impl<const NE_BF16: bool> Vector for F32x16<NE_BF16> {
     // SAFETY (every `unsafe` block in this impl): the `Vector` contract: this CPU has
-    // AVX-512F, and pointer arguments are valid for the lanes read or written.
+    // AVX-512F (and with `NE_BF16`, VL, DQ and BF16), and pointer arguments are valid for the
+    // lanes read or written.
     const LANES: usize = 16;
 
     x86_register!(F32x16 {
@@ -27,6 +29,7 @@ impl Vector for F32x16 {
         fmadd: _mm512_fmadd_ps,
         fmsub: _mm512_fmsub_ps,
         features: "avx512f,avx2,fma,f16c",
+        bf16_features: "avx512f,avx2,fma,f16c,avx512vl,avx512dq,avx512bf16",
     });
     #[inline(always)]
     unsafe fn abs(self) -> Self {
@@ -69,12 +72,21 @@ impl Vector for F32x16 {
     }
     #[inline(always)]
     unsafe fn store_bf16(self, dst: *mut u16) {
-        unsafe { _mm256_storeu_si256(dst.cast(), _mm512_cvtepi32_epi16(bf16_bits(self.0))) }
+        unsafe {
+            let packed = match NE_BF16 {
+                true => super::bf16::narrow16(self.0),
+                false => to_bf16(self.0),
+            };
+            _mm256_storeu_si256(dst.cast(), packed)
+        }
     }
     #[inline(always)]
     unsafe fn round_bf16(self) -> Self {
         unsafe {
-            let top = bf16_bits(self.0);
+            let top = match NE_BF16 {
+                true => _mm512_cvtepu16_epi32(super::bf16::narrow16(self.0)),
+                false => bf16_bits(self.0),
+            };
             F32x16(_mm512_castsi512_ps(_mm512_slli_epi32::<16>(top)))
         }
     }
@@ -169,6 +181,17 @@ unsafe fn bf16_bits(v: __m512) -> __m512i {
     }
 }
 
+/// Sixteen lanes rounded to bfloat16, packed into 256 bits.
+///
+/// # Safety
+/// The CPU has AVX-512F.
+#[inline(always)]
+pub(super) unsafe fn to_bf16(v: __m512) -> __m256i {
+    // SAFETY: register arithmetic only; every lane fits 16 bits, so the truncating move is
+    // exact.
+    unsafe { _mm512_cvtepi32_epi16(bf16_bits(v)) }
+}
+
 /// The mask of the first `n < 16` lanes.
 #[inline(always)]
 fn lanes(n: usize) -> __mmask16 {
@@ -177,10 +200,19 @@ fn lanes(n: usize) -> __mmask16 {
 
 /// Kernels over 512-bit registers for the statistics, 256-bit ones for the streaming passes
 /// (512-bit vectors gain nothing there and measured slower). Run only inside
-/// `#[target_feature(enable = "avx512f,avx2,fma")]`.
+/// `#[target_feature(enable = "avx512f,avx2,fma,f16c")]`.
 pub(crate) struct Avx512;
 
 impl Arch for Avx512 {
     type Wide = F32x16;
     type Stream = super::avx2::F32x8;
+}
+
+/// As [`Avx512`], rounding bfloat16 by AVX-512 BF16. Run only inside
+/// `#[target_feature(enable = "avx512f,avx2,fma,f16c,avx512vl,avx512dq,avx512bf16")]`.
+pub(crate) struct Avx512Bf16;
+
+impl Arch for Avx512Bf16 {
+    type Wide = F32x16<true>;
+    type Stream = super::avx2::F32x8<true>;
 }

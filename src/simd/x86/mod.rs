@@ -5,7 +5,9 @@
 
 /// The `Vector` items both x86 registers implement alike, one intrinsic each, named by role:
 /// only the register width differs. Both sets fuse multiply-adds, stream stores past the
-/// cache, estimate reciprocals, and specialize hot loops.
+/// cache, estimate reciprocals, and specialize hot loops. Each register has a `const NE_BF16:
+/// bool` parameter: `true` where the CPU also has AVX-512 BF16 (`Isa::Avx512Bf16`), whose
+/// pieces are then compiled with `$bf16_features`.
 macro_rules! x86_register {
     ($v:ident {
         set1: $set1:path,
@@ -23,6 +25,7 @@ macro_rules! x86_register {
         fmadd: $fmadd:path,
         fmsub: $fmsub:path,
         features: $features:literal,
+        bf16_features: $bf16_features:literal,
     }) => {
         const SPECIALIZE: bool = true;
         const FUSED: bool = true;
@@ -38,7 +41,18 @@ macro_rules! x86_register {
             unsafe fn outlined<P: $crate::simd::Piece>(piece: P) -> P::Output {
                 unsafe { piece.run() }
             }
-            unsafe { outlined(piece) }
+            /// # Safety
+            /// As `Vector::outline`: this CPU has `$bf16_features`.
+            #[target_feature(enable = $bf16_features)]
+            #[inline(never)]
+            unsafe fn outlined_bf16<P: $crate::simd::Piece>(piece: P) -> P::Output {
+                unsafe { piece.run() }
+            }
+            if NE_BF16 {
+                unsafe { outlined_bf16(piece) }
+            } else {
+                unsafe { outlined(piece) }
+            }
         }
 
         #[inline(always)]
@@ -89,5 +103,7 @@ macro_rules! x86_register {
 mod avx2;
 mod avx512;
 
+mod bf16;
+
 pub(crate) use avx2::Avx2;
-pub(crate) use avx512::Avx512;
+pub(crate) use avx512::{Avx512, Avx512Bf16};
