@@ -367,7 +367,7 @@ pub(crate) struct ColumnAffine<'a, S, D, E> {
 
 impl<S: Source, D: Sink, E: Epilogue> Kernel for ColumnAffine<'_, S, D, E> {
     type Output = ();
-    const ROUNDS_BF16: bool = S::ROUNDS_BF16 || D::ROUNDS_BF16;
+    const ROUNDS_BF16: bool = Io::<S, D, E>::ROUNDS_BF16;
 
     #[inline(always)]
     unsafe fn run<A: Arch>(self) {

@@ -33,7 +33,7 @@ pub(crate) struct NormalizeRows<'a, St, S, D, E> {
 
 impl<St: Statistic, S: Source, D: Sink, E: Epilogue> Kernel for NormalizeRows<'_, St, S, D, E> {
     type Output = ();
-    const ROUNDS_BF16: bool = S::ROUNDS_BF16 || D::ROUNDS_BF16;
+    const ROUNDS_BF16: bool = Io::<S, D, E>::ROUNDS_BF16;
 
     #[inline(always)]
     unsafe fn run<A: Arch>(mut self) {
