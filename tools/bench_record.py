@@ -71,7 +71,9 @@ def main():
 
     newest = max(b.with_name("estimates.json").stat().st_mtime for b in benches)
     # Uncommitted changes to what the benchmarks compile, if any (others' files do not count).
-    dirty = run("git", "status", "--porcelain", "--", "src", "benches", "Cargo.toml", "Cargo.lock")
+    # The records themselves (benches/record) are not what the benchmarks compile.
+    dirty = run("git", "status", "--porcelain", "--", "src", "benches", ":(exclude)benches/record",
+                "Cargo.toml", "Cargo.lock")
     machine = {
         "cpu": cpu(),
         "date": datetime.datetime.fromtimestamp(newest, datetime.timezone.utc)
