@@ -5,8 +5,8 @@
 //! on the same instruction set, the least a kernel that stores through the cache does; see
 //! `norms`), then `copy_from_slice` of the same input into the same output buffer, each
 //! repeated to fill about a millisecond (or `--block`). Printed: the median of the rounds'
-//! kernel-over-copy ratios with the quartiles, the floor over the copy, and the kernel over
-//! the floor. Groups are named as in `norms` and use its parameters (gamma, beta, eps 1e-5; 32
+//! kernel-over-copy ratios with the quartiles, the floor over the copy, the kernel over the
+//! floor and the kernel's median time. Groups are named as in `norms` and use its parameters (gamma, beta, eps 1e-5; 32
 //! groups), without saving statistics. Buffers lie where the allocator puts them (large ones 16
 //! bytes past a cache line with glibc), or `--offset K` floats past a 64-byte boundary; the
 //! line printed gives both addresses mod 64.
@@ -16,6 +16,7 @@
 //! cargo bench --bench interleaved -- layer_norm/4096x64    # some groups
 //! cargo bench --bench interleaved -- --isa avx2 layer_norm/4096x64
 //! cargo bench --bench interleaved -- --offset 4 layer_norm/4096x64 # 16 bytes past a line
+//! cargo bench --bench interleaved -- --schedule separate group_norm/nchw_1x320x64x64
 //! cargo bench --bench interleaved -- --block 100 layer_norm/4096x64 # 100 ms per timing
 //! ```
 //!
@@ -27,7 +28,7 @@
 
 use normkern::{
     BatchNorm, BatchNormTraining, GroupNorm, InOut, InstanceNorm, Isa, Kernels, LayerNorm, RmsNorm,
-    Shape,
+    Schedule, Shape,
 };
 use std::hint::black_box;
 use std::time::Instant;
@@ -116,7 +117,7 @@ fn ratio(
     y: &mut [f32],
     block: f64,
     mut kernel: impl FnMut(&[f32], &mut [f32]),
-) -> ([f64; 3], f64, f64) {
+) -> ([f64; 3], f64, f64, f64) {
     let time = |f: &mut dyn FnMut(&mut [f32]), y: &mut [f32], reps: usize| {
         let start = Instant::now();
         for _ in 0..reps {
@@ -138,7 +139,8 @@ fn ratio(
         })
         .collect();
     let over = |a: usize, b: usize| quartiles(rounds.iter().map(|t| t[a] / t[b]).collect());
-    (over(0, 2), over(1, 2)[1], over(0, 1)[1])
+    let kernel = quartiles(rounds.iter().map(|t| t[0]).collect())[1];
+    (over(0, 2), over(1, 2)[1], over(0, 1)[1], kernel)
 }
 
 /// `len` values starting `offset` floats past a 64-byte boundary (`None`: wherever the
@@ -166,7 +168,7 @@ fn measure(k: &Kernels, name: &str, offset: Option<usize>, block: f64) {
     let beta: Vec<f32> = (0..channels).map(|i| (i % 5) as f32 * 0.01).collect();
     let mean: Vec<f32> = (0..channels).map(|i| 3.0 + (i % 3) as f32 * 0.1).collect();
     let var: Vec<f32> = (0..channels).map(|i| 2.25 + (i % 3) as f32 * 0.1).collect();
-    let ([low, median, high], floor, over_floor) = match g.op.as_str() {
+    let ([low, median, high], floor, over_floor, seconds) = match g.op.as_str() {
         "layer_norm" => {
             let p = LayerNorm::new().gamma(&gamma).beta(&beta).eps(1e-5);
             ratio(k, x, y, block, |x, y| {
@@ -211,8 +213,10 @@ fn measure(k: &Kernels, name: &str, offset: Option<usize>, block: f64) {
     };
     println!(
         "{name:40} {median:5.2} x copy  (quartiles {low:.2}-{high:.2}; floor {floor:.2} x copy, \
-         kernel {over_floor:.2} x floor; {}, in/out at {}/{} mod 64 B)",
+         kernel {over_floor:.2} x floor, {:.1} µs; {} {:?}, in/out at {}/{} mod 64 B)",
+        seconds * 1e6,
         k.isa(),
+        k.schedule(),
         x.as_ptr() as usize % 64,
         y.as_ptr() as usize % 64,
     );
@@ -234,7 +238,15 @@ fn main() {
         } else if arg == "--isa" {
             let want = args.next().expect("--isa takes a name");
             let isa = Isa::ALL.into_iter().find(|i| i.name() == want);
+            let schedule = kernels.schedule();
             kernels = Kernels::new(isa.expect("an instruction set name")).expect("available");
+            kernels = kernels.with_schedule(schedule);
+        } else if arg == "--schedule" {
+            kernels = kernels.with_schedule(match args.next().as_deref() {
+                Some("overlapped") => Schedule::Overlapped,
+                Some("separate") => Schedule::Separate,
+                _ => panic!("--schedule takes overlapped or separate"),
+            });
         } else {
             names.push(arg);
         }

@@ -99,6 +99,7 @@ mod kernels;
 mod ops;
 #[cfg(feature = "rayon")]
 pub mod parallel;
+mod schedule;
 mod shape;
 mod simd;
 mod stats;
@@ -122,6 +123,7 @@ pub use ops::mvn::{MeanVarianceNorm, MvnAxes};
 pub use ops::rms_norm::RmsNorm;
 pub use ops::saved::SavedStats;
 pub use ops::split;
+pub use schedule::Schedule;
 pub use shape::{Layout, Shape};
 pub use stats::Moments;
 

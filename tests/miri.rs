@@ -15,8 +15,10 @@
 use normkern::{
     BatchNorm, BatchNormTraining, ConvKernel, GroupNorm, InOut, InstanceNorm, Isa, Kernels,
     LayerNorm, MeanVarianceNorm, Moments, Momentum, MvnAxes, NormError, RmsNorm, RunningStats,
-    SavedStats, Shape,
+    SavedStats, Schedule, Shape,
 };
+
+const SCHEDULES: [Schedule; 2] = [Schedule::Overlapped, Schedule::Separate];
 
 /// Deterministic, unround test data: distinct values around `offset`.
 fn data(len: usize, offset: f32) -> Vec<f32> {
@@ -25,9 +27,11 @@ fn data(len: usize, offset: f32) -> Vec<f32> {
         .collect()
 }
 
+/// Every available set, the schedules alternating (Portable separate, AVX2 overlapped).
 fn kernels() -> Vec<Kernels> {
     let all: Vec<Kernels> = Isa::available()
-        .map(|isa| Kernels::new(isa).unwrap())
+        .zip(SCHEDULES.into_iter().cycle())
+        .map(|(isa, schedule)| Kernels::new(isa).unwrap().with_schedule(schedule))
         .collect();
     assert_eq!(all[0].isa(), Isa::Scalar);
     assert!(all.iter().any(|k| k.isa() == Isa::Portable));

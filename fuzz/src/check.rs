@@ -21,7 +21,7 @@
 use crate::bounds::{self, Expect};
 use crate::elem::{ElemPick, ElemType, Io};
 use crate::input::{Affine, Buffers, Data, IsaPick};
-use normkern::{ErrorKind, Isa, Kernels, NormError};
+use normkern::{ErrorKind, Isa, Kernels, NormError, Schedule};
 use normkern_reference::{self as exact, Dims, Formula, Grouping};
 
 /// A NaN payload the kernels never produce from non-NaN operands.
@@ -39,9 +39,16 @@ pub fn bits(x: &[f32]) -> Vec<u32> {
     x.iter().map(|v| v.to_bits()).collect()
 }
 
-/// Every instruction set this CPU can run.
+/// Every instruction set this CPU can run, the schedules alternating (so that among the SIMD
+/// sets, Portable and AVX-512 take one and AVX2 and AVX-512 BF16 the other).
 pub fn kernels() -> impl Iterator<Item = Kernels> {
-    Isa::available().map(|isa| Kernels::new(isa).expect("available instruction set"))
+    let schedules = [Schedule::Overlapped, Schedule::Separate]
+        .into_iter()
+        .cycle();
+    Isa::available().zip(schedules).map(|(isa, schedule)| {
+        let kernels = Kernels::new(isa).expect("available instruction set");
+        kernels.with_schedule(schedule)
+    })
 }
 
 /// Forcing `isa` succeeds exactly when it is available.

@@ -11,12 +11,13 @@ use super::group::{GroupStatsFromSums, GroupSums};
 use super::residual::{AddRows, Sum};
 use super::row_parts::{Report, Rows};
 use super::rows::NormalizeRows;
-use super::runs::{Affine, ApplyRuns};
+use super::runs::{Affine, ApplyRuns, ApplyRunsSummingNext};
 use super::seam::{Epilogue, Identity, Io, Sink, Source};
 use super::walk::{Runs, Statistic};
 use super::welford::SliceMoments;
 use crate::element::Element;
 use crate::io::{InOut, Residual};
+use crate::schedule::Schedule;
 use crate::stats::{GroupStats, Moments, Sums};
 use core::marker::PhantomData;
 
@@ -81,6 +82,28 @@ impl Kernels {
         unsafe { self.run(kernel) }
     }
 
+    /// [`Kernels::apply_runs`] in the same pass that takes the sums of the group at `next`
+    /// (same geometry, disjoint from the group written), which it returns.
+    pub(crate) fn apply_runs_summing_next<T: Element, E: Epilogue>(
+        &self,
+        io: &mut InOut<'_, T>,
+        start: usize,
+        runs: Runs,
+        affine: &dyn Fn(usize) -> Affine,
+        next: usize,
+        epilogue: E,
+    ) -> Sums {
+        let next = Values(io.input_ptr(next, runs.span()));
+        let apply = ApplyRuns {
+            io: contiguous_io(io, start, runs.span(), epilogue),
+            runs,
+            affine,
+        };
+        // SAFETY: both groups lie inside the buffers (spans checked), and the caller's groups
+        // are disjoint, so the reads of `next` see input values.
+        unsafe { self.run(ApplyRunsSummingNext { apply, next }) }
+    }
+
     /// LayerNorm or RMSNorm (`St`) of every row of `io`, which holds exactly `rows * cols`
     /// values, each normalized row passed through `epilogue`.
     pub(crate) fn normalize_rows<T: Element, St: Statistic, E: Epilogue>(
@@ -92,7 +115,14 @@ impl Kernels {
     ) {
         let io = contiguous_io(io, 0, rows.rows * rows.cols, epilogue);
         // SAFETY: the span was checked.
-        unsafe { self.run(rows_kernel::<St, _, _, _>(io, rows, report)) }
+        unsafe {
+            self.run(rows_kernel::<St, _, _, _>(
+                io,
+                rows,
+                report,
+                self.schedule(),
+            ))
+        }
     }
 
     /// [`Kernels::normalize_rows`] of the sums `x + skip (+ bias)` (see [`Residual`]).
@@ -118,7 +148,14 @@ impl Kernels {
         let (skip, sum) = residual.ptrs(0, len);
         let io = with_residual(io, Values(skip), sum.map(ValuesMut), residual, rows.cols);
         // SAFETY: every span was checked.
-        unsafe { self.run(rows_kernel::<St, _, _, _>(io, rows, report)) }
+        unsafe {
+            self.run(rows_kernel::<St, _, _, _>(
+                io,
+                rows,
+                report,
+                self.schedule(),
+            ))
+        }
     }
 
     /// [`Kernels::add_normalize_rows`] a block of rows at a time: the add pass stores the
@@ -170,6 +207,7 @@ impl Kernels {
                     norm.offset(at),
                     part,
                     report.part(first, n),
+                    self.schedule(),
                 ));
             }
             first += n;
@@ -191,7 +229,14 @@ impl Kernels {
     ) {
         let io = strided_io(io, start, stride, strided_span(&rows, stride), epilogue);
         // SAFETY: the span was checked.
-        unsafe { self.run_compact(rows_kernel::<St, _, _, _>(io, rows, report)) }
+        unsafe {
+            self.run_compact(rows_kernel::<St, _, _, _>(
+                io,
+                rows,
+                report,
+                self.schedule(),
+            ))
+        }
     }
 
     /// [`Kernels::normalize_strided`] of the sums `x + skip (+ bias)` (rows of
@@ -214,7 +259,14 @@ impl Kernels {
         let sum = sum.map(|ptr| StridedValuesMut { ptr, stride: 1 });
         let io = with_residual(io, skip, sum, residual, rows.cols);
         // SAFETY: every span was checked.
-        unsafe { self.run_compact(rows_kernel::<St, _, _, _>(io, rows, report)) }
+        unsafe {
+            self.run_compact(rows_kernel::<St, _, _, _>(
+                io,
+                rows,
+                report,
+                self.schedule(),
+            ))
+        }
     }
 
     /// One-pass sums of the group at `place` (compact set).
@@ -358,6 +410,7 @@ fn rows_kernel<'a, St: Statistic, S: Source, D: Sink, E: Epilogue>(
     io: Io<S, D, E>,
     rows: Rows<'a>,
     report: Report<'a>,
+    schedule: Schedule,
 ) -> NormalizeRows<'a, St, S, D, E> {
     assert!(rows.gamma.is_none_or(|g| g.len() == rows.cols));
     assert!(
@@ -370,6 +423,7 @@ fn rows_kernel<'a, St: Statistic, S: Source, D: Sink, E: Epilogue>(
         io,
         rows,
         report,
+        blocks: schedule == Schedule::Separate,
         statistic: PhantomData,
     }
 }

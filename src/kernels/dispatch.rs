@@ -4,6 +4,7 @@
 use super::Kernel;
 use crate::error::{ErrorKind, NormError};
 use crate::isa::{Isa, PORTABLE_SIMD};
+use crate::schedule::Schedule;
 use crate::simd::{Portable, Scalar};
 use core::fmt;
 
@@ -11,8 +12,9 @@ use core::fmt;
 ///
 /// [`Kernels::detect`] picks the fastest set this CPU has (cached after the first call);
 /// [`Kernels::new`] forces one, so tests, fuzzers and benchmarks can run every path;
-/// [`Kernels::scalar`] is the plain-`f32` set, in `const` context too. A handle is `Copy`,
-/// `Send` and `Sync`: build one and share it with every thread.
+/// [`Kernels::scalar`] is the plain-`f32` set, in `const` context too. Each also carries the
+/// [`Schedule`] that suits this CPU ([`Kernels::with_schedule`] forces one). A handle is
+/// `Copy`, `Send` and `Sync`: build one and share it with every thread.
 ///
 /// ```
 /// use normkern::{Isa, Kernels};
@@ -24,6 +26,7 @@ use core::fmt;
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Kernels {
     isa: Isa,
+    schedule: Schedule,
 }
 
 impl Kernels {
@@ -36,7 +39,10 @@ impl Kernels {
     /// assert_eq!(k.isa(), normkern::Isa::best());
     /// ```
     pub fn detect() -> Kernels {
-        Kernels { isa: Isa::best() }
+        Kernels {
+            isa: Isa::best(),
+            schedule: Schedule::for_this_cpu(),
+        }
     }
 
     /// A specific instruction set, or an error ([`ErrorKind::IsaUnavailable`]) if this build
@@ -50,7 +56,10 @@ impl Kernels {
     /// ```
     pub fn new(isa: Isa) -> Result<Kernels, NormError> {
         if isa.is_available() {
-            Ok(Kernels { isa })
+            Ok(Kernels {
+                isa,
+                schedule: Schedule::for_this_cpu(),
+            })
         } else {
             Err(NormError::new(
                 "Kernels::new",
@@ -59,14 +68,18 @@ impl Kernels {
         }
     }
 
-    /// The scalar set, available everywhere: plain `f32` code.
+    /// The scalar set, available everywhere: plain `f32` code. Its schedule is
+    /// [`Schedule::Separate`] (its kernels take one order of passes under either).
     ///
     /// ```
     /// const K: normkern::Kernels = normkern::Kernels::scalar();
     /// assert_eq!(K.isa(), normkern::Isa::Scalar);
     /// ```
     pub const fn scalar() -> Kernels {
-        Kernels { isa: Isa::Scalar }
+        Kernels {
+            isa: Isa::Scalar,
+            schedule: Schedule::Separate,
+        }
     }
 
     /// The instruction set these kernels run on.
@@ -78,6 +91,28 @@ impl Kernels {
     /// ```
     pub fn isa(&self) -> Isa {
         self.isa
+    }
+
+    /// These kernels with `schedule` in place of the one picked for this CPU (the results
+    /// are the same bits; only the speed differs).
+    ///
+    /// ```
+    /// use normkern::{Kernels, Schedule};
+    /// let k = Kernels::detect().with_schedule(Schedule::Overlapped);
+    /// assert_eq!(k.schedule(), Schedule::Overlapped);
+    /// ```
+    pub const fn with_schedule(self, schedule: Schedule) -> Kernels {
+        Kernels { schedule, ..self }
+    }
+
+    /// The order in which these kernels' two passes over consecutive groups meet memory.
+    ///
+    /// ```
+    /// use normkern::{Kernels, Schedule};
+    /// assert_eq!(Kernels::detect().schedule(), Schedule::for_this_cpu());
+    /// ```
+    pub fn schedule(&self) -> Schedule {
+        self.schedule
     }
 
     /// Whether these kernels take their compact form (see `Vector::COMPACT`): on a target
@@ -176,6 +211,9 @@ impl Default for Kernels {
 
 impl fmt::Debug for Kernels {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Kernels").field("isa", &self.isa).finish()
+        f.debug_struct("Kernels")
+            .field("isa", &self.isa)
+            .field("schedule", &self.schedule)
+            .finish()
     }
 }

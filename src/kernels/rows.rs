@@ -1,6 +1,7 @@
 //! LayerNorm and RMSNorm rows: each row's statistics, then its normalization with
-//! per-element gamma and beta. Long rows are written in the pass that sums the next row;
-//! short ones go a block at a time ([`super::short_rows`]); the compact (scalar) set takes one
+//! per-element gamma and beta. Long rows are written in the pass that sums the next row
+//! (under [`crate::Schedule::Separate`], those of [`BLOCKED_ROW`] values or more go a block
+//! at a time instead: [`super::row_blocks`]); short ones go a block at a time ([`super::short_rows`]); the compact (scalar) set takes one
 //! plain pass for the sums and one for the output, row after row. What these share is in
 //! [`super::row_parts`].
 
@@ -28,6 +29,9 @@ pub(crate) struct NormalizeRows<'a, St, S, D, E> {
     pub rows: Rows<'a>,
     /// Holds `rows` values per statistic asked for.
     pub report: Report<'a>,
+    /// Whether rows of [`BLOCKED_ROW`] values or more go a block at a time
+    /// ([`crate::Schedule::Separate`]) rather than each written while the next is summed.
+    pub blocks: bool,
     pub statistic: PhantomData<St>,
 }
 
@@ -44,7 +48,7 @@ impl<St: Statistic, S: Source, D: Sink, E: Epilogue> Kernel for NormalizeRows<'_
                 plain_rows::<A::Wide, St, S, D, E>(io, p, &mut self.report);
             } else if p.cols <= SHORT_ROW {
                 short_rows::<A::Wide, St, S, D, E>(io, p, &mut self.report);
-            } else if p.cols >= BLOCKED_ROW {
+            } else if self.blocks && p.cols >= BLOCKED_ROW {
                 by_kind::<RowBlocks, A::Wide, St, S, D, E>(io, p, &mut self.report);
             } else {
                 by_kind::<LongRows, A::Wide, St, S, D, E>(io, p, &mut self.report);

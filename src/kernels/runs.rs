@@ -1,10 +1,14 @@
-//! Channels-first groups of planes: each run of a group written with its own scale and shift.
+//! Channels-first groups of planes: each run of a group written with its own scale and shift,
+//! alone or in the same stream that takes the next group's sums.
 
 use super::Kernel;
-use super::map::{Lanewise, map};
+use super::group::{Write, sums_while};
+use super::map::{Lanewise, map, write_lanes};
+use super::pivot::Sample;
 use super::seam::{Epilogue, Io, Sink, Source};
-use super::walk::Runs;
+use super::walk::{Runs, Variance};
 use crate::simd::{Arch, Vector};
+use crate::stats::Sums;
 
 /// `y = (x - pivot) * scale + shift` over a run of values.
 #[derive(Clone, Copy, Debug, Default)]
@@ -54,6 +58,52 @@ impl<S: Source, D: Sink, E: Epilogue> ApplyRuns<'_, S, D, E> {
                 map::<V, _, _, _>(self.io.offset(r * self.runs.stride), self.runs.len, &op);
             }
         }
+    }
+}
+
+/// [`ApplyRuns`] in the same stream that takes the sums of `next`, a group of the same
+/// geometry: the next group's reads from memory overlap this one's writes, as in a copy.
+pub(crate) struct ApplyRunsSummingNext<'a, S, D, E> {
+    pub apply: ApplyRuns<'a, S, D, E>,
+    /// Valid for reads over every run, and disjoint from the group written.
+    pub next: S,
+}
+
+impl<S: Source, D: Sink, E: Epilogue> Kernel for ApplyRunsSummingNext<'_, S, D, E> {
+    type Output = Sums;
+    const ROUNDS_BF16: bool = Io::<S, D, E>::ROUNDS_BF16;
+
+    #[inline(always)]
+    unsafe fn run<A: Arch>(self) -> Sums {
+        let write = RunsAffine {
+            io: self.apply.io,
+            affine: self.apply.affine,
+        };
+        // SAFETY: the kernel's contract, forwarded.
+        unsafe {
+            sums_while::<A::Wide, Variance, S>(self.next, self.apply.runs, Sample::Spread, &write)
+        }
+    }
+}
+
+/// Writes a group's runs, each with its own `affine(r)`, one vector at a time.
+struct RunsAffine<'a, S, D, E> {
+    io: Io<S, D, E>,
+    affine: &'a dyn Fn(usize) -> Affine,
+}
+
+impl<V: Vector, S: Source, D: Sink, E: Epilogue> Write<V> for RunsAffine<'_, S, D, E> {
+    type Run = AffineOp<V>;
+    #[inline(always)]
+    unsafe fn begin(&self, r: usize) -> AffineOp<V> {
+        // SAFETY: forwarded from the caller.
+        unsafe { AffineOp::new((self.affine)(r)) }
+    }
+    #[cfg_attr(target_arch = "x86_64", inline(always))]
+    #[cfg_attr(not(target_arch = "x86_64"), inline)]
+    unsafe fn write(&self, op: &AffineOp<V>, at: usize, lanes: usize) {
+        // SAFETY: the write's contract covers `at..at + lanes` in the group written.
+        unsafe { write_lanes(self.io, op, at, lanes) }
     }
 }
 

@@ -2,17 +2,19 @@
 //!
 //! A group is `count` planes of `len` values, `stride` apart: one plane for InstanceNorm, the
 //! N planes of a channel for BatchNorm, the contiguous planes of a group's channels for
-//! GroupNorm. Groups are normalized in order, each in two passes: its sums from memory, then
-//! its output from cache (L2 for a group up to about a megabyte; a second statistics pass,
-//! where the sums fall short, also reads cache). Writing each group in the pass that summed
-//! the next one, a stream like a copy's, was slower on an AMD Zen 4 (EPYC, family 25 model
-//! 17) for groups of 64 KiB and more: InstanceNorm 1x64x128x128 took 1.79x the one-channel
-//! floor that way and 1.52x in two passes, BatchNorm training 32x64x56x56 2.94x and 2.05x.
+//! GroupNorm. Groups are normalized in order, each read twice: its sums from memory, then its
+//! output from cache (L2 for a group up to about a megabyte; a second statistics pass, where
+//! the sums fall short, also reads cache). The [`Schedule`] says whether each group is written
+//! in the pass that sums the next one, a stream like a copy's (`Overlapped`, the faster on
+//! Intel Xeons), or after its own sums pass (`Separate`, the faster on an AMD Zen 4 for groups
+//! of 64 KiB and more: InstanceNorm 1x64x128x128 1.79x the one-channel floor overlapped and
+//! 1.52x separate, BatchNorm training 32x64x56x56 2.94x and 2.05x).
 
 use super::affine::ChannelAffine;
 use crate::element::Element;
 use crate::io::InOut;
 use crate::kernels::{Affine, Epilogue, Kernels, Runs};
+use crate::schedule::Schedule;
 use crate::stats::GroupStats;
 
 #[derive(Clone, Copy, Debug)]
@@ -53,13 +55,17 @@ impl Kernels {
             return;
         }
         let runs = group(0).runs();
+        let overlapped = self.schedule() == Schedule::Overlapped;
+        let mut sums = self.group_sums(io, group(0).first, runs);
         for i in 0..count {
             let set = group(i);
             debug_assert_eq!(
                 (set.count, set.len, set.stride),
                 (runs.count, runs.len, runs.stride)
             );
-            let sums = self.group_sums(io, set.first, runs);
+            if !overlapped && i > 0 {
+                sums = self.group_sums(io, set.first, runs);
+            }
             let stats = self.group_stats(io, set.first, runs, sums);
             let factor = finish(i, &stats);
             let m = stats.moments;
@@ -72,7 +78,12 @@ impl Kernels {
                     shift: affine.beta(c) - m.mean_offset() * scale,
                 }
             };
-            self.apply_runs(io, set.first, runs, &plane, epilogue);
+            if overlapped && i + 1 < count {
+                let next = group(i + 1).first;
+                sums = self.apply_runs_summing_next(io, set.first, runs, &plane, next, epilogue);
+            } else {
+                self.apply_runs(io, set.first, runs, &plane, epilogue);
+            }
         }
     }
 }

@@ -43,7 +43,7 @@
 //! cause, fix or report it.
 
 use super::engine::Elem;
-use normkern::{InOut, Isa, Kernels, NormError};
+use normkern::{InOut, Isa, Kernels, NormError, Schedule};
 use proptest::test_runner::TestCaseError;
 use std::collections::HashMap;
 use std::fmt;
@@ -86,16 +86,20 @@ impl fmt::Display for Path {
             Mode::OutOfPlace => "out-of-place",
             Mode::InPlace => "in-place",
         };
-        write!(f, "{}/{}", self.kernels.isa(), mode)
+        let (isa, schedule) = (self.kernels.isa(), self.kernels.schedule());
+        write!(f, "{isa}/{schedule:?}/{mode}")
     }
 }
 
-/// Every available instruction set × both buffer modes.
+/// Every available instruction set × both buffer modes, each set taking both schedules (one
+/// per mode, the pairing alternating from set to set).
 pub fn paths() -> Vec<Path> {
     let mut all = vec![];
-    for isa in Isa::available() {
+    for (i, isa) in Isa::available().enumerate() {
         let kernels = Kernels::new(isa).expect("available instruction set");
-        for mode in [Mode::OutOfPlace, Mode::InPlace] {
+        for (j, mode) in [Mode::OutOfPlace, Mode::InPlace].into_iter().enumerate() {
+            let schedule = [Schedule::Overlapped, Schedule::Separate][(i + j) % 2];
+            let kernels = kernels.with_schedule(schedule);
             all.push(Path { kernels, mode });
         }
     }

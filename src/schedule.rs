@@ -1,0 +1,92 @@
+//! In what order a kernel's two passes over a group meet memory, picked per CPU: the choice
+//! that measured faster differs between Intel and AMD cores.
+//!
+//! A leaf: nothing else of the crate is used here.
+
+use core::sync::atomic::{AtomicU8, Ordering};
+
+/// How the kernels order the statistics pass and the normalize pass of consecutive groups
+/// (channels-first groups of planes: BatchNorm training, InstanceNorm, GroupNorm; and
+/// LayerNorm and RMSNorm rows of 2048 values or more). Either gives the same bits: only the
+/// order of memory accesses differs.
+///
+/// [`Kernels::detect`](crate::Kernels::detect) and [`Kernels::new`](crate::Kernels::new) take
+/// [`Schedule::for_this_cpu`]; [`Kernels::with_schedule`](crate::Kernels::with_schedule)
+/// forces one, for tests and benchmarks.
+///
+/// ```
+/// use normkern::{Kernels, Schedule};
+/// let k = Kernels::detect().with_schedule(Schedule::Separate);
+/// assert_eq!(k.schedule(), Schedule::Separate);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Schedule {
+    /// Each group is written in the same pass that reads the next one's sums, so reads from
+    /// memory overlap writes as in a copy. Faster on the Intel Xeons measured (Cascade Lake;
+    /// Emerald Rapids, family 6 model 207, in `benches/interleaved.rs`: BatchNorm training
+    /// 32x64x56x56 1.47-1.54 × the one-channel floor this way and 1.73-1.84 × separate,
+    /// InstanceNorm 1x64x128x128 1.08-1.12 × and 1.17-1.25 ×, LayerNorm 8192x2048 1.40-1.43 ×
+    /// and 1.62-1.67 ×).
+    Overlapped,
+    /// Each group's sums are read from memory in a pass of their own, then the group is
+    /// written from cache; long rows go four at a time, reading gamma and beta once per block.
+    /// Faster on AMD Zen 4 (EPYC, family 25 model 17: InstanceNorm 1x64x128x128 1.52 × the
+    /// floor this way, 1.79 × overlapped; LayerNorm 128x4096 1.52 × and 1.88 ×).
+    Separate,
+}
+
+impl Schedule {
+    /// [`Schedule::Separate`] on AMD cores (Zen and later), [`Schedule::Overlapped`]
+    /// elsewhere; detected once and cached.
+    ///
+    /// The one-line rule stands for two measured machines per vendor (see `BENCHMARKS.md`);
+    /// a CPU that prefers the other order is a reason to force it with
+    /// [`Kernels::with_schedule`](crate::Kernels::with_schedule).
+    ///
+    /// ```
+    /// use normkern::Schedule;
+    /// assert_eq!(Schedule::for_this_cpu(), Schedule::for_this_cpu());
+    /// ```
+    pub fn for_this_cpu() -> Schedule {
+        static CHOSEN: AtomicU8 = AtomicU8::new(u8::MAX);
+        match CHOSEN.load(Ordering::Relaxed) {
+            0 => Schedule::Overlapped,
+            1 => Schedule::Separate,
+            _ => {
+                let chosen = if amd_zen() {
+                    Schedule::Separate
+                } else {
+                    Schedule::Overlapped
+                };
+                CHOSEN.store(chosen as u8, Ordering::Relaxed);
+                chosen
+            }
+        }
+    }
+}
+
+/// Whether this is an AMD CPU of family 0x17 (Zen) or later, by `cpuid` (not under Miri,
+/// which has no `cpuid`, nor in an SGX enclave, where it faults).
+#[cfg(all(target_arch = "x86_64", not(miri), not(target_env = "sgx")))]
+fn amd_zen() -> bool {
+    use core::arch::x86_64::__cpuid;
+    // `__cpuid` is an unsafe fn in some of the Rust versions the crate supports.
+    #[allow(unused_unsafe)]
+    // SAFETY: cpuid exists on every x86_64 CPU; leaves 0 and 1 always do.
+    let (vendor, signature) = unsafe { (__cpuid(0), __cpuid(1).eax) };
+    let amd = (vendor.ebx, vendor.edx, vendor.ecx) == (0x6874_7541, 0x6974_6e65, 0x444d_4163);
+    // The family: the base family, plus the extended family where the base is 0xF.
+    let base = (signature >> 8) & 0xF;
+    let family = if base == 0xF {
+        base + ((signature >> 20) & 0xFF)
+    } else {
+        base
+    };
+    amd && family >= 0x17
+}
+
+#[cfg(not(all(target_arch = "x86_64", not(miri), not(target_env = "sgx"))))]
+fn amd_zen() -> bool {
+    false
+}
