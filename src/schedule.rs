@@ -3,8 +3,6 @@
 //!
 //! A leaf: nothing else of the crate is used here.
 
-use core::sync::atomic::{AtomicU8, Ordering};
-
 /// How the kernels order the statistics pass and the normalize pass of consecutive groups
 /// (channels-first groups of planes: BatchNorm training, InstanceNorm, GroupNorm; and
 /// LayerNorm and RMSNorm rows of 2048 values or more). Either gives the same bits: only the
@@ -40,8 +38,8 @@ impl Schedule {
     /// [`Schedule::Separate`] on AMD cores (Zen and later), [`Schedule::Overlapped`]
     /// elsewhere; detected once and cached.
     ///
-    /// The one-line rule stands for two measured machines per vendor (see `BENCHMARKS.md`);
-    /// a CPU that prefers the other order is a reason to force it with
+    /// The rule stands for the machines measured (Cascade Lake and Emerald Rapids Xeons, a
+    /// Zen 4 EPYC; see `BENCHMARKS.md`); a CPU that prefers the other order can force it with
     /// [`Kernels::with_schedule`](crate::Kernels::with_schedule).
     ///
     /// ```
@@ -49,44 +47,54 @@ impl Schedule {
     /// assert_eq!(Schedule::for_this_cpu(), Schedule::for_this_cpu());
     /// ```
     pub fn for_this_cpu() -> Schedule {
-        static CHOSEN: AtomicU8 = AtomicU8::new(u8::MAX);
-        match CHOSEN.load(Ordering::Relaxed) {
-            0 => Schedule::Overlapped,
-            1 => Schedule::Separate,
-            _ => {
-                let chosen = if amd_zen() {
-                    Schedule::Separate
-                } else {
-                    Schedule::Overlapped
-                };
-                CHOSEN.store(chosen as u8, Ordering::Relaxed);
-                chosen
-            }
+        if detect::amd_zen() {
+            Schedule::Separate
+        } else {
+            Schedule::Overlapped
         }
     }
 }
 
-/// Whether this is an AMD CPU of family 0x17 (Zen) or later, by `cpuid` (not under Miri,
-/// which has no `cpuid`, nor in an SGX enclave, where it faults).
 #[cfg(all(target_arch = "x86_64", not(miri), not(target_env = "sgx")))]
-fn amd_zen() -> bool {
-    use core::arch::x86_64::__cpuid;
-    // `__cpuid` is an unsafe fn in some of the Rust versions the crate supports.
-    #[allow(unused_unsafe)]
-    // SAFETY: cpuid exists on every x86_64 CPU; leaves 0 and 1 always do.
-    let (vendor, signature) = unsafe { (__cpuid(0), __cpuid(1).eax) };
-    let amd = (vendor.ebx, vendor.edx, vendor.ecx) == (0x6874_7541, 0x6974_6e65, 0x444d_4163);
-    // The family: the base family, plus the extended family where the base is 0xF.
-    let base = (signature >> 8) & 0xF;
-    let family = if base == 0xF {
-        base + ((signature >> 20) & 0xFF)
-    } else {
-        base
-    };
-    amd && family >= 0x17
+mod detect {
+    use core::sync::atomic::{AtomicU8, Ordering};
+
+    /// Whether this is an AMD CPU of family 0x17 (Zen) or later, by `cpuid` once, then cached.
+    pub(super) fn amd_zen() -> bool {
+        static CACHED: AtomicU8 = AtomicU8::new(u8::MAX);
+        match CACHED.load(Ordering::Relaxed) {
+            u8::MAX => {
+                let zen = cpuid_amd_zen();
+                CACHED.store(u8::from(zen), Ordering::Relaxed);
+                zen
+            }
+            cached => cached == 1,
+        }
+    }
+
+    fn cpuid_amd_zen() -> bool {
+        use core::arch::x86_64::__cpuid;
+        // `__cpuid` is an unsafe fn in some of the Rust versions the crate supports.
+        #[allow(unused_unsafe)]
+        // SAFETY: cpuid exists on every x86_64 CPU; leaves 0 and 1 always do.
+        let (vendor, signature) = unsafe { (__cpuid(0), __cpuid(1).eax) };
+        let amd = (vendor.ebx, vendor.edx, vendor.ecx) == (0x6874_7541, 0x6974_6e65, 0x444d_4163);
+        // The family: the base family, plus the extended family where the base is 0xF.
+        let base = (signature >> 8) & 0xF;
+        let family = if base == 0xF {
+            base + ((signature >> 20) & 0xFF)
+        } else {
+            base
+        };
+        amd && family >= 0x17
+    }
 }
 
+/// Elsewhere no AMD x86 core: a constant, so microcontroller builds link no detection (nor
+/// does Miri, which has no `cpuid`, or an SGX enclave, where it faults).
 #[cfg(not(all(target_arch = "x86_64", not(miri), not(target_env = "sgx"))))]
-fn amd_zen() -> bool {
-    false
+mod detect {
+    pub(super) fn amd_zen() -> bool {
+        false
+    }
 }
