@@ -21,7 +21,8 @@ fast as copying the input into the output buffer.
 With --write, regenerates one machine's section of BENCHMARKS.md from its records (each run a
 directory written by tools/bench_record.py, plus peers.json from tools/peers.py --json), between
 `<!-- bench:<machine> begin -->` and `<!-- bench:<machine> end -->`, inserted before the first
-`## Speed` heading if not there yet; the rest of the file is left as it is:
+machine's section (or `## Speed` heading) if not there yet; the rest of the file is left as it
+is:
 
     python3 tools/bench_ratios.py --write BENCHMARKS.md benches/record/zen4
 """
@@ -378,7 +379,7 @@ def section(machine_dir, markdown):
 
 
 def write(markdown, machine_dir):
-    """Replaces (or inserts before the first `## Speed`) the machine's section of `markdown`."""
+    """Replaces (or inserts before the first machine's section) the machine's section of `markdown`."""
     machine, text = section(machine_dir, markdown)
     path = Path(markdown)
     doc = path.read_text()
@@ -387,7 +388,8 @@ def write(markdown, machine_dir):
     if marked.search(doc):
         doc = marked.sub(lambda _: text, doc, count=1)
     else:
-        at = re.search(r"^## Speed", doc, re.MULTILINE)
+        # Before the first machine's section (its begin marker precedes its heading).
+        at = re.search(r"^(<!-- bench:\S+ begin -->|## Speed)", doc, re.MULTILINE)
         at = at.start() if at else len(doc)
         doc = doc[:at] + text + "\n\n" + doc[at:]
     path.write_text(doc)

@@ -73,11 +73,7 @@ impl Kernels {
         affine: &dyn Fn(usize) -> Affine,
         epilogue: E,
     ) {
-        let kernel = ApplyRuns {
-            io: contiguous_io(io, start, runs.span(), epilogue),
-            runs,
-            affine,
-        };
+        let kernel = apply_runs_kernel(io, start, runs, affine, epilogue);
         // SAFETY: the group lies inside the buffers (span checked).
         unsafe { self.run(kernel) }
     }
@@ -94,11 +90,7 @@ impl Kernels {
         epilogue: E,
     ) -> Sums {
         let next = Values(io.input_ptr(next, runs.span()));
-        let apply = ApplyRuns {
-            io: contiguous_io(io, start, runs.span(), epilogue),
-            runs,
-            affine,
-        };
+        let apply = apply_runs_kernel(io, start, runs, affine, epilogue);
         // SAFETY: both groups lie inside the buffers (spans checked), and the caller's groups
         // are disjoint, so the reads of `next` see input values.
         unsafe { self.run(ApplyRunsSummingNext { apply, next }) }
@@ -423,7 +415,7 @@ fn rows_kernel<'a, St: Statistic, S: Source, D: Sink, E: Epilogue>(
         io,
         rows,
         report,
-        blocks: schedule == Schedule::Separate,
+        schedule,
         statistic: PhantomData,
     }
 }
@@ -434,6 +426,21 @@ fn strided_span(rows: &Rows<'_>, stride: usize) -> usize {
     match rows.rows * rows.cols {
         0 => 0,
         n => (n - 1) * stride + 1,
+    }
+}
+
+/// The kernel that writes the group of runs at `start` (its span bounds-checked).
+fn apply_runs_kernel<'a, T: Element, E: Epilogue>(
+    io: &mut InOut<'_, T>,
+    start: usize,
+    runs: Runs,
+    affine: &'a dyn Fn(usize) -> Affine,
+    epilogue: E,
+) -> ApplyRuns<'a, Values<T>, ValuesMut<T>, E> {
+    ApplyRuns {
+        io: contiguous_io(io, start, runs.span(), epilogue),
+        runs,
+        affine,
     }
 }
 

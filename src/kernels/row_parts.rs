@@ -167,17 +167,28 @@ pub(crate) trait WithAffine {
     unsafe fn with<K: AffineKind>(self) -> Self::Output;
 }
 
-/// Runs `f` with the [`AffineKind`] of `p` (beta is never present for RMSNorm; the per-row
-/// affine never in the compact sets, where InstanceNorm does not take the row kernels, so
-/// their builds do not link that form). Each kind is a function of its own
-/// ([`Vector::outline`]): call this outside the hot loops.
+/// Runs `f` with the [`AffineKind`] of `p`. Each kind is a function of its own
+/// ([`Vector::outline`]): call this outside the hot loops. Only the kinds that can occur are
+/// instantiated: RMSNorm (`St` not centered) has no beta and no per-row affine (InstanceNorm
+/// alone takes that), and the compact sets, where InstanceNorm does not take the row kernels,
+/// no per-row affine either, so their builds do not link those forms.
 ///
 /// # Safety
 /// As `f` documents, and `V`'s instruction set is available.
 #[inline(always)]
-pub(crate) unsafe fn with_affine_kind<V: Vector, F: WithAffine>(p: &Rows<'_>, f: F) -> F::Output {
+pub(crate) unsafe fn with_affine_kind<V: Vector, St: Statistic, F: WithAffine>(
+    p: &Rows<'_>,
+    f: F,
+) -> F::Output {
     // SAFETY: forwarded from the caller.
     unsafe {
+        if !St::CENTERED {
+            debug_assert!(p.beta.is_none() && p.per_row.channels == 0);
+            return match p.gamma.is_some() {
+                true => V::outline(OfKind::<F, GammaOnly>(f, PhantomData)),
+                false => V::outline(OfKind::<F, Neither>(f, PhantomData)),
+            };
+        }
         if !V::COMPACT && p.per_row.channels > 0 {
             return V::outline(OfKind::<F, PerRow>(f, PhantomData));
         }
@@ -229,7 +240,7 @@ pub(crate) unsafe fn by_kind<
         marker: PhantomData,
     };
     // SAFETY: forwarded from the caller.
-    unsafe { with_affine_kind::<V, _>(p, args) }
+    unsafe { with_affine_kind::<V, St, _>(p, args) }
 }
 
 /// A [`RowPath`]'s arguments, waiting for the affine kind.
@@ -265,13 +276,20 @@ impl<F: WithAffine, K: AffineKind> Piece for OfKind<F, K> {
     }
 }
 
-/// Consecutive rows of `cols` values from row `first`, row `first + i` with `params[i]`.
+/// Consecutive rows of `cols` values from row `first`, row `first + i` with `params[i]`
+/// (taken as statistic `St`).
 ///
 /// # Safety
 /// `io` is valid for `params.len() * cols` reads and writes, gamma and beta hold `cols`
 /// values, and `V`'s instruction set is available.
 #[inline(always)]
-pub(crate) unsafe fn normalize_rows_of<V: Vector, S: Source, D: Sink, E: Epilogue>(
+pub(crate) unsafe fn normalize_rows_of<
+    V: Vector,
+    St: Statistic,
+    S: Source,
+    D: Sink,
+    E: Epilogue,
+>(
     io: Io<S, D, E>,
     cols: usize,
     first: usize,
@@ -280,7 +298,7 @@ pub(crate) unsafe fn normalize_rows_of<V: Vector, S: Source, D: Sink, E: Epilogu
 ) {
     let block = NormalizeBlock::<V, S, D, E>::new(io, cols, first, params, p);
     // SAFETY: forwarded from the caller.
-    unsafe { with_affine_kind::<V, _>(p, block) }
+    unsafe { with_affine_kind::<V, St, _>(p, block) }
 }
 
 /// [`normalize_rows_of`] with the affine kind `K` known, inlined: for callers that picked

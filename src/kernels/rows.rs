@@ -1,9 +1,9 @@
 //! LayerNorm and RMSNorm rows: each row's statistics, then its normalization with
 //! per-element gamma and beta. Long rows are written in the pass that sums the next row
-//! (under [`crate::Schedule::Separate`], those of [`BLOCKED_ROW`] values or more go a block
-//! at a time instead: [`super::row_blocks`]); short ones go a block at a time ([`super::short_rows`]); the compact (scalar) set takes one
-//! plain pass for the sums and one for the output, row after row. What these share is in
-//! [`super::row_parts`].
+//! (under [`Schedule::Separate`], those of [`BLOCKED_ROW`] values or more go a block at a
+//! time instead: [`super::row_blocks`]); short ones go a block at a time
+//! ([`super::short_rows`]); the compact (scalar) set takes one plain pass for the sums and
+//! one for the output, row after row. What these share is in [`super::row_parts`].
 
 use super::Kernel;
 use super::group::{Write, sums_while};
@@ -17,6 +17,7 @@ use super::row_parts::{
 use super::seam::{Epilogue, Io, Sink, Source};
 use super::short_rows::{SHORT_ROW, short_rows};
 use super::walk::{Runs, Statistic};
+use crate::schedule::Schedule;
 use crate::simd::{Arch, Vector};
 use crate::stats::Sums;
 use core::marker::PhantomData;
@@ -29,9 +30,9 @@ pub(crate) struct NormalizeRows<'a, St, S, D, E> {
     pub rows: Rows<'a>,
     /// Holds `rows` values per statistic asked for.
     pub report: Report<'a>,
-    /// Whether rows of [`BLOCKED_ROW`] values or more go a block at a time
-    /// ([`crate::Schedule::Separate`]) rather than each written while the next is summed.
-    pub blocks: bool,
+    /// Under [`Schedule::Separate`], rows of [`BLOCKED_ROW`] values or more go a block at a
+    /// time rather than each written while the next is summed.
+    pub schedule: Schedule,
     pub statistic: PhantomData<St>,
 }
 
@@ -48,7 +49,7 @@ impl<St: Statistic, S: Source, D: Sink, E: Epilogue> Kernel for NormalizeRows<'_
                 plain_rows::<A::Wide, St, S, D, E>(io, p, &mut self.report);
             } else if p.cols <= SHORT_ROW {
                 short_rows::<A::Wide, St, S, D, E>(io, p, &mut self.report);
-            } else if self.blocks && p.cols >= BLOCKED_ROW {
+            } else if self.schedule == Schedule::Separate && p.cols >= BLOCKED_ROW {
                 by_kind::<RowBlocks, A::Wide, St, S, D, E>(io, p, &mut self.report);
             } else {
                 by_kind::<LongRows, A::Wide, St, S, D, E>(io, p, &mut self.report);
@@ -74,7 +75,7 @@ unsafe fn plain_rows<V: Vector, St: Statistic, S: Source, D: Sink, E: Epilogue>(
             let sums = sums_while::<V, St, S>(row.src, Runs::row(p.cols), Sample::Prefix, &());
             let (params, mean, inv) = row_stats::<V, St, S>(row.src, p, sums);
             report.record(i, mean, inv);
-            normalize_rows_of::<V, S, D, E>(row, p.cols, i, &[params], p);
+            normalize_rows_of::<V, St, S, D, E>(row, p.cols, i, &[params], p);
         }
     }
 }
