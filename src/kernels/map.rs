@@ -1,6 +1,7 @@
 //! The normalize engine: one op per vector from input to output, with the output's lines
 //! asked for ahead of the stores and, for outputs far larger than the caches, stored
-//! non-temporally.
+//! non-temporally ([`map`]; [`stream_head`] and [`stream_lanes`] for the passes that write a
+//! group while they sum the next one).
 
 use super::lanes::once_per_line;
 use super::seam::{Epilogue, Io, Sink, Source};
@@ -126,8 +127,85 @@ pub(crate) unsafe fn write_lanes<V: Vector, S: Source, D: Sink, E: Epilogue>(
     // SAFETY: forwarded from the caller.
     unsafe {
         prefetch_output::<V, D>(io.dst, at);
-        let x = io.src.load_final::<V>(at, lanes);
-        let y = io.epilogue.apply(op.at(x, at, lanes));
-        io.dst.store(at, y, lanes);
+        io.dst.store(at, output_lanes(io, op, at, lanes), lanes);
+    }
+}
+
+/// The `lanes` outputs at `at`, computed but not stored.
+///
+/// # Safety
+/// As [`write_lanes`].
+#[inline(always)]
+pub(crate) unsafe fn output_lanes<V: Vector, S: Source, D: Sink, E: Epilogue>(
+    io: Io<S, D, E>,
+    op: &impl Lanewise<V>,
+    at: usize,
+    lanes: usize,
+) -> V {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        io.epilogue
+            .apply(op.at(io.src.load_final::<V>(at, lanes), at, lanes))
+    }
+}
+
+/// Where a run's non-temporal stores go, for a pass that writes a run while it walks another
+/// one a vector at a time from the run's start (`sums_while`): the first `head` values are
+/// stored first ([`stream_head`]), and each later write covers the vector `head` values past
+/// the one walked ([`stream_lanes`]), so that every whole vector lands on a vector-aligned
+/// address as streaming stores need.
+pub(crate) struct StreamRun {
+    /// Values before the run's output is vector-aligned ([`Sink::aligned_head`]).
+    head: usize,
+    /// The offset just past the run.
+    end: usize,
+}
+
+/// Stores the outputs before the run at `start` (of `len` values) is vector-aligned, and
+/// returns where its later writes go.
+///
+/// # Safety
+/// `start..start + len` lies in the mapped run of `io`, `op` may be called there, and `V`'s
+/// instruction set is available.
+#[inline(always)]
+pub(crate) unsafe fn stream_head<V: Vector, S: Source, D: Sink, E: Epilogue>(
+    io: Io<S, D, E>,
+    op: &impl Lanewise<V>,
+    start: usize,
+    len: usize,
+) -> StreamRun {
+    let head = io.dst.offset(start).aligned_head::<V>(len);
+    if head > 0 {
+        // SAFETY: `head <= len` ([`Sink::aligned_head`]); forwarded from the caller.
+        unsafe { io.dst.store(start, output_lanes(io, op, start, head), head) };
+    }
+    StreamRun {
+        head,
+        end: start + len,
+    }
+}
+
+/// Writes the outputs for the walk's vector at `at` of a run begun with [`stream_head`]: the
+/// vector `head` values on, streamed where whole, stored where it is the run's partial last.
+///
+/// # Safety
+/// As [`stream_head`] for the run, `at` is a whole number of vectors past its start, and the
+/// run's output is not read before a fence ([`Vector::fence`]).
+#[inline(always)]
+pub(crate) unsafe fn stream_lanes<V: Vector, S: Source, D: Sink, E: Epilogue>(
+    io: Io<S, D, E>,
+    op: &impl Lanewise<V>,
+    run: &StreamRun,
+    at: usize,
+) {
+    let at = at + run.head;
+    // SAFETY: `at..` stays inside the run, and whole vectors there are aligned (`head`).
+    unsafe {
+        if at + V::LANES <= run.end {
+            io.dst.store_stream(at, output_lanes(io, op, at, V::LANES));
+        } else if at < run.end {
+            let lanes = run.end - at;
+            io.dst.store(at, output_lanes(io, op, at, lanes), lanes);
+        }
     }
 }

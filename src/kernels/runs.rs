@@ -1,9 +1,12 @@
 //! Channels-first groups of planes: each run of a group written with its own scale and shift,
-//! alone or in the same stream that takes the next group's sums.
+//! alone or in the same stream that takes the next group's sums (streamed there too when the
+//! output is far larger than the caches: BatchNorm training 32x64x56x56 on an Emerald Rapids
+//! Xeon, family 6 model 207, 1.55x the one-channel floor storing through the cache, 1.29x
+//! streaming).
 
 use super::Kernel;
 use super::group::{Write, sums_while};
-use super::map::{Lanewise, map, write_lanes};
+use super::map::{Lanewise, StreamRun, map, stream_head, stream_lanes, write_lanes};
 use super::pivot::Sample;
 use super::seam::{Epilogue, Io, Sink, Source};
 use super::walk::{Runs, Variance};
@@ -75,13 +78,19 @@ impl<S: Source, D: Sink, E: Epilogue> Kernel for ApplyRunsSummingNext<'_, S, D, 
 
     #[inline(always)]
     unsafe fn run<A: Arch>(self) -> Sums {
-        let write = RunsAffine {
-            io: self.apply.io,
-            affine: self.apply.affine,
-        };
+        let (io, runs, affine) = (self.apply.io, self.apply.runs, self.apply.affine);
         // SAFETY: the kernel's contract, forwarded.
         unsafe {
-            sums_while::<A::Wide, Variance, S>(self.next, self.apply.runs, Sample::Spread, &write)
+            if io.nontemporal && A::Wide::STREAMS {
+                let write = StreamRunsAffine { io, runs, affine };
+                let sums =
+                    sums_while::<A::Wide, Variance, S>(self.next, runs, Sample::Spread, &write);
+                A::Wide::fence();
+                sums
+            } else {
+                let write = RunsAffine { io, affine };
+                sums_while::<A::Wide, Variance, S>(self.next, runs, Sample::Spread, &write)
+            }
         }
     }
 }
@@ -104,6 +113,33 @@ impl<V: Vector, S: Source, D: Sink, E: Epilogue> Write<V> for RunsAffine<'_, S, 
     unsafe fn write(&self, op: &AffineOp<V>, at: usize, lanes: usize) {
         // SAFETY: the write's contract covers `at..at + lanes` in the group written.
         unsafe { write_lanes(self.io, op, at, lanes) }
+    }
+}
+
+/// [`RunsAffine`] for an output stored non-temporally, as [`map`] stores outputs far larger
+/// than the caches.
+struct StreamRunsAffine<'a, S, D, E> {
+    io: Io<S, D, E>,
+    runs: Runs,
+    affine: &'a dyn Fn(usize) -> Affine,
+}
+
+impl<V: Vector, S: Source, D: Sink, E: Epilogue> Write<V> for StreamRunsAffine<'_, S, D, E> {
+    type Run = (AffineOp<V>, StreamRun);
+    #[inline(always)]
+    unsafe fn begin(&self, r: usize) -> Self::Run {
+        // SAFETY: run `r` lies in the buffers (the walk's contract).
+        unsafe {
+            let op = AffineOp::new((self.affine)(r));
+            let run = stream_head(self.io, &op, r * self.runs.stride, self.runs.len);
+            (op, run)
+        }
+    }
+    #[cfg_attr(target_arch = "x86_64", inline(always))]
+    #[cfg_attr(not(target_arch = "x86_64"), inline)]
+    unsafe fn write(&self, (op, run): &Self::Run, at: usize, _: usize) {
+        // SAFETY: the walk steps whole vectors from each run's start; the kernel fences.
+        unsafe { stream_lanes(self.io, op, run, at) }
     }
 }
 

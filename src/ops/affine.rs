@@ -8,10 +8,12 @@ pub(crate) struct ChannelAffine<'a> {
 }
 
 impl ChannelAffine<'_> {
+    #[inline]
     pub(crate) fn gamma(&self, c: usize) -> f32 {
         self.gamma.map_or(1.0, |g| g[c])
     }
 
+    #[inline]
     pub(crate) fn beta(&self, c: usize) -> f32 {
         self.beta.map_or(0.0, |b| b[c])
     }

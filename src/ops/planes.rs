@@ -69,14 +69,20 @@ impl Kernels {
             let stats = self.group_stats(io, set.first, runs, sums);
             let factor = finish(i, &stats);
             let m = stats.moments;
-            let plane = |r: usize| {
-                let c = set.channel + r * set.channel_step;
+            let of_channel = |c: usize| {
                 let scale = factor * affine.gamma(c);
                 Affine {
                     pivot: m.pivot(),
                     scale,
                     shift: affine.beta(c) - m.mean_offset() * scale,
                 }
+            };
+            // A BatchNorm channel's runs (its planes across the batch) share one affine,
+            // folded once per group rather than per run.
+            let first = of_channel(set.channel);
+            let plane = |r: usize| match set.channel_step {
+                0 => first,
+                step => of_channel(set.channel + r * step),
             };
             if overlapped && i + 1 < count {
                 let next = group(i + 1).first;

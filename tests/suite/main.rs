@@ -8,6 +8,7 @@
 //! - [`onnx_conformance`]: the ONNX and engine corpora (`tests/conformance/`);
 //! - [`regressions`]: one deterministic test per bug found;
 //! - [`rounding`]: f16 and bf16 rounding, bit for bit, on every set;
+//! - [`schedules`]: both schedules, bit for bit, on every row and group path;
 //! - [`streaming`]: outputs past the non-temporal threshold, bit for bit.
 //!
 //! `cargo test --test suite properties::` runs one of them.
@@ -21,4 +22,5 @@ mod onnx_conformance;
 mod properties;
 mod regressions;
 mod rounding;
+mod schedules;
 mod streaming;

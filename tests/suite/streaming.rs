@@ -5,7 +5,8 @@
 //! unaligned head before the streaming stores.
 
 use normkern::{
-    BatchNorm, InOut, InstanceNorm, Isa, Kernels, LayerNorm, Layout, RmsNorm, SavedStats, Shape,
+    BatchNorm, BatchNormTraining, InOut, InstanceNorm, Isa, Kernels, LayerNorm, Layout, RmsNorm,
+    SavedStats, Schedule, Shape,
 };
 
 /// More values than the streaming threshold (4 Mi values).
@@ -16,10 +17,18 @@ fn data(len: usize, seed: u64) -> Vec<f32> {
     normkern_reference::signal(len, 2.0, 0.5, seed)
 }
 
+/// Every instruction set, in both schedules (each streams in its own passes).
+fn all_kernels() -> impl Iterator<Item = Kernels> {
+    Isa::available().flat_map(|isa| {
+        let k = Kernels::new(isa).unwrap();
+        [Schedule::Overlapped, Schedule::Separate].map(|s| k.with_schedule(s))
+    })
+}
+
 /// `op` on all of `x`, and on its first `small` values alone, agree bit for bit there.
 fn agrees(what: &str, x: &[f32], small: usize, op: impl Fn(Kernels, InOut<'_>)) {
-    for isa in Isa::available() {
-        let k = Kernels::new(isa).unwrap();
+    for k in all_kernels() {
+        let isa = format!("{} {:?}", k.isa(), k.schedule());
         // One value in, so the output is misaligned for every vector width.
         let mut big = vec![0.0f32; x.len() + 1];
         op(k, InOut::new(x, &mut big[1..]));
@@ -111,5 +120,52 @@ fn instance_norm_both_layouts() {
             let saved = SavedStats::new(&mut mean, &mut inv);
             k.instance_norm(&p, shape, io, Some(saved)).unwrap()
         });
+    }
+}
+
+/// A channel's statistics span the batch, so the small tensor is two channels' planes
+/// gathered from the big one: each plane of the big output starts at its own misalignment.
+#[test]
+fn batch_norm_training_channels_first() {
+    let (c, hw) = (5, 1021);
+    let n = BIG / (c * hw) + 1;
+    let x = data(n * c * hw, 12);
+    let (gamma, beta) = (data(c, 13), data(c, 14));
+    let p = BatchNormTraining::new().gamma(&gamma).beta(&beta);
+    let kept = 2;
+    let planes = |t: &[f32], channels: usize| -> Vec<f32> {
+        (0..n)
+            .flat_map(|b| &t[b * channels * hw..][..kept * hw])
+            .copied()
+            .collect()
+    };
+    let small_x = planes(&x, c);
+    let small_p = BatchNormTraining::new()
+        .gamma(&gamma[..kept])
+        .beta(&beta[..kept]);
+    for k in all_kernels() {
+        let mut alone = vec![0.0f32; small_x.len()];
+        k.batch_norm_training(
+            &small_p,
+            Shape::ncl(n, kept, hw),
+            InOut::new(&small_x, &mut alone),
+            None,
+            None,
+        )
+        .unwrap();
+        let mut big = vec![0.0f32; x.len() + 1];
+        let io = InOut::new(&x, &mut big[1..]);
+        k.batch_norm_training(&p, Shape::ncl(n, c, hw), io, None, None)
+            .unwrap();
+        let same = planes(&big[1..], c)
+            .iter()
+            .zip(&alone)
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(
+            same,
+            "batch_norm_training on {} {:?}: streamed output differs from the cached one",
+            k.isa(),
+            k.schedule()
+        );
     }
 }

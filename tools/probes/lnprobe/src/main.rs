@@ -81,6 +81,47 @@ unsafe fn norm_row_nogb(x: *const f32, y: *mut f32, n: usize, mean: f32, r: f32)
         }
     }
 }
+/// norm_row with non-temporal stores: a masked head up to a 64-byte line, streams, a masked tail.
+#[target_feature(enable = "avx512f")]
+unsafe fn norm_row_nt(x: *const f32, y: *mut f32, n: usize, g: *const f32, b: *const f32, mean: f32, r: f32) {
+    unsafe {
+        let m = _mm512_set1_ps(mean);
+        let rv = _mm512_set1_ps(r);
+        let one = |j: usize| _mm512_fmadd_ps(_mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(x.add(j)), m), rv), _mm512_loadu_ps(g.add(j)), _mm512_loadu_ps(b.add(j)));
+        let head = ((64 - (y as usize % 64)) % 64 / 4).min(n);
+        let mut i = 0;
+        if head > 0 {
+            let k: __mmask16 = ((1u32 << head) - 1) as u16;
+            let d = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x), m), rv);
+            _mm512_mask_storeu_ps(y, k, _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(k, g), _mm512_maskz_loadu_ps(k, b)));
+            i = head;
+        }
+        while i + 16 <= n {
+            _mm512_stream_ps(y.add(i), one(i));
+            i += 16;
+        }
+        if i < n {
+            let k: __mmask16 = ((1u32 << (n - i)) - 1) as u16;
+            let d = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(k, x.add(i)), m), rv);
+            _mm512_mask_storeu_ps(y.add(i), k, _mm512_fmadd_ps(d, _mm512_maskz_loadu_ps(k, g.add(i)), _mm512_maskz_loadu_ps(k, b.add(i))));
+        }
+    }
+}
+fn two_pass_nt(x: &[f32], y: &mut [f32], cols: usize, g: &[f32], b: &[f32]) {
+    for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
+        unsafe {
+            let (m, r) = stats_row(xr.as_ptr(), cols);
+            norm_row_nt(xr.as_ptr(), yr.as_mut_ptr(), cols, g.as_ptr(), b.as_ptr(), m, r);
+        }
+    }
+    unsafe { _mm_sfence() };
+}
+fn norm_only_nt(x: &[f32], y: &mut [f32], cols: usize, g: &[f32], b: &[f32]) {
+    for (xr, yr) in x.chunks_exact(cols).zip(y.chunks_exact_mut(cols)) {
+        unsafe { norm_row_nt(xr.as_ptr(), yr.as_mut_ptr(), cols, g.as_ptr(), b.as_ptr(), 0.5, 1.1); }
+    }
+    unsafe { _mm_sfence() };
+}
 fn norm4_only(x: &[f32], y: &mut [f32], cols: usize, g: &[f32], b: &[f32]) {
     for (xr, yr) in x.chunks_exact(4 * cols).zip(y.chunks_exact_mut(4 * cols)) {
         unsafe { norm_rows4(xr.as_ptr(), yr.as_mut_ptr(), cols, g.as_ptr(), b.as_ptr(), 0.5, 1.1); }
@@ -148,7 +189,7 @@ fn main() {
     let (one_m, one_v) = ([0.1f32], [1.5f32]);
     let floor_bn = BatchNorm::new(&one_m, &one_v);
     let reps = (50_000_000 / n).max(2);
-    let names = ["copy", "floor", "normkern_ln", "normkern_rms", "hand_2pass", "hand_stats", "hand_norm", "hand_norm4rows", "hand_norm_nogb", "tiled4x512", "tiled4x1024", "tiled8x512", "tiled2x1024", "normkern_in", "hand_2pass_nogb", "normkern_ln_nogb"];
+    let names = ["copy", "floor", "normkern_ln", "normkern_rms", "hand_2pass", "hand_stats", "hand_norm", "hand_norm4rows", "hand_norm_nogb", "tiled4x512", "tiled4x1024", "tiled8x512", "tiled2x1024", "normkern_in", "hand_2pass_nogb", "normkern_ln_nogb", "hand_norm_nt", "hand_2pass_nt"];
     let mut t: Vec<Vec<f64>> = vec![vec![]; names.len()];
     for _ in 0..31 {
         for (f, tf) in t.iter_mut().enumerate() {
@@ -170,6 +211,9 @@ fn main() {
                     12 => tiled_only(black_box(&x), &mut y, cols, &g, &bb, 2, 1024),
                     13 => k.instance_norm(&inn, Shape::ncl(1, rows, cols), InOut::new(black_box(&x), &mut y), None).unwrap(),
                     14 => two_pass_nogb(black_box(&x), &mut y, cols),
+                    15 => k.layer_norm(&LayerNorm::new(), Shape::rows(rows, cols), InOut::new(black_box(&x), &mut y), None).unwrap(),
+                    16 => norm_only_nt(black_box(&x), &mut y, cols, &g, &bb),
+                    17 => two_pass_nt(black_box(&x), &mut y, cols, &g, &bb),
                     _ => k.layer_norm(&LayerNorm::new(), Shape::rows(rows, cols), InOut::new(black_box(&x), &mut y), None).unwrap(),
                 }
                 black_box(&mut y);

@@ -81,7 +81,7 @@ fn main() {
     let x: Vec<f32> = (0..len).map(|i| ((i * 7919) % 1000) as f32 * 0.001 + 3.0).collect();
     let mut y = vec![0f32; len];
     let (g, b) = (vec![1.1f32; c], vec![0.1f32; c]);
-    let k = Kernels::detect();
+    let k = match std::env::var("SCHED").as_deref() { Ok("sep") => Kernels::detect().with_schedule(Schedule::Separate), Ok("ovl") => Kernels::detect().with_schedule(Schedule::Overlapped), _ => Kernels::detect() };
     let bnt = BatchNormTraining::new().gamma(&g).beta(&b);
     let (gi, bi) = (vec![1.1f32; n * c], vec![0.1f32; n * c]);
     let _ = (&gi, &bi);
