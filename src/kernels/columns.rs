@@ -326,12 +326,20 @@ impl<S: Source> Kernel for ColumnSums<'_, '_, S> {
                 }
                 r += step;
             }
-            for j in 0..g.width {
-                s.dev[j] += f64::from(s.dev32[j]);
-                s.sq[j] += f64::from(s.sq32[j]);
-            }
+            // Zipped slices, free of bounds checks, so that the fold vectorizes: a scalar
+            // fold every SUM_ROWS rows cost a fifth of the pass (768 columns, Emerald Rapids).
+            fold_into(&mut s.dev[..g.width], &s.dev32[..g.width]);
+            fold_into(&mut s.sq[..g.width], &s.sq32[..g.width]);
             r0 += rows;
         }
+    }
+}
+
+/// `total[j] += part[j]`, widened to f64.
+#[inline(always)]
+fn fold_into(total: &mut [f64], part: &[f32]) {
+    for (t, &p) in total.iter_mut().zip(part) {
+        *t += f64::from(p);
     }
 }
 

@@ -100,13 +100,14 @@ impl RowPath for LongRows {
         }
         let row = |i: usize| io.offset(i * p.cols);
         let runs = Runs::row(p.cols);
-        let streaming = io.nontemporal && V::STREAMS;
         // SAFETY (every call): rows `i` and `i + 1` lie in both buffers.
         let mut sums = unsafe { sums_while::<V, St, S>(io.src, runs, Sample::Prefix, &()) };
         for i in 0..p.rows {
             let (params, mean, inv) = unsafe { row_stats::<V, St, S>(row(i).src, p, sums) };
             report.record(i, mean, inv);
             if i + 1 == p.rows {
+                // Through `map`, which fences after streaming: that also orders the stores
+                // streamed for the rows before.
                 unsafe { normalize_rows_as::<V, K, S, D, E>(row(i), p.cols, i, &[params], p) };
             } else {
                 let write = NormalizeWhileSumming::<V, St, S, D, E> {
@@ -115,15 +116,10 @@ impl RowPath for LongRows {
                     row: i,
                     p,
                     next: row(i + 1).src,
-                    streaming,
                     marker: PhantomData,
                 };
                 sums = unsafe { write.with::<K>() };
             }
-        }
-        if streaming {
-            // SAFETY: the caller's contract covers the instruction set.
-            unsafe { V::fence() };
         }
     }
 }
@@ -136,8 +132,6 @@ struct NormalizeWhileSumming<'a, 'p, V, St, S, D, E> {
     row: usize,
     p: &'a Rows<'p>,
     next: S,
-    /// Store the row non-temporally ([`StreamOp`]).
-    streaming: bool,
     marker: PhantomData<(V, St)>,
 }
 
@@ -152,7 +146,8 @@ impl<V: Vector, St: Statistic, S: Source, D: Sink, E: Epilogue> WithAffine
         // SAFETY: both rows lie in the buffers (the caller's contract).
         unsafe {
             let op = RowOp::<V, K>::new(self.params, self.p, self.row);
-            if self.streaming {
+            // Non-temporal stores for outputs far larger than the caches ([`StreamOp`]).
+            if io.nontemporal && V::STREAMS {
                 let write = StreamOp { io, op, cols };
                 sums_while::<V, St, S>(self.next, runs, Sample::Prefix, &write)
             } else {
@@ -203,7 +198,8 @@ impl<V: Vector, S: Source, D: Sink, E: Epilogue, Op: Lanewise<V>> Write<V>
     }
     #[inline(always)]
     unsafe fn write(&self, run: &StreamRun, at: usize, _: usize) {
-        // SAFETY: the walk steps whole vectors from the row's start; the rows fence at the end.
+        // SAFETY: the walk steps whole vectors from the row's start; the last row's `map`
+        // fences.
         unsafe { stream_lanes(self.io, &self.op, run, at) }
     }
 }

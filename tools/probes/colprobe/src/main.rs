@@ -1,0 +1,159 @@
+//! Probe: where BatchNorm training channels-last (`[rows, cols]`, statistics down the columns)
+//! spends its time on this CPU: normkern against hand-written passes over the same bytes.
+//! Interleaved medians, each as a ratio to the one-channel floor of the same round.
+use normkern::*;
+use normkern::split::Part;
+use std::arch::x86_64::*;
+use std::hint::black_box;
+use std::time::Instant;
+
+/// One read of every value (the bound of a pass that only reads).
+#[target_feature(enable = "avx512f")]
+unsafe fn read_all(x: &[f32]) -> f32 {
+    // SAFETY: the caller provides AVX-512 and FMA and in-bounds slices.
+    unsafe {
+        let p = x.as_ptr();
+        let mut a = [_mm512_setzero_ps(); 4];
+        let mut i = 0;
+        while i + 64 <= x.len() {
+            for (k, acc) in a.iter_mut().enumerate() {
+                *acc = _mm512_add_ps(*acc, _mm512_loadu_ps(p.add(i + 16 * k)));
+            }
+            i += 64;
+        }
+        _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3])))
+    }
+}
+
+/// Column sums of `x - k[j]` and its square over `rows` rows `stride` apart, four rows per
+/// accumulator load and store (as normkern's `ColumnSums`).
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn column_sums(x: *const f32, rows: usize, cols: usize, stride: usize, k: &[f32], s: &mut [f32], q: &mut [f32]) {
+    // SAFETY: the caller provides AVX-512 and FMA and in-bounds slices.
+    unsafe {
+        let mut r = 0;
+        while r < rows {
+            let step = if rows - r >= 4 { 4 } else { 1 };
+            let mut j = 0;
+            while j < cols {
+                let kv = _mm512_loadu_ps(k.as_ptr().add(j));
+                let mut sv = _mm512_loadu_ps(s.as_ptr().add(j));
+                let mut qv = _mm512_loadu_ps(q.as_ptr().add(j));
+                for i in 0..step {
+                    let d = _mm512_sub_ps(_mm512_loadu_ps(x.add((r + i) * stride + j)), kv);
+                    sv = _mm512_add_ps(sv, d);
+                    qv = _mm512_fmadd_ps(d, d, qv);
+                }
+                _mm512_storeu_ps(s.as_mut_ptr().add(j), sv);
+                _mm512_storeu_ps(q.as_mut_ptr().add(j), qv);
+                j += 16;
+            }
+            r += step;
+        }
+    }
+}
+
+/// `y = (x - k[j]) * a[j] + b[j]` row by row.
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn column_affine(x: &[f32], y: &mut [f32], cols: usize, k: &[f32], a: &[f32], b: &[f32]) {
+    // SAFETY: the caller provides AVX-512 and FMA and in-bounds slices.
+    unsafe {
+        for r in 0..x.len() / cols {
+            let (xp, yp) = (x.as_ptr().add(r * cols), y.as_mut_ptr().add(r * cols));
+            let mut j = 0;
+            while j < cols {
+                let v = _mm512_sub_ps(_mm512_loadu_ps(xp.add(j)), _mm512_loadu_ps(k.as_ptr().add(j)));
+                let v = _mm512_fmadd_ps(v, _mm512_loadu_ps(a.as_ptr().add(j)), _mm512_loadu_ps(b.as_ptr().add(j)));
+                _mm512_storeu_ps(yp.add(j), v);
+                j += 16;
+            }
+        }
+    }
+}
+
+fn med(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn main() {
+    let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().unwrap()).collect();
+    let (rows, cols) = (args.first().copied().unwrap_or(4096), args.get(1).copied().unwrap_or(768));
+    assert_eq!(cols % 16, 0);
+    let n = rows * cols;
+    let mut seed = 0x2545F4914F6CDD1Du64;
+    let x: Vec<f32> = (0..n)
+        .map(|i| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0 + (i % cols) as f32 * 0.01
+        })
+        .collect();
+    let mut y = vec![0f32; n];
+    let (g, bb) = (vec![1.1f32; cols], vec![0.1f32; cols]);
+    let (mean, var) = (vec![0.2f32; cols], vec![1.5f32; cols]);
+    let k = Kernels::detect();
+    let train = BatchNormTraining::new().gamma(&g).beta(&bb);
+    let infer = BatchNorm::new(&mean, &var).gamma(&g).beta(&bb);
+    let (one_m, one_v) = ([0.1f32], [1.5f32]);
+    let floor_bn = BatchNorm::new(&one_m, &one_v);
+    let shape = Shape::ntc(1, rows, cols);
+    let (mut s, mut q) = (vec![0f32; cols], vec![0f32; cols]);
+    let pivot = vec![0.3f32; cols];
+    let mut partial = vec![Moments::default(); cols];
+    let reps = (50_000_000 / n).max(2);
+    let names = [
+        "copy", "floor", "normkern_train", "normkern_infer", "hand_read", "hand_colsums",
+        "hand_pivot256", "hand_affine", "hand_total", "normkern_stats", "nk_stats+infer",
+        "hand_sums+infer",
+    ];
+    let mut t: Vec<Vec<f64>> = vec![vec![]; names.len()];
+    for _ in 0..31 {
+        for (f, tf) in t.iter_mut().enumerate() {
+            let start = Instant::now();
+            for _ in 0..reps {
+                let x = black_box(&x[..]);
+                // SAFETY (hand passes): AVX-512 and FMA are present (checked below).
+                unsafe {
+                    match f {
+                        0 => y.copy_from_slice(x),
+                        1 => k.batch_norm_inference(&floor_bn, Shape::channels_first(1, 1, n), InOut::new(x, &mut y)).unwrap(),
+                        2 => k.batch_norm_training(&train, shape, InOut::new(x, &mut y), None, None).unwrap(),
+                        3 => k.batch_norm_inference(&infer, shape, InOut::new(x, &mut y)).unwrap(),
+                        4 => {
+                            black_box(read_all(x));
+                        }
+                        5 => column_sums(x.as_ptr(), rows, cols, cols, &pivot, &mut s, &mut q),
+                        6 => column_sums(x.as_ptr(), 256, cols, cols * (rows / 256), &pivot, &mut s, &mut q),
+                        7 => column_affine(x, &mut y, cols, &pivot, &g, &bb),
+                        9 => k.batch_norm_training_stats(shape, Part::whole(&shape), x, &mut partial).unwrap(),
+                        10 => {
+                            k.batch_norm_training_stats(shape, Part::whole(&shape), x, &mut partial).unwrap();
+                            k.batch_norm_inference(&infer, shape, InOut::new(x, &mut y)).unwrap();
+                        }
+                        11 => {
+                            column_sums(x.as_ptr(), 256, cols, cols * (rows / 256), &pivot, &mut s, &mut q);
+                            column_sums(x.as_ptr(), rows, cols, cols, &pivot, &mut s, &mut q);
+                            k.batch_norm_inference(&infer, shape, InOut::new(x, &mut y)).unwrap();
+                        }
+                        _ => {
+                            column_sums(x.as_ptr(), 256, cols, cols * (rows / 256), &pivot, &mut s, &mut q);
+                            column_sums(x.as_ptr(), rows, cols, cols, &pivot, &mut s, &mut q);
+                            column_affine(x, &mut y, cols, &pivot, &g, &bb);
+                        }
+                    }
+                }
+                black_box(&mut y);
+                black_box(&mut s);
+            }
+            tf.push(start.elapsed().as_secs_f64() / reps as f64);
+        }
+    }
+    let m: Vec<f64> = t.into_iter().map(med).collect();
+    print!("{rows}x{cols}:");
+    for (name, v) in names.iter().zip(&m) {
+        print!(" {name} {:.0}us ({:.2}xfloor)", v * 1e6, v / m[1]);
+    }
+    println!();
+}
