@@ -1,8 +1,8 @@
 //! Probe: where BatchNorm training channels-last (`[rows, cols]`, statistics down the columns)
 //! spends its time on this CPU: normkern against hand-written passes over the same bytes.
 //! Interleaved medians, each as a ratio to the one-channel floor of the same round.
-use normkern::*;
 use normkern::split::Part;
+use normkern::*;
 use std::arch::x86_64::*;
 use std::hint::black_box;
 use std::time::Instant;
@@ -21,14 +21,25 @@ unsafe fn read_all(x: &[f32]) -> f32 {
             }
             i += 64;
         }
-        _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a[0], a[1]), _mm512_add_ps(a[2], a[3])))
+        _mm512_reduce_add_ps(_mm512_add_ps(
+            _mm512_add_ps(a[0], a[1]),
+            _mm512_add_ps(a[2], a[3]),
+        ))
     }
 }
 
 /// Column sums of `x - k[j]` and its square over `rows` rows `stride` apart, four rows per
 /// accumulator load and store (as normkern's `ColumnSums`).
 #[target_feature(enable = "avx512f,fma")]
-unsafe fn column_sums(x: *const f32, rows: usize, cols: usize, stride: usize, k: &[f32], s: &mut [f32], q: &mut [f32]) {
+unsafe fn column_sums(
+    x: *const f32,
+    rows: usize,
+    cols: usize,
+    stride: usize,
+    k: &[f32],
+    s: &mut [f32],
+    q: &mut [f32],
+) {
     // SAFETY: the caller provides AVX-512 and FMA and in-bounds slices.
     unsafe {
         let mut r = 0;
@@ -62,8 +73,15 @@ unsafe fn column_affine(x: &[f32], y: &mut [f32], cols: usize, k: &[f32], a: &[f
             let (xp, yp) = (x.as_ptr().add(r * cols), y.as_mut_ptr().add(r * cols));
             let mut j = 0;
             while j < cols {
-                let v = _mm512_sub_ps(_mm512_loadu_ps(xp.add(j)), _mm512_loadu_ps(k.as_ptr().add(j)));
-                let v = _mm512_fmadd_ps(v, _mm512_loadu_ps(a.as_ptr().add(j)), _mm512_loadu_ps(b.as_ptr().add(j)));
+                let v = _mm512_sub_ps(
+                    _mm512_loadu_ps(xp.add(j)),
+                    _mm512_loadu_ps(k.as_ptr().add(j)),
+                );
+                let v = _mm512_fmadd_ps(
+                    v,
+                    _mm512_loadu_ps(a.as_ptr().add(j)),
+                    _mm512_loadu_ps(b.as_ptr().add(j)),
+                );
                 _mm512_storeu_ps(yp.add(j), v);
                 j += 16;
             }
@@ -77,8 +95,14 @@ fn med(mut v: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().unwrap()).collect();
-    let (rows, cols) = (args.first().copied().unwrap_or(4096), args.get(1).copied().unwrap_or(768));
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|a| a.parse().unwrap())
+        .collect();
+    let (rows, cols) = (
+        args.first().copied().unwrap_or(4096),
+        args.get(1).copied().unwrap_or(768),
+    );
     assert_eq!(cols % 16, 0);
     let n = rows * cols;
     let mut seed = 0x2545F4914F6CDD1Du64;
@@ -104,8 +128,17 @@ fn main() {
     let mut partial = vec![Moments::default(); cols];
     let reps = (50_000_000 / n).max(2);
     let names = [
-        "copy", "floor", "normkern_train", "normkern_infer", "hand_read", "hand_colsums",
-        "hand_pivot256", "hand_affine", "hand_total", "normkern_stats", "nk_stats+infer",
+        "copy",
+        "floor",
+        "normkern_train",
+        "normkern_infer",
+        "hand_read",
+        "hand_colsums",
+        "hand_pivot256",
+        "hand_affine",
+        "hand_total",
+        "normkern_stats",
+        "nk_stats+infer",
         "hand_sums+infer",
     ];
     let mut t: Vec<Vec<f64>> = vec![vec![]; names.len()];
@@ -118,27 +151,71 @@ fn main() {
                 unsafe {
                     match f {
                         0 => y.copy_from_slice(x),
-                        1 => k.batch_norm_inference(&floor_bn, Shape::channels_first(1, 1, n), InOut::new(x, &mut y)).unwrap(),
-                        2 => k.batch_norm_training(&train, shape, InOut::new(x, &mut y), None, None).unwrap(),
-                        3 => k.batch_norm_inference(&infer, shape, InOut::new(x, &mut y)).unwrap(),
+                        1 => k
+                            .batch_norm_inference(
+                                &floor_bn,
+                                Shape::channels_first(1, 1, n),
+                                InOut::new(x, &mut y),
+                            )
+                            .unwrap(),
+                        2 => k
+                            .batch_norm_training(&train, shape, InOut::new(x, &mut y), None, None)
+                            .unwrap(),
+                        3 => k
+                            .batch_norm_inference(&infer, shape, InOut::new(x, &mut y))
+                            .unwrap(),
                         4 => {
                             black_box(read_all(x));
                         }
                         5 => column_sums(x.as_ptr(), rows, cols, cols, &pivot, &mut s, &mut q),
-                        6 => column_sums(x.as_ptr(), 256, cols, cols * (rows / 256), &pivot, &mut s, &mut q),
+                        6 => column_sums(
+                            x.as_ptr(),
+                            256,
+                            cols,
+                            cols * (rows / 256),
+                            &pivot,
+                            &mut s,
+                            &mut q,
+                        ),
                         7 => column_affine(x, &mut y, cols, &pivot, &g, &bb),
-                        9 => k.batch_norm_training_stats(shape, Part::whole(&shape), x, &mut partial).unwrap(),
+                        9 => k
+                            .batch_norm_training_stats(shape, Part::whole(&shape), x, &mut partial)
+                            .unwrap(),
                         10 => {
-                            k.batch_norm_training_stats(shape, Part::whole(&shape), x, &mut partial).unwrap();
-                            k.batch_norm_inference(&infer, shape, InOut::new(x, &mut y)).unwrap();
+                            k.batch_norm_training_stats(
+                                shape,
+                                Part::whole(&shape),
+                                x,
+                                &mut partial,
+                            )
+                            .unwrap();
+                            k.batch_norm_inference(&infer, shape, InOut::new(x, &mut y))
+                                .unwrap();
                         }
                         11 => {
-                            column_sums(x.as_ptr(), 256, cols, cols * (rows / 256), &pivot, &mut s, &mut q);
+                            column_sums(
+                                x.as_ptr(),
+                                256,
+                                cols,
+                                cols * (rows / 256),
+                                &pivot,
+                                &mut s,
+                                &mut q,
+                            );
                             column_sums(x.as_ptr(), rows, cols, cols, &pivot, &mut s, &mut q);
-                            k.batch_norm_inference(&infer, shape, InOut::new(x, &mut y)).unwrap();
+                            k.batch_norm_inference(&infer, shape, InOut::new(x, &mut y))
+                                .unwrap();
                         }
                         _ => {
-                            column_sums(x.as_ptr(), 256, cols, cols * (rows / 256), &pivot, &mut s, &mut q);
+                            column_sums(
+                                x.as_ptr(),
+                                256,
+                                cols,
+                                cols * (rows / 256),
+                                &pivot,
+                                &mut s,
+                                &mut q,
+                            );
                             column_sums(x.as_ptr(), rows, cols, cols, &pivot, &mut s, &mut q);
                             column_affine(x, &mut y, cols, &pivot, &g, &bb);
                         }

@@ -171,6 +171,21 @@ fn norm_only(x: &[f32], y: &mut [f32], cols: usize, g: &[f32], b: &[f32]) {
     }
 }
 
+/// This core's clock in GHz, from a chain of dependent `imul`s (3 cycles each on the Intel and
+/// AMD cores measured; a dependent `add` chain is not a clock there: Golden Cove folds
+/// immediate adds at rename).
+fn clock_ghz() -> f64 {
+    let n = 200_000_000u64;
+    let mut x = 3u64;
+    let s = Instant::now();
+    for _ in 0..n {
+        // SAFETY: register arithmetic only.
+        unsafe { std::arch::asm!("imul {0}, {0}", "imul {0}, {0}", "imul {0}, {0}", "imul {0}, {0}", inout(reg) x) };
+    }
+    black_box(x);
+    (4 * 3 * n) as f64 / s.elapsed().as_secs_f64() / 1e9
+}
+
 fn med(mut v: Vec<f64>) -> f64 { v.sort_by(|a, b| a.partial_cmp(b).unwrap()); v[v.len() / 2] }
 
 fn main() {
@@ -225,4 +240,10 @@ fn main() {
     print!("{rows}x{cols}:");
     for (name, v) in names.iter().zip(&m) { print!(" {name} {:.1}us ({:.2}xfloor)", v * 1e6, v / m[1]); }
     println!();
+    let ghz = clock_ghz();
+    let per_vector = |t: f64| t * ghz * 1e9 / (n / 16) as f64;
+    println!(
+        "clock {ghz:.2} GHz: cycles per 16 values: floor {:.1}, normkern_ln {:.1}, normkern_rms {:.1}; normkern_ln {:.1} ns a row",
+        per_vector(m[1]), per_vector(m[2]), per_vector(m[3]), m[2] * 1e9 / rows as f64
+    );
 }
