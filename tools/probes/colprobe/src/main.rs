@@ -64,6 +64,23 @@ unsafe fn column_sums(
     }
 }
 
+/// What normkern's statistics pass reads, by hand: column sums over `PIVOT_ROWS` rows spread
+/// over the block (the pivot sample), then over every row.
+///
+/// # Safety
+/// As [`column_sums`], for a `[rows, cols]` block with `rows >= PIVOT_ROWS`.
+unsafe fn hand_stats(x: &[f32], rows: usize, cols: usize, k: &[f32], s: &mut [f32], q: &mut [f32]) {
+    let spread = cols * (rows / PIVOT_ROWS);
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        column_sums(x.as_ptr(), PIVOT_ROWS, cols, spread, k, s, q);
+        column_sums(x.as_ptr(), rows, cols, cols, k, s, q);
+    }
+}
+
+/// Rows in normkern's pivot sample (`ops/columns.rs`).
+const PIVOT_ROWS: usize = 256;
+
 /// `y = (x - k[j]) * a[j] + b[j]` row by row.
 #[target_feature(enable = "avx512f,fma")]
 unsafe fn column_affine(x: &[f32], y: &mut [f32], cols: usize, k: &[f32], a: &[f32], b: &[f32]) {
@@ -168,15 +185,18 @@ fn main() {
                             black_box(read_all(x));
                         }
                         5 => column_sums(x.as_ptr(), rows, cols, cols, &pivot, &mut s, &mut q),
-                        6 => column_sums(
-                            x.as_ptr(),
-                            256,
-                            cols,
-                            cols * (rows / 256),
-                            &pivot,
-                            &mut s,
-                            &mut q,
-                        ),
+                        6 => {
+                            let spread = cols * (rows / PIVOT_ROWS);
+                            column_sums(
+                                x.as_ptr(),
+                                PIVOT_ROWS,
+                                cols,
+                                spread,
+                                &pivot,
+                                &mut s,
+                                &mut q,
+                            )
+                        }
                         7 => column_affine(x, &mut y, cols, &pivot, &g, &bb),
                         9 => k
                             .batch_norm_training_stats(shape, Part::whole(&shape), x, &mut partial)
@@ -193,30 +213,12 @@ fn main() {
                                 .unwrap();
                         }
                         11 => {
-                            column_sums(
-                                x.as_ptr(),
-                                256,
-                                cols,
-                                cols * (rows / 256),
-                                &pivot,
-                                &mut s,
-                                &mut q,
-                            );
-                            column_sums(x.as_ptr(), rows, cols, cols, &pivot, &mut s, &mut q);
+                            hand_stats(x, rows, cols, &pivot, &mut s, &mut q);
                             k.batch_norm_inference(&infer, shape, InOut::new(x, &mut y))
                                 .unwrap();
                         }
                         _ => {
-                            column_sums(
-                                x.as_ptr(),
-                                256,
-                                cols,
-                                cols * (rows / 256),
-                                &pivot,
-                                &mut s,
-                                &mut q,
-                            );
-                            column_sums(x.as_ptr(), rows, cols, cols, &pivot, &mut s, &mut q);
+                            hand_stats(x, rows, cols, &pivot, &mut s, &mut q);
                             column_affine(x, &mut y, cols, &pivot, &g, &bb);
                         }
                     }

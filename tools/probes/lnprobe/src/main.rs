@@ -171,6 +171,36 @@ fn norm_only(x: &[f32], y: &mut [f32], cols: usize, g: &[f32], b: &[f32]) {
     }
 }
 
+/// LayerNorm of 64-value rows held in registers, four rows at a time: one load per value,
+/// gamma and beta in registers, the mean of each row as its pivot (what a 64-wide row can
+/// cost when nothing is reloaded; no acceptance check, no fallback). Rows of exactly 64.
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn regs64(x: &[f32], y: &mut [f32], g: &[f32], b: &[f32]) {
+    unsafe {
+        let gv: [__m512; 4] = core::array::from_fn(|k| _mm512_loadu_ps(g.as_ptr().add(16 * k)));
+        let bv: [__m512; 4] = core::array::from_fn(|k| _mm512_loadu_ps(b.as_ptr().add(16 * k)));
+        let inv_n = 1.0 / 64.0;
+        for (xr, yr) in x.chunks_exact(64).zip(y.chunks_exact_mut(64)) {
+            let v: [__m512; 4] = core::array::from_fn(|k| _mm512_loadu_ps(xr.as_ptr().add(16 * k)));
+            let total = _mm512_add_ps(_mm512_add_ps(v[0], v[1]), _mm512_add_ps(v[2], v[3]));
+            let pivot = _mm512_set1_ps(_mm512_reduce_add_ps(total) * inv_n);
+            let d: [__m512; 4] = core::array::from_fn(|k| _mm512_sub_ps(v[k], pivot));
+            let dev = _mm512_add_ps(_mm512_add_ps(d[0], d[1]), _mm512_add_ps(d[2], d[3]));
+            let sq = _mm512_fmadd_ps(d[0], d[0], _mm512_mul_ps(d[1], d[1]));
+            let sq = _mm512_fmadd_ps(d[2], d[2], _mm512_fmadd_ps(d[3], d[3], sq));
+            let offset = _mm512_reduce_add_ps(dev) * inv_n;
+            let var = (_mm512_reduce_add_ps(sq) * inv_n - offset * offset).max(0.0);
+            let inv = _mm512_set1_ps(1.0 / (var + 1e-5).sqrt());
+            let o = _mm512_set1_ps(offset);
+            for k in 0..4 {
+                let u = _mm512_sub_ps(d[k], o);
+                let out = _mm512_fmadd_ps(u, _mm512_mul_ps(inv, gv[k]), bv[k]);
+                _mm512_storeu_ps(yr.as_mut_ptr().add(16 * k), out);
+            }
+        }
+    }
+}
+
 /// This core's clock in GHz, from a chain of dependent `imul`s (3 cycles each on the Intel and
 /// AMD cores measured; a dependent `add` chain is not a clock there: Golden Cove folds
 /// immediate adds at rename).
@@ -204,7 +234,15 @@ fn main() {
     let (one_m, one_v) = ([0.1f32], [1.5f32]);
     let floor_bn = BatchNorm::new(&one_m, &one_v);
     let reps = (50_000_000 / n).max(2);
-    let names = ["copy", "floor", "normkern_ln", "normkern_rms", "hand_2pass", "hand_stats", "hand_norm", "hand_norm4rows", "hand_norm_nogb", "tiled4x512", "tiled4x1024", "tiled8x512", "tiled2x1024", "normkern_in", "hand_2pass_nogb", "normkern_ln_nogb", "hand_norm_nt", "hand_2pass_nt"];
+    let names = ["copy", "floor", "normkern_ln", "normkern_rms", "hand_2pass", "hand_stats", "hand_norm", "hand_norm4rows", "hand_norm_nogb", "tiled4x512", "tiled4x1024", "tiled8x512", "tiled2x1024", "normkern_in", "hand_2pass_nogb", "normkern_ln_nogb", "hand_norm_nt", "hand_2pass_nt", "hand_regs64"];
+    if cols == 64 {
+        // The hand loop computes what normkern does (within f32 rounding).
+        let mut z = vec![0f32; n];
+        k.layer_norm(&ln, Shape::rows(rows, cols), InOut::new(&x, &mut y), None).unwrap();
+        unsafe { regs64(&x, &mut z, &g, &bb) };
+        let worst = y.iter().zip(&z).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst < 1e-4, "hand_regs64 differs from normkern by {worst}");
+    }
     let mut t: Vec<Vec<f64>> = vec![vec![]; names.len()];
     for _ in 0..31 {
         for (f, tf) in t.iter_mut().enumerate() {
@@ -229,6 +267,8 @@ fn main() {
                     15 => k.layer_norm(&LayerNorm::new(), Shape::rows(rows, cols), InOut::new(black_box(&x), &mut y), None).unwrap(),
                     16 => norm_only_nt(black_box(&x), &mut y, cols, &g, &bb),
                     17 => two_pass_nt(black_box(&x), &mut y, cols, &g, &bb),
+                    18 if cols == 64 => unsafe { regs64(black_box(&x), &mut y, &g, &bb) },
+                    18 => {}
                     _ => k.layer_norm(&LayerNorm::new(), Shape::rows(rows, cols), InOut::new(black_box(&x), &mut y), None).unwrap(),
                 }
                 black_box(&mut y);
@@ -243,7 +283,7 @@ fn main() {
     let ghz = clock_ghz();
     let per_vector = |t: f64| t * ghz * 1e9 / (n / 16) as f64;
     println!(
-        "clock {ghz:.2} GHz: cycles per 16 values: floor {:.1}, normkern_ln {:.1}, normkern_rms {:.1}; normkern_ln {:.1} ns a row",
-        per_vector(m[1]), per_vector(m[2]), per_vector(m[3]), m[2] * 1e9 / rows as f64
+        "clock {ghz:.2} GHz: cycles per 16 values: floor {:.1}, normkern_ln {:.1}, normkern_rms {:.1}, hand_regs64 {:.1}; normkern_ln {:.1} ns a row",
+        per_vector(m[1]), per_vector(m[2]), per_vector(m[3]), per_vector(m[18]), m[2] * 1e9 / rows as f64
     );
 }
