@@ -106,8 +106,6 @@ impl RowPath for LongRows {
             let (params, mean, inv) = unsafe { row_stats::<V, St, S>(row(i).src, p, sums) };
             report.record(i, mean, inv);
             if i + 1 == p.rows {
-                // Through `map`, which fences after streaming: that also orders the stores
-                // streamed for the rows before.
                 unsafe { normalize_rows_as::<V, K, S, D, E>(row(i), p.cols, i, &[params], p) };
             } else {
                 let write = NormalizeWhileSumming::<V, St, S, D, E> {
@@ -120,6 +118,12 @@ impl RowPath for LongRows {
                 };
                 sums = unsafe { write.with::<K>() };
             }
+        }
+        if io.nontemporal && V::STREAMS {
+            // One fence for all the rows streamed, here where they stream, as the channels-first
+            // pass fences its groups (the last row's `map` fences too: harmless).
+            // SAFETY: the caller's contract covers the instruction set.
+            unsafe { V::fence() };
         }
     }
 }
@@ -198,8 +202,7 @@ impl<V: Vector, S: Source, D: Sink, E: Epilogue, Op: Lanewise<V>> Write<V>
     }
     #[inline(always)]
     unsafe fn write(&self, run: &StreamRun, at: usize, _: usize) {
-        // SAFETY: the walk steps whole vectors from the row's start; the last row's `map`
-        // fences.
+        // SAFETY: the walk steps whole vectors from the row's start; the rows fence at the end.
         unsafe { stream_lanes(self.io, &self.op, run, at) }
     }
 }

@@ -162,9 +162,7 @@ pub(crate) trait Vector: Copy {
     /// stack on small ones.
     const COMPACT: bool = false;
 
-    /// Whether `store_stream` bypasses the cache (x86 non-temporal stores). Only sets that
-    /// also `SPECIALIZE` stream: `map`'s streaming loop and its fence sit in the specialized
-    /// form.
+    /// Whether `store_stream` bypasses the cache (x86 non-temporal stores).
     const STREAMS: bool = false;
 
     /// Runs `piece` as a function of its own, compiled for this register's instruction set,
