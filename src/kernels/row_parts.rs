@@ -3,7 +3,8 @@
 //! normalize pass over consecutive rows with gamma and beta matched once.
 
 use super::group::{group_stats, mean_square};
-use super::map::{Lanewise, map};
+use super::lanes::load_param;
+use super::map::{Lanewise, map, prefetch_output};
 use super::seam::{Epilogue, Io, Sink, Source};
 use super::walk::{Runs, Statistic};
 use crate::simd::{Piece, Vector};
@@ -325,6 +326,71 @@ pub(crate) unsafe fn normalize_rows_as<
     unsafe { block.with::<K>() }
 }
 
+/// Row widths up to this many vectors can have [`normalize_held_rows`] (where the set has
+/// registers for twice as many).
+pub(crate) const HELD_VECTORS: usize = 8;
+
+/// Whether rows of `vectors` whole vectors can be normalized with their gamma and beta held
+/// in registers, on the set `V` and for `io`'s stores.
+pub(crate) fn holds_params<V: Vector, S: Source, D: Sink, E: Epilogue>(
+    io: &Io<S, D, E>,
+    vectors: usize,
+) -> bool {
+    // Streaming stores want aligned outputs, which only `map` arranges.
+    let streaming = io.nontemporal && V::STREAMS;
+    (1..=HELD_VECTORS).contains(&vectors) && 4 * vectors <= V::REGISTERS && !streaming
+}
+
+/// [`normalize_rows_as`] for rows of exactly `vectors` whole vectors, gamma and beta loaded
+/// into registers once for all of them. Row by row, every output vector also loads its gamma
+/// and beta (a store may overwrite them, for all LLVM knows): on an Emerald Rapids Xeon that
+/// cost LayerNorm 4096x64 a sixth of its time.
+///
+/// # Safety
+/// As [`normalize_rows_as`], with `cols = vectors * V::LANES`, and
+/// [`holds_params`]`::<V, S, D, E>(&io, vectors)`.
+#[inline(always)]
+pub(crate) unsafe fn normalize_held_rows<
+    V: Vector,
+    K: AffineKind,
+    S: Source,
+    D: Sink,
+    E: Epilogue,
+>(
+    io: Io<S, D, E>,
+    vectors: usize,
+    first: usize,
+    params: &[RowParams],
+    p: &Rows<'_>,
+) {
+    let cols = vectors * V::LANES;
+    // SAFETY: gamma and beta hold `cols` values, the block's rows lie in both buffers, and
+    // every offset below is a whole vector inside a row (the caller's contract).
+    unsafe {
+        let mut gamma = [V::splat(0.0); HELD_VECTORS];
+        let mut beta = gamma;
+        for j in 0..vectors {
+            if let (true, Some(g)) = (K::GAMMA, p.gamma) {
+                gamma[j] = V::load(g.as_ptr().add(j * V::LANES));
+            }
+            if let (true, Some(b)) = (K::BETA, p.beta) {
+                beta[j] = V::load(b.as_ptr().add(j * V::LANES));
+            }
+        }
+        for (i, &params) in params.iter().enumerate() {
+            let op = RowOp::<V, K>::new(params, p, first + i);
+            let row = io.offset(i * cols);
+            for j in 0..vectors {
+                let at = j * V::LANES;
+                prefetch_output::<V, D>(row.dst, at);
+                let x = row.src.load_final::<V>(at, V::LANES);
+                let y = row.epilogue.apply(op.with_params(x, gamma[j], beta[j]));
+                row.dst.store(at, y, V::LANES);
+            }
+        }
+    }
+}
+
 /// [`normalize_rows_of`] with the affine kind known.
 struct NormalizeBlock<'a, 'p, V, S, D, E> {
     io: Io<S, D, E>,
@@ -407,25 +473,50 @@ impl<V: Vector, K: AffineKind> RowOp<V, K> {
     }
 }
 
-impl<V: Vector, K: AffineKind> Lanewise<V> for RowOp<V, K> {
+impl<V: Vector, K: AffineKind> RowOp<V, K> {
+    /// The outputs for `x`, given the lanes of gamma and beta that go with it (read only
+    /// where `K` has them).
+    ///
+    /// # Safety
+    /// `V`'s instruction set is available.
     #[inline(always)]
-    unsafe fn at(&self, x: V, i: usize, lanes: usize) -> V {
-        // SAFETY: `i..i + lanes` lies in the row, and gamma and beta hold a row's values.
+    unsafe fn with_params(&self, x: V, gamma: V, beta: V) -> V {
+        // SAFETY: register arithmetic only.
         unsafe {
             let u = x.sub(self.pivot).sub(self.offset);
             let scale = if K::GAMMA {
-                self.scale
-                    .mul(super::lanes::load_param::<V>(self.gamma, i, lanes))
+                self.scale.mul(gamma)
             } else {
                 self.scale
             };
             if K::BETA {
-                u.mul_add(scale, super::lanes::load_param::<V>(self.beta, i, lanes))
+                u.mul_add(scale, beta)
             } else if K::PER_ROW {
                 u.mul_add(scale, self.shift)
             } else {
                 u.mul(scale)
             }
+        }
+    }
+}
+
+impl<V: Vector, K: AffineKind> Lanewise<V> for RowOp<V, K> {
+    #[inline(always)]
+    unsafe fn at(&self, x: V, i: usize, lanes: usize) -> V {
+        // SAFETY: `i..i + lanes` lies in the row, and gamma and beta hold a row's values.
+        unsafe {
+            let unused = V::splat(0.0);
+            let gamma = if K::GAMMA {
+                load_param::<V>(self.gamma, i, lanes)
+            } else {
+                unused
+            };
+            let beta = if K::BETA {
+                load_param::<V>(self.beta, i, lanes)
+            } else {
+                unused
+            };
+            self.with_params(x, gamma, beta)
         }
     }
 }

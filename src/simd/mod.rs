@@ -165,6 +165,10 @@ pub(crate) trait Vector: Copy {
     /// Whether `store_stream` bypasses the cache (x86 non-temporal stores).
     const STREAMS: bool = false;
 
+    /// Vector registers the instruction set names: what a loop can hold across iterations
+    /// before LLVM spills to the stack.
+    const REGISTERS: usize = 16;
+
     /// Runs `piece` as a function of its own, compiled for this register's instruction set,
     /// rather than inlined into the caller. A kernel outlines the variants it picks between at
     /// run time (one per affine kind, say): each kernel inlined whole made functions of 100k+

@@ -12,6 +12,8 @@ impl<const NE_BF16: bool> Vector for F32x8<NE_BF16> {
     // FMA and F16C (and with `NE_BF16`, AVX-512F, VL, DQ and BF16), and pointer arguments are
     // valid for the lanes read or written.
     const LANES: usize = 8;
+    /// AVX-512VL's encoding names 32 (`NE_BF16` code is compiled with it).
+    const REGISTERS: usize = if NE_BF16 { 32 } else { 16 };
 
     x86_register!(F32x8 {
         set1: _mm256_set1_ps,

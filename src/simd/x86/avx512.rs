@@ -12,6 +12,7 @@ impl<const NE_BF16: bool> Vector for F32x16<NE_BF16> {
     // AVX-512F (and with `NE_BF16`, VL, DQ and BF16), and pointer arguments are valid for the
     // lanes read or written.
     const LANES: usize = 16;
+    const REGISTERS: usize = 32;
 
     x86_register!(F32x16 {
         set1: _mm512_set1_ps,
