@@ -297,16 +297,18 @@ pub(crate) unsafe fn normalize_rows_of<
     params: &[RowParams],
     p: &Rows<'_>,
 ) {
-    let block = NormalizeBlock::<V, S, D, E>::new(io, cols, first, params, p);
+    let block = NormalizeBlock::<V, S, D, E>::new(io, cols, 0, first, params, p);
     // SAFETY: forwarded from the caller.
     unsafe { with_affine_kind::<V, St, _>(p, block) }
 }
 
 /// [`normalize_rows_of`] with the affine kind `K` known, inlined: for callers that picked
-/// the kind outside their loop.
+/// the kind outside their loop. `vectors` is the rows' width in whole vectors where it is a
+/// compile-time constant (the loops then hold gamma and beta in registers), else 0.
 ///
 /// # Safety
-/// As [`normalize_rows_of`], and `K` is `p`'s kind.
+/// As [`normalize_rows_of`], `K` is `p`'s kind, and `vectors` is 0 or `cols / V::LANES`
+/// with `cols` a whole number of vectors.
 #[inline(always)]
 pub(crate) unsafe fn normalize_rows_as<
     V: Vector,
@@ -317,22 +319,24 @@ pub(crate) unsafe fn normalize_rows_as<
 >(
     io: Io<S, D, E>,
     cols: usize,
+    vectors: usize,
     first: usize,
     params: &[RowParams],
     p: &Rows<'_>,
 ) {
-    let block = NormalizeBlock::<V, S, D, E>::new(io, cols, first, params, p);
+    let block = NormalizeBlock::<V, S, D, E>::new(io, cols, vectors, first, params, p);
     // SAFETY: forwarded from the caller.
     unsafe { block.with::<K>() }
 }
 
-/// Row widths up to this many vectors can have [`normalize_held_rows`] (where the set has
-/// registers for twice as many).
-pub(crate) const HELD_VECTORS: usize = 8;
+/// Rows up to this many whole vectors can be normalized with their gamma and beta held in
+/// registers (where the set has at least twice the registers they take).
+const HELD_VECTORS: usize = 8;
 
-/// Whether rows of `vectors` whole vectors can be normalized with their gamma and beta held
-/// in registers, on the set `V` and for `io`'s stores.
-pub(crate) fn holds_params<V: Vector, S: Source, D: Sink, E: Epilogue>(
+/// Whether rows of `vectors` whole vectors (0: a width not known at compile time) are
+/// normalized with their gamma and beta held in registers, on the set `V` and for `io`'s
+/// stores.
+fn holds_params<V: Vector, S: Source, D: Sink, E: Epilogue>(
     io: &Io<S, D, E>,
     vectors: usize,
 ) -> bool {
@@ -341,78 +345,33 @@ pub(crate) fn holds_params<V: Vector, S: Source, D: Sink, E: Epilogue>(
     (1..=HELD_VECTORS).contains(&vectors) && 4 * vectors <= V::REGISTERS && !streaming
 }
 
-/// [`normalize_rows_as`] for rows of exactly `vectors` whole vectors, gamma and beta loaded
-/// into registers once for all of them. Row by row, every output vector also loads its gamma
-/// and beta (a store may overwrite them, for all LLVM knows): on an Emerald Rapids Xeon that
-/// cost LayerNorm 4096x64 a sixth of its time.
-///
-/// # Safety
-/// As [`normalize_rows_as`], with `cols = vectors * V::LANES`, and
-/// [`holds_params`]`::<V, S, D, E>(&io, vectors)`.
-#[inline(always)]
-pub(crate) unsafe fn normalize_held_rows<
-    V: Vector,
-    K: AffineKind,
-    S: Source,
-    D: Sink,
-    E: Epilogue,
->(
-    io: Io<S, D, E>,
-    vectors: usize,
-    first: usize,
-    params: &[RowParams],
-    p: &Rows<'_>,
-) {
-    let cols = vectors * V::LANES;
-    // SAFETY: gamma and beta hold `cols` values, the block's rows lie in both buffers, and
-    // every offset below is a whole vector inside a row (the caller's contract).
-    unsafe {
-        let mut gamma = [V::splat(0.0); HELD_VECTORS];
-        let mut beta = gamma;
-        for j in 0..vectors {
-            if let (true, Some(g)) = (K::GAMMA, p.gamma) {
-                gamma[j] = V::load(g.as_ptr().add(j * V::LANES));
-            }
-            if let (true, Some(b)) = (K::BETA, p.beta) {
-                beta[j] = V::load(b.as_ptr().add(j * V::LANES));
-            }
-        }
-        for (i, &params) in params.iter().enumerate() {
-            let op = RowOp::<V, K>::new(params, p, first + i);
-            let row = io.offset(i * cols);
-            for j in 0..vectors {
-                let at = j * V::LANES;
-                prefetch_output::<V, D>(row.dst, at);
-                let x = row.src.load_final::<V>(at, V::LANES);
-                let y = row.epilogue.apply(op.with_params(x, gamma[j], beta[j]));
-                row.dst.store(at, y, V::LANES);
-            }
-        }
-    }
-}
-
 /// [`normalize_rows_of`] with the affine kind known.
 struct NormalizeBlock<'a, 'p, V, S, D, E> {
     io: Io<S, D, E>,
     cols: usize,
+    /// `cols` in whole vectors where known at compile time, else 0 (see [`holds_params`]).
+    vectors: usize,
     first: usize,
     params: &'a [RowParams],
     p: &'a Rows<'p>,
     vector: PhantomData<V>,
 }
 
-impl<'a, 'p, V, S, D, E> NormalizeBlock<'a, 'p, V, S, D, E> {
+impl<'a, 'p, V: Vector, S, D, E> NormalizeBlock<'a, 'p, V, S, D, E> {
     #[inline(always)]
     fn new(
         io: Io<S, D, E>,
         cols: usize,
+        vectors: usize,
         first: usize,
         params: &'a [RowParams],
         p: &'a Rows<'p>,
     ) -> Self {
+        debug_assert!(vectors == 0 || cols == vectors * V::LANES);
         NormalizeBlock {
             io,
             cols,
+            vectors,
             first,
             params,
             p,
@@ -425,11 +384,55 @@ impl<V: Vector, S: Source, D: Sink, E: Epilogue> WithAffine for NormalizeBlock<'
     type Output = ();
     #[inline(always)]
     unsafe fn with<K: AffineKind>(self) {
+        if holds_params::<V, S, D, E>(&self.io, self.vectors) {
+            // SAFETY: the caller's contract, and the rows are `self.vectors` whole vectors.
+            return unsafe { self.held::<K>() };
+        }
         for (i, &params) in self.params.iter().enumerate() {
             // SAFETY: row `i` lies in the block (the caller's contract).
             unsafe {
                 let op = RowOp::<V, K>::new(params, self.p, self.first + i);
                 map::<V, S, D, E>(self.io.offset(i * self.cols), self.cols, &op);
+            }
+        }
+    }
+}
+
+impl<V: Vector, S: Source, D: Sink, E: Epilogue> NormalizeBlock<'_, '_, V, S, D, E> {
+    /// The block with gamma and beta loaded into registers once for all its rows. Through
+    /// `map`, every output vector also loads its gamma and beta (a store may overwrite them,
+    /// for all LLVM knows), and every row pays `map`'s setup: on an Emerald Rapids Xeon that
+    /// cost LayerNorm 4096x64 a sixth of its time.
+    ///
+    /// # Safety
+    /// As [`normalize_rows_as`], `K` is `p`'s kind, and
+    /// [`holds_params`]`::<V, S, D, E>(&self.io, self.vectors)`.
+    #[inline(always)]
+    unsafe fn held<K: AffineKind>(self) {
+        let (vectors, p) = (self.vectors, self.p);
+        // SAFETY: gamma and beta hold `cols` values, the block's rows lie in both buffers, and
+        // every offset below is a whole vector inside a row (the caller's contract).
+        unsafe {
+            let mut gamma = [V::splat(0.0); HELD_VECTORS];
+            let mut beta = gamma;
+            for j in 0..vectors {
+                if let (true, Some(g)) = (K::GAMMA, p.gamma) {
+                    gamma[j] = V::load(g.as_ptr().add(j * V::LANES));
+                }
+                if let (true, Some(b)) = (K::BETA, p.beta) {
+                    beta[j] = V::load(b.as_ptr().add(j * V::LANES));
+                }
+            }
+            for (i, &params) in self.params.iter().enumerate() {
+                let op = RowOp::<V, K>::new(params, p, self.first + i);
+                let row = self.io.offset(i * self.cols);
+                for j in 0..vectors {
+                    let at = j * V::LANES;
+                    prefetch_output::<V, D>(row.dst, at);
+                    let x = row.src.load_final::<V>(at, V::LANES);
+                    let y = row.epilogue.apply(op.with_params(x, gamma[j], beta[j]));
+                    row.dst.store(at, y, V::LANES);
+                }
             }
         }
     }

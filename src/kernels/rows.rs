@@ -106,7 +106,7 @@ impl RowPath for LongRows {
             let (params, mean, inv) = unsafe { row_stats::<V, St, S>(row(i).src, p, sums) };
             report.record(i, mean, inv);
             if i + 1 == p.rows {
-                unsafe { normalize_rows_as::<V, K, S, D, E>(row(i), p.cols, i, &[params], p) };
+                unsafe { normalize_rows_as::<V, K, S, D, E>(row(i), p.cols, 0, i, &[params], p) };
             } else {
                 let write = NormalizeWhileSumming::<V, St, S, D, E> {
                     io: row(i),

@@ -8,8 +8,7 @@
 
 use super::lanes::{UNROLL, load_masked};
 use super::row_parts::{
-    AffineKind, Report, RowParams, RowPath, Rows, by_kind, holds_params, normalize_held_rows,
-    normalize_rows_as, row_stats,
+    AffineKind, Report, RowParams, RowPath, Rows, by_kind, normalize_rows_as, row_stats,
 };
 use super::seam::{Epilogue, Io, LINE_BYTES, Sink, Source};
 use super::walk::{Pair, Statistic};
@@ -192,17 +191,8 @@ impl<W: RowWidth> RowPath for ShortBlocks<W> {
                     }
                 }
                 let io = io.offset(first * cols);
-                if holds_params::<V, S, D, E>(&io, W::VECTORS) {
-                    normalize_held_rows::<V, K, S, D, E>(
-                        io,
-                        W::VECTORS,
-                        first,
-                        &params[..block],
-                        p,
-                    );
-                } else {
-                    normalize_rows_as::<V, K, S, D, E>(io, cols, first, &params[..block], p);
-                }
+                let params = &params[..block];
+                normalize_rows_as::<V, K, S, D, E>(io, cols, W::VECTORS, first, params, p);
                 first += block;
             }
         }
