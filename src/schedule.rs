@@ -30,7 +30,10 @@ pub enum Schedule {
     /// Each group's sums are read from memory in a pass of their own, then the group is
     /// written from cache; long rows go four at a time, reading gamma and beta once per block.
     /// Faster on AMD Zen 4 (EPYC, family 25 model 17: InstanceNorm 1x64x128x128 1.52 × the
-    /// floor this way, 1.79 × overlapped; LayerNorm 128x4096 1.52 × and 1.88 ×).
+    /// floor this way, 1.79 × overlapped; LayerNorm 128x4096 1.52 × and 1.88 ×). Not on every
+    /// AMD core: on a Zen 3 EPYC (family 25 model 1) only GroupNorm NCHW and LayerNorm
+    /// 128x4096 went faster this way, and the DRAM-sized groups and InstanceNorm 12-20% slower
+    /// (`BENCHMARKS.md`).
     Separate,
 }
 
