@@ -40,7 +40,7 @@ pub(crate) unsafe fn pivot_estimate<V: Vector, S: Source>(
     let mut sum = SampleSum::<V, S> {
         src,
         // SAFETY: forwarded from the caller.
-        sum: unsafe { V::splat(0.0) },
+        sums: [unsafe { V::splat(0.0) }; SAMPLE_SLOTS],
         count: 0,
     };
     // SAFETY (every `add`): each piece lies inside one run.
@@ -59,14 +59,20 @@ pub(crate) unsafe fn pivot_estimate<V: Vector, S: Source>(
                 sum.add(r * runs.stride + offset, n);
             }
         }
-        pivot_from(sum.sum.reduce_add() / sum.count as f32)
+        let [a, b, c, d] = sum.sums;
+        pivot_from(a.add(b).add(c.add(d)).reduce_add() / sum.count as f32)
     }
 }
+
+/// Independent running sums of a sample's whole stretches of vectors: with one, each row's
+/// pivot waited for a chain of 32 dependent adds (AVX2), and the row's sums for the pivot.
+/// (The spread sample's pieces, a vector or two each, still go into one sum.)
+const SAMPLE_SLOTS: usize = 4;
 
 /// A running sum of sampled values (a struct, not a closure: see `lanes`).
 struct SampleSum<V, S> {
     src: S,
-    sum: V,
+    sums: [V; SAMPLE_SLOTS],
     count: usize,
 }
 
@@ -78,10 +84,18 @@ impl<V: Vector, S: Source> SampleSum<V, S> {
     #[inline(always)]
     unsafe fn add(&mut self, at: usize, n: usize) {
         let mut i = 0;
+        // (Not on the compact sets: their adds are not what a row waits for, and flash is.)
+        while !V::COMPACT && i + SAMPLE_SLOTS * V::LANES <= n {
+            for (k, sum) in self.sums.iter_mut().enumerate() {
+                // SAFETY: the `SAMPLE_SLOTS` vectors at `at + i` lie in `at..at + n`.
+                *sum = unsafe { sum.add(self.src.load::<V>(at + i + k * V::LANES, V::LANES)) };
+            }
+            i += SAMPLE_SLOTS * V::LANES;
+        }
         while i < n {
             let lanes = (n - i).min(V::LANES);
             // SAFETY: `at + i..at + i + lanes` lies in `at..at + n`.
-            self.sum = unsafe { self.sum.add(self.src.load::<V>(at + i, lanes)) };
+            self.sums[0] = unsafe { self.sums[0].add(self.src.load::<V>(at + i, lanes)) };
             i += lanes;
         }
         self.count += n;
