@@ -2,6 +2,7 @@
 //! within a fraction of a standard deviation of the group's mean, so that sums around it lose
 //! almost nothing to cancellation (`Sums::accepts` checks that for each group).
 
+use super::lanes::{UNROLL, lane_sum};
 use super::seam::Source;
 use super::walk::Runs;
 use crate::simd::Vector;
@@ -59,15 +60,14 @@ pub(crate) unsafe fn pivot_estimate<V: Vector, S: Source>(
                 sum.add(r * runs.stride + offset, n);
             }
         }
-        let [a, b, c, d] = sum.sums;
-        pivot_from(a.add(b).add(c.add(d)).reduce_add() / sum.count as f32)
+        pivot_from(lane_sum(&sum.sums) / sum.count as f32)
     }
 }
 
 /// Independent running sums of a sample's whole stretches of vectors: with one, each row's
 /// pivot waited for a chain of 32 dependent adds (AVX2), and the row's sums for the pivot.
 /// (The spread sample's pieces, a vector or two each, still go into one sum.)
-const SAMPLE_SLOTS: usize = 4;
+const SAMPLE_SLOTS: usize = UNROLL;
 
 /// A running sum of sampled values (a struct, not a closure: see `lanes`).
 struct SampleSum<V, S> {
