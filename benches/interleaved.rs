@@ -18,6 +18,16 @@
 //! cargo bench --bench interleaved -- --offset 4 layer_norm/4096x64 # 16 bytes past a line
 //! cargo bench --bench interleaved -- --schedule separate group_norm/nchw_1x320x64x64
 //! cargo bench --bench interleaved -- --block 100 layer_norm/4096x64 # 100 ms per timing
+//! cargo bench --bench interleaved -- --prefetch off          # no output lines asked for ahead
+//! ```
+//!
+//! `--prefetch off` (or `on`) overrides `Kernels::output_prefetch` for the kernel and the
+//! floor alike. `--versus prefetch` (or `schedule`) times, in place of the floor, the same
+//! kernel with the other output prefetch (or schedule): a same-round A/B of the two, printed
+//! as the kernel over the other.
+//!
+//! ```text
+//! cargo bench --bench interleaved -- --versus prefetch       # this CPU's pick over the other
 //! ```
 //!
 //! `--block MS` makes each timing about MS milliseconds of back-to-back calls instead of one:
@@ -109,14 +119,16 @@ fn quartiles(mut ratios: Vec<f64>) -> [f64; 3] {
 }
 
 /// Per round, the kernel, then `floor` (one scale and shift over the same bytes, as in
-/// `norms`), then the copy: the kernel's time over the copy's (quartiles and median), the
-/// floor's median over the copy's, and the kernel's median over the floor's.
+/// `norms`) or the kernel on `versus`, then the copy: the kernel's time over the copy's
+/// (quartiles and median), the floor's (or versus') median over the copy's, and the kernel's
+/// median over the floor's (versus').
 fn ratio(
     k: &Kernels,
+    versus: Option<Kernels>,
     x: &[f32],
     y: &mut [f32],
     block: f64,
-    mut kernel: impl FnMut(&[f32], &mut [f32]),
+    mut kernel: impl FnMut(&Kernels, &[f32], &mut [f32]),
 ) -> ([f64; 3], f64, f64, f64) {
     let time = |f: &mut dyn FnMut(&mut [f32]), y: &mut [f32], reps: usize| {
         let start = Instant::now();
@@ -126,16 +138,18 @@ fn ratio(
         }
         start.elapsed().as_secs_f64() / reps as f64
     };
-    let mut run = |y: &mut [f32]| kernel(black_box(x), y);
     let mut floor = |y: &mut [f32]| floor::floor(k, black_box(x), y);
     let mut copy = |y: &mut [f32]| y.copy_from_slice(black_box(x));
     let once = time(&mut copy, y, 1).max(1e-7);
     let reps = ((block / once) as usize).clamp(1, 100_000);
     let rounds: Vec<[f64; 3]> = (0..ROUNDS)
         .map(|_| {
-            let kernel = time(&mut run, y, reps);
-            let floor = time(&mut floor, y, reps);
-            [kernel, floor, time(&mut copy, y, reps)]
+            let kernel_time = time(&mut |y: &mut [f32]| kernel(k, black_box(x), y), y, reps);
+            let floor = match &versus {
+                Some(v) => time(&mut |y: &mut [f32]| kernel(v, black_box(x), y), y, reps),
+                None => time(&mut floor, y, reps),
+            };
+            [kernel_time, floor, time(&mut copy, y, reps)]
         })
         .collect();
     let over = |a: usize, b: usize| quartiles(rounds.iter().map(|t| t[a] / t[b]).collect());
@@ -155,7 +169,7 @@ fn placed(values: Vec<f32>, offset: Option<usize>) -> (Vec<f32>, usize) {
     (buffer, start)
 }
 
-fn measure(k: &Kernels, name: &str, offset: Option<usize>, block: f64) {
+fn measure(k: &Kernels, versus: Option<Kernels>, name: &str, offset: Option<usize>, block: f64) {
     let g = Group::parse(name).unwrap_or_else(|| panic!("not a group name: {name}"));
     let shape = g.shape();
     let len = shape.len().expect("a small shape");
@@ -171,13 +185,13 @@ fn measure(k: &Kernels, name: &str, offset: Option<usize>, block: f64) {
     let ([low, median, high], floor, over_floor, seconds) = match g.op.as_str() {
         "layer_norm" => {
             let p = LayerNorm::new().gamma(&gamma).beta(&beta).eps(1e-5);
-            ratio(k, x, y, block, |x, y| {
+            ratio(k, versus, x, y, block, |k, x, y| {
                 k.layer_norm(&p, shape, InOut::new(x, y), None).unwrap()
             })
         }
         "rms_norm" => {
             let p = RmsNorm::new().gamma(&gamma).eps(1e-5);
-            ratio(k, x, y, block, |x, y| {
+            ratio(k, versus, x, y, block, |k, x, y| {
                 k.rms_norm(&p, shape, InOut::new(x, y), None).unwrap()
             })
         }
@@ -186,40 +200,50 @@ fn measure(k: &Kernels, name: &str, offset: Option<usize>, block: f64) {
                 .gamma(&gamma)
                 .beta(&beta)
                 .eps(1e-5);
-            ratio(k, x, y, block, |x, y| {
+            ratio(k, versus, x, y, block, |k, x, y| {
                 k.batch_norm_inference(&p, shape, InOut::new(x, y)).unwrap()
             })
         }
         "batch_norm_train" => {
             let p = BatchNormTraining::new().gamma(&gamma).beta(&beta).eps(1e-5);
-            ratio(k, x, y, block, |x, y| {
+            ratio(k, versus, x, y, block, |k, x, y| {
                 k.batch_norm_training(&p, shape, InOut::new(x, y), None, None)
                     .unwrap()
             })
         }
         "instance_norm" => {
             let p = InstanceNorm::new().gamma(&gamma).beta(&beta).eps(1e-5);
-            ratio(k, x, y, block, |x, y| {
+            ratio(k, versus, x, y, block, |k, x, y| {
                 k.instance_norm(&p, shape, InOut::new(x, y), None).unwrap()
             })
         }
         "group_norm" => {
             let p = GroupNorm::new(32).gamma(&gamma).beta(&beta).eps(1e-5);
-            ratio(k, x, y, block, |x, y| {
+            ratio(k, versus, x, y, block, |k, x, y| {
                 k.group_norm(&p, shape, InOut::new(x, y), None).unwrap()
             })
         }
         op => panic!("unknown operator {op}"),
     };
+    let other = match versus {
+        Some(v) if v.schedule() != k.schedule() => format!("{:?}", v.schedule()),
+        Some(v) => format!("prefetch {}", on_off(v.output_prefetch())),
+        None => "floor".to_string(),
+    };
     println!(
-        "{name:40} {median:5.2} x copy  (quartiles {low:.2}-{high:.2}; floor {floor:.2} x copy, \
-         kernel {over_floor:.2} x floor, {:.1} µs; {} {:?}, in/out at {}/{} mod 64 B)",
+        "{name:40} {median:5.2} x copy  (quartiles {low:.2}-{high:.2}; {other} {floor:.2} x copy, \
+         kernel {over_floor:.2} x {other}, {:.1} µs; {} {:?}, prefetch {}, in/out at {}/{} mod 64 B)",
         seconds * 1e6,
         k.isa(),
         k.schedule(),
+        on_off(k.output_prefetch()),
         x.as_ptr() as usize % 64,
         y.as_ptr() as usize % 64,
     );
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on { "on" } else { "off" }
 }
 
 fn main() {
@@ -228,6 +252,7 @@ fn main() {
     let mut names = Vec::new();
     let mut offset = None;
     let mut block = 1e-3;
+    let mut versus: fn(&Kernels) -> Option<Kernels> = |_| None;
     while let Some(arg) = args.next() {
         if arg == "--offset" {
             let floats = args.next().and_then(|a| a.parse().ok());
@@ -238,14 +263,36 @@ fn main() {
         } else if arg == "--isa" {
             let want = args.next().expect("--isa takes a name");
             let isa = Isa::ALL.into_iter().find(|i| i.name() == want);
-            let schedule = kernels.schedule();
+            let (schedule, prefetch) = (kernels.schedule(), kernels.output_prefetch());
             kernels = Kernels::new(isa.expect("an instruction set name")).expect("available");
-            kernels = kernels.with_schedule(schedule);
+            kernels = kernels
+                .with_schedule(schedule)
+                .with_output_prefetch(prefetch);
         } else if arg == "--schedule" {
             kernels = kernels.with_schedule(match args.next().as_deref() {
                 Some("overlapped") => Schedule::Overlapped,
                 Some("separate") => Schedule::Separate,
                 _ => panic!("--schedule takes overlapped or separate"),
+            });
+        } else if arg == "--versus" {
+            let other = args.next();
+            versus = match other.as_deref() {
+                Some("prefetch") => {
+                    |k: &Kernels| Some(k.with_output_prefetch(!k.output_prefetch()))
+                }
+                Some("schedule") => |k: &Kernels| {
+                    Some(k.with_schedule(match k.schedule() {
+                        Schedule::Overlapped => Schedule::Separate,
+                        _ => Schedule::Overlapped,
+                    }))
+                },
+                _ => panic!("--versus takes prefetch or schedule"),
+            };
+        } else if arg == "--prefetch" {
+            kernels = kernels.with_output_prefetch(match args.next().as_deref() {
+                Some("on") => true,
+                Some("off") => false,
+                _ => panic!("--prefetch takes on or off"),
             });
         } else {
             names.push(arg);
@@ -255,6 +302,6 @@ fn main() {
         names = GROUPS.iter().map(|g| g.to_string()).collect();
     }
     for name in &names {
-        measure(&kernels, name, offset, block);
+        measure(&kernels, versus(&kernels), name, offset, block);
     }
 }

@@ -1,5 +1,6 @@
-//! In what order a kernel's two passes over a group meet memory, picked per CPU: the choice
-//! that measured faster differs between Intel and AMD cores.
+//! How the kernels meet memory, picked per CPU: the order of a kernel's two passes over a
+//! group, and whether output lines are asked for ahead of their stores. The choices that
+//! measured faster differ between Intel and AMD cores.
 //!
 //! A leaf: nothing else of the crate is used here.
 
@@ -56,6 +57,13 @@ impl Schedule {
             Schedule::Overlapped
         }
     }
+}
+
+/// Whether the normalize loops ask for each output line ahead of its stores on this CPU: not
+/// on AMD cores (Zen and later), elsewhere yes. See
+/// [`Kernels::with_output_prefetch`](crate::Kernels::with_output_prefetch).
+pub(crate) fn output_prefetch_for_this_cpu() -> bool {
+    !detect::amd_zen()
 }
 
 #[cfg(all(target_arch = "x86_64", not(miri), not(target_env = "sgx")))]

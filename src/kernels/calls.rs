@@ -73,7 +73,7 @@ impl Kernels {
         affine: &dyn Fn(usize) -> Affine,
         epilogue: E,
     ) {
-        let kernel = apply_runs_kernel(io, start, runs, affine, epilogue);
+        let kernel = self.apply_runs_kernel(io, start, runs, affine, epilogue);
         // SAFETY: the group lies inside the buffers (span checked).
         unsafe { self.run(kernel) }
     }
@@ -90,7 +90,7 @@ impl Kernels {
         epilogue: E,
     ) -> Sums {
         let next = Values(io.input_ptr(next, runs.span()));
-        let apply = apply_runs_kernel(io, start, runs, affine, epilogue);
+        let apply = self.apply_runs_kernel(io, start, runs, affine, epilogue);
         // SAFETY: both groups lie inside the buffers (spans checked), and the caller's groups
         // are disjoint, so the reads of `next` see input values.
         unsafe { self.run(ApplyRunsSummingNext { apply, next }) }
@@ -105,7 +105,7 @@ impl Kernels {
         report: Report<'_>,
         epilogue: E,
     ) {
-        let io = contiguous_io(io, 0, rows.rows * rows.cols, epilogue);
+        let io = self.contiguous_io(io, 0, rows.rows * rows.cols, epilogue);
         // SAFETY: the span was checked.
         unsafe {
             self.run(rows_kernel::<St, _, _, _>(
@@ -136,7 +136,7 @@ impl Kernels {
             return self.add_then_normalize_rows::<T, St, E>(io, residual, rows, report, epilogue);
         }
         let len = rows.rows * rows.cols;
-        let io = contiguous_io(io, 0, len, epilogue);
+        let io = self.contiguous_io(io, 0, len, epilogue);
         let (skip, sum) = residual.ptrs(0, len);
         let io = with_residual(io, Values(skip), sum.map(ValuesMut), residual, rows.cols);
         // SAFETY: every span was checked.
@@ -165,7 +165,7 @@ impl Kernels {
         assert!(rows.per_row.gamma.is_none() && rows.per_row.beta.is_none());
         let cols = rows.cols;
         let len = rows.rows * cols;
-        let io = contiguous_io(io, 0, len, epilogue);
+        let io = self.contiguous_io(io, 0, len, epilogue);
         let (skip, sum) = residual.ptrs(0, len);
         let staged = sum.map_or(io.dst, ValuesMut);
         let sums = Io {
@@ -173,6 +173,7 @@ impl Kernels {
             dst: staged,
             epilogue: Identity,
             nontemporal: false,
+            prefetch: io.prefetch,
         };
         let sums = with_residual(sums, Values(skip), None, residual, cols);
         let block = (STAGED_VALUES / cols.max(1)).max(1);
@@ -219,7 +220,7 @@ impl Kernels {
         report: Report<'_>,
         epilogue: E,
     ) {
-        let io = strided_io(io, start, stride, strided_span(&rows, stride), epilogue);
+        let io = self.strided_io(io, start, stride, strided_span(&rows, stride), epilogue);
         // SAFETY: the span was checked.
         unsafe {
             self.run_compact(rows_kernel::<St, _, _, _>(
@@ -242,7 +243,7 @@ impl Kernels {
         epilogue: E,
     ) {
         let span = strided_span(&rows, 1);
-        let io = strided_io(io, 0, 1, span, epilogue);
+        let io = self.strided_io(io, 0, 1, span, epilogue);
         let (skip, sum) = residual.ptrs(0, span);
         let skip = StridedValues {
             ptr: skip,
@@ -292,7 +293,7 @@ impl Kernels {
         epilogue: E,
     ) {
         let kernel = ApplyRuns {
-            io: strided_io(io, place.start, place.stride, place.span(), epilogue),
+            io: self.strided_io(io, place.start, place.stride, place.span(), epilogue),
             runs: place.runs,
             affine,
         };
@@ -359,11 +360,8 @@ impl Kernels {
         assert!(params.shift.len() >= padded);
         assert!(params.row_scale.is_none_or(|s| s.len() >= g.rows));
         assert!(params.row_shift.is_none_or(|b| b.len() >= g.rows));
-        let kernel = ColumnAffine {
-            io: contiguous_io(io, start, g.span(), epilogue),
-            g,
-            params,
-        };
+        let io = self.contiguous_io(io, start, g.span(), epilogue);
+        let kernel = ColumnAffine { io, g, params };
         // SAFETY: the span, the padded column arrays and the row arrays were checked above.
         unsafe { self.run(kernel) }
     }
@@ -429,52 +427,66 @@ fn strided_span(rows: &Rows<'_>, stride: usize) -> usize {
     }
 }
 
-/// The kernel that writes the group of runs at `start` (its span bounds-checked).
-fn apply_runs_kernel<'a, T: Element, E: Epilogue>(
-    io: &mut InOut<'_, T>,
-    start: usize,
-    runs: Runs,
-    affine: &'a dyn Fn(usize) -> Affine,
-    epilogue: E,
-) -> ApplyRuns<'a, Values<T>, ValuesMut<T>, E> {
-    ApplyRuns {
-        io: contiguous_io(io, start, runs.span(), epilogue),
-        runs,
-        affine,
+impl Kernels {
+    /// Whether kernels writing `io`'s output ask for its lines ahead of their stores: where
+    /// this CPU's pick says so ([`Kernels::output_prefetch`]), and for every output whose
+    /// lines come mostly from memory.
+    fn prefetches<T: Element>(&self, io: &InOut<'_, T>) -> bool {
+        self.output_prefetch() || io.output_from_memory()
     }
-}
 
-/// The kernel view of `io`'s values `start..start + len` (bounds-checked).
-fn contiguous_io<T: Element, E: Epilogue>(
-    io: &mut InOut<'_, T>,
-    start: usize,
-    len: usize,
-    epilogue: E,
-) -> Io<Values<T>, ValuesMut<T>, E> {
-    let nontemporal = io.streams();
-    let (src, dst) = io.ptrs(start, len);
-    Io {
-        src: Values(src),
-        dst: ValuesMut(dst),
-        epilogue,
-        nontemporal,
+    /// The kernel that writes the group of runs at `start` (its span bounds-checked).
+    fn apply_runs_kernel<'a, T: Element, E: Epilogue>(
+        &self,
+        io: &mut InOut<'_, T>,
+        start: usize,
+        runs: Runs,
+        affine: &'a dyn Fn(usize) -> Affine,
+        epilogue: E,
+    ) -> ApplyRuns<'a, Values<T>, ValuesMut<T>, E> {
+        ApplyRuns {
+            io: self.contiguous_io(io, start, runs.span(), epilogue),
+            runs,
+            affine,
+        }
     }
-}
 
-/// The kernel view of `io`'s values `start..start + span`, `stride` apart (bounds-checked).
-fn strided_io<T: Element, E: Epilogue>(
-    io: &mut InOut<'_, T>,
-    start: usize,
-    stride: usize,
-    span: usize,
-    epilogue: E,
-) -> Io<StridedValues<T>, StridedValuesMut<T>, E> {
-    let (src, dst) = io.ptrs(start, span);
-    Io {
-        src: StridedValues { ptr: src, stride },
-        dst: StridedValuesMut { ptr: dst, stride },
-        epilogue,
-        nontemporal: false,
+    /// The kernel view of `io`'s values `start..start + len` (bounds-checked).
+    fn contiguous_io<T: Element, E: Epilogue>(
+        &self,
+        io: &mut InOut<'_, T>,
+        start: usize,
+        len: usize,
+        epilogue: E,
+    ) -> Io<Values<T>, ValuesMut<T>, E> {
+        let nontemporal = io.streams();
+        let (src, dst) = io.ptrs(start, len);
+        Io {
+            src: Values(src),
+            dst: ValuesMut(dst),
+            epilogue,
+            nontemporal,
+            prefetch: self.prefetches(io),
+        }
+    }
+
+    /// The kernel view of `io`'s values `start..start + span`, `stride` apart (bounds-checked).
+    fn strided_io<T: Element, E: Epilogue>(
+        &self,
+        io: &mut InOut<'_, T>,
+        start: usize,
+        stride: usize,
+        span: usize,
+        epilogue: E,
+    ) -> Io<StridedValues<T>, StridedValuesMut<T>, E> {
+        let (src, dst) = io.ptrs(start, span);
+        Io {
+            src: StridedValues { ptr: src, stride },
+            dst: StridedValuesMut { ptr: dst, stride },
+            epilogue,
+            nontemporal: false,
+            prefetch: self.prefetches(io),
+        }
     }
 }
 
@@ -500,5 +512,6 @@ fn with_residual<S: Source, D: Sink, E: Epilogue>(
         dst: io.dst,
         epilogue: io.epilogue,
         nontemporal: io.nontemporal,
+        prefetch: io.prefetch,
     }
 }

@@ -40,6 +40,7 @@ pub(crate) unsafe fn map<V: Vector, S: Source, D: Sink, E: Epilogue>(
         dst,
         epilogue,
         nontemporal,
+        prefetch,
     } = io;
     // SAFETY (every load, store and `op` call below): each offset range lies in `0..len`.
     unsafe {
@@ -75,8 +76,10 @@ pub(crate) unsafe fn map<V: Vector, S: Source, D: Sink, E: Epilogue>(
         }
         const PAIR: usize = 2;
         while i + PAIR * V::LANES <= len {
-            prefetch_output::<V, D>(dst, i);
-            prefetch_output::<V, D>(dst, i + V::LANES);
+            if prefetch {
+                prefetch_output::<V, D>(dst, i);
+                prefetch_output::<V, D>(dst, i + V::LANES);
+            }
             let a = src.load_final::<V>(i, V::LANES);
             let b = src.load_final::<V>(i + V::LANES, V::LANES);
             let ya = epilogue.apply(op.at(a, i, V::LANES));
@@ -100,7 +103,8 @@ pub(crate) unsafe fn map<V: Vector, S: Source, D: Sink, E: Epilogue>(
 
 /// Asks for the output line [`OUTPUT_AHEAD_BYTES`] past element `at`, once per line's worth
 /// of offsets. An ordinary store must first read its line in, and left to the store that
-/// read stalls the loop; asked for ahead, it overlaps the work before.
+/// read stalls the loop on some CPUs; asked for ahead, it overlaps the work before. Called
+/// where the kernels' [`Io::prefetch`] says so.
 ///
 /// # Safety
 /// `V`'s instruction set is available (the prefetch itself never faults).
@@ -126,7 +130,9 @@ pub(crate) unsafe fn write_lanes<V: Vector, S: Source, D: Sink, E: Epilogue>(
 ) {
     // SAFETY: forwarded from the caller.
     unsafe {
-        prefetch_output::<V, D>(io.dst, at);
+        if io.prefetch {
+            prefetch_output::<V, D>(io.dst, at);
+        }
         io.dst.store(at, output_lanes(io, op, at, lanes), lanes);
     }
 }

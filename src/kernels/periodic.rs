@@ -59,7 +59,9 @@ pub(crate) unsafe fn periodic_affine<V: Vector, const K: usize, S: Source, D: Si
                 if streaming {
                     io.dst.store_stream(at, y);
                 } else {
-                    prefetch_output::<V, D>(io.dst, at);
+                    if io.prefetch {
+                        prefetch_output::<V, D>(io.dst, at);
+                    }
                     io.dst.store(at, y, V::LANES);
                 }
             }

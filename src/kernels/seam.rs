@@ -170,6 +170,10 @@ pub(crate) struct Io<S, D, E> {
     /// Store whole vectors non-temporally: the output is far larger than the caches and will
     /// not be read back from them, so its lines need not be read in before being overwritten.
     pub nontemporal: bool,
+    /// Ask for each output line ahead of its stores ([`Kernels::output_prefetch`]).
+    ///
+    /// [`Kernels::output_prefetch`]: crate::Kernels::output_prefetch
+    pub prefetch: bool,
 }
 
 impl<S: Source, D: Sink, E: Epilogue> Io<S, D, E> {

@@ -1223,9 +1223,13 @@ mod api {
     #[test]
     fn scalar_kernels_are_const() {
         assert_eq!(SCALAR.isa(), Isa::Scalar);
-        // The same kernels as the run-time scalar set; `scalar()`'s schedule is fixed, the
-        // run-time one is this CPU's (the scalar kernels have one order of passes either way).
-        let runtime = Kernels::new(Isa::Scalar).map(|k| k.with_schedule(SCALAR.schedule()));
+        // The same kernels as the run-time scalar set; `scalar()`'s schedule and output
+        // prefetch are fixed, the run-time ones this CPU's (the scalar kernels have one order
+        // of passes and no prefetch instruction either way).
+        let runtime = Kernels::new(Isa::Scalar).map(|k| {
+            k.with_schedule(SCALAR.schedule())
+                .with_output_prefetch(SCALAR.output_prefetch())
+        });
         assert_eq!(Ok(SCALAR), runtime);
         let mut h = [3.0f32; 8];
         let mut inv_rms = [SENTINEL; 2];

@@ -1,10 +1,12 @@
 //! The two schedules order the passes differently, never what is computed: each row and group
 //! gets the same bits from either, on every instruction set, out of place and in place: long
 //! rows written while the next row is summed or a block at a time, channels-first groups
-//! written while the next group is summed or after their own sums.
+//! written while the next group is summed or after their own sums. Asking for output lines
+//! ahead of their stores, or not, changes no bit either.
 
 use normkern::{
-    BatchNormTraining, InOut, Isa, Kernels, LayerNorm, RmsNorm, SavedStats, Schedule, Shape,
+    BatchNorm, BatchNormTraining, GroupNorm, InOut, Isa, Kernels, LayerNorm, RmsNorm, SavedStats,
+    Schedule, Shape,
 };
 
 /// Values in [-1.5, 2.5).
@@ -15,7 +17,8 @@ fn data(len: usize, seed: u64) -> Vec<f32> {
 /// The output (out of place and in place, which must agree) and the saved statistics.
 type Run = (Vec<f32>, Vec<f32>, Vec<f32>);
 
-/// `op` under both schedules agrees bit for bit, on every set.
+/// `op` under both schedules, each with and without output prefetch, agrees bit for bit, on
+/// every set.
 fn agrees(
     what: &str,
     x: &[f32],
@@ -38,14 +41,21 @@ fn agrees(
     };
     for isa in Isa::available() {
         let k = Kernels::new(isa).unwrap();
-        let [a, b] = [Schedule::Overlapped, Schedule::Separate].map(|s| run(k.with_schedule(s)));
         let bits =
             |r: &Run| [&r.0, &r.1, &r.2].map(|v| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>());
-        assert!(
-            bits(&a) == bits(&b),
-            "{what} on {isa}: the schedules differ"
-        );
-        assert!(a.0.iter().all(|v| v.is_finite()), "{what} on {isa}");
+        let first = run(k
+            .with_schedule(Schedule::Overlapped)
+            .with_output_prefetch(true));
+        assert!(first.0.iter().all(|v| v.is_finite()), "{what} on {isa}");
+        for schedule in [Schedule::Overlapped, Schedule::Separate] {
+            for prefetch in [true, false] {
+                let other = run(k.with_schedule(schedule).with_output_prefetch(prefetch));
+                assert!(
+                    bits(&first) == bits(&other),
+                    "{what} on {isa}: {schedule:?} with prefetch {prefetch} differs"
+                );
+            }
+        }
     }
 }
 
@@ -101,4 +111,33 @@ fn channels_first_groups() {
         k.batch_norm_training(&p, Shape::ncl(n, c, hw), io, None, Some(saved))
             .unwrap()
     });
+}
+
+#[test]
+fn inference_and_channels_last() {
+    // Channels 16 (rows of whole vectors, the parameters held in registers) and 100 (rows
+    // mapped one at a time), and channels-first planes.
+    for c in [16, 100] {
+        let (n, hw) = (2, 67);
+        let x = data(n * c * hw, c as u64);
+        let (gamma, beta) = (data(c, 6), data(c, 7));
+        let (mean, var) = (
+            data(c, 8),
+            data(c, 9).iter().map(|v| v * v).collect::<Vec<_>>(),
+        );
+        let bn = BatchNorm::new(&mean, &var).gamma(&gamma).beta(&beta);
+        for shape in [Shape::nhwc(n, 1, hw, c), Shape::nchw(n, c, 1, hw)] {
+            agrees(
+                &format!("batch_norm_inference {shape:?}"),
+                &x,
+                1,
+                |k, io, _, _| k.batch_norm_inference(&bn, shape, io).unwrap(),
+            );
+        }
+        let gn = GroupNorm::new(4).gamma(&gamma).beta(&beta);
+        agrees(&format!("group_norm nhwc c {c}"), &x, 1, |k, io, _, _| {
+            k.group_norm(&gn, Shape::nhwc(n, 1, hw, c), io, None)
+                .unwrap()
+        });
+    }
 }
