@@ -100,7 +100,7 @@ impl<'a, T: Element> InOut<'a, T> {
     /// read of every output line that an ordinary store costs (as `memcpy` does at this size).
     pub(crate) fn streams(&self) -> bool {
         const STREAM_BYTES: usize = 16 << 20;
-        self.dst_len.saturating_mul(size_of::<T>()) >= STREAM_BYTES
+        self.output_bytes() >= STREAM_BYTES
     }
 
     /// Whether the output is so large (8 MiB and up, a quarter of a typical L3) that its lines
@@ -110,7 +110,12 @@ impl<'a, T: Element> InOut<'a, T> {
     /// as long without; GroupNorm NHWC 1x64x64x320, 5 MiB, 0.97x.)
     pub(crate) fn output_from_memory(&self) -> bool {
         const FROM_MEMORY_BYTES: usize = 8 << 20;
-        self.dst_len.saturating_mul(size_of::<T>()) >= FROM_MEMORY_BYTES
+        self.output_bytes() >= FROM_MEMORY_BYTES
+    }
+
+    /// The output's size in bytes (saturating: only compared against thresholds).
+    fn output_bytes(&self) -> usize {
+        self.dst_len.saturating_mul(size_of::<T>())
     }
 
     fn check(&self, start: usize, len: usize, limit: usize) {

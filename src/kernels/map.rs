@@ -40,7 +40,7 @@ pub(crate) unsafe fn map<V: Vector, S: Source, D: Sink, E: Epilogue>(
         dst,
         epilogue,
         nontemporal,
-        prefetch,
+        ..
     } = io;
     // SAFETY (every load, store and `op` call below): each offset range lies in `0..len`.
     unsafe {
@@ -76,10 +76,8 @@ pub(crate) unsafe fn map<V: Vector, S: Source, D: Sink, E: Epilogue>(
         }
         const PAIR: usize = 2;
         while i + PAIR * V::LANES <= len {
-            if prefetch {
-                prefetch_output::<V, D>(dst, i);
-                prefetch_output::<V, D>(dst, i + V::LANES);
-            }
+            prefetch_output::<V, _, _, _>(io, i);
+            prefetch_output::<V, _, _, _>(io, i + V::LANES);
             let a = src.load_final::<V>(i, V::LANES);
             let b = src.load_final::<V>(i + V::LANES, V::LANES);
             let ya = epilogue.apply(op.at(a, i, V::LANES));
@@ -101,18 +99,24 @@ pub(crate) unsafe fn map<V: Vector, S: Source, D: Sink, E: Epilogue>(
     }
 }
 
-/// Asks for the output line [`OUTPUT_AHEAD_BYTES`] past element `at`, once per line's worth
-/// of offsets. An ordinary store must first read its line in, and left to the store that
-/// read stalls the loop on some CPUs; asked for ahead, it overlaps the work before. Called
-/// where the kernels' [`Io::prefetch`] says so.
+/// Asks for the output line [`OUTPUT_AHEAD_BYTES`] past element `at` of `io.dst`, once per
+/// line's worth of offsets, where [`Io::prefetch`] says so. An ordinary store must first read
+/// its line in, and left to the store that read stalls the loop on some CPUs; asked for
+/// ahead, it overlaps the work before.
 ///
 /// # Safety
 /// `V`'s instruction set is available (the prefetch itself never faults).
 #[inline(always)]
-pub(crate) unsafe fn prefetch_output<V: Vector, D: Sink>(dst: D, at: usize) {
-    if once_per_line::<V>(at, D::ELEMENT_BYTES) {
+pub(crate) unsafe fn prefetch_output<V: Vector, S: Source, D: Sink, E: Epilogue>(
+    io: Io<S, D, E>,
+    at: usize,
+) {
+    if io.prefetch && once_per_line::<V>(at, D::ELEMENT_BYTES) {
         // SAFETY: forwarded from the caller.
-        unsafe { dst.prefetch::<V>(at + OUTPUT_AHEAD_BYTES / D::ELEMENT_BYTES) }
+        unsafe {
+            io.dst
+                .prefetch::<V>(at + OUTPUT_AHEAD_BYTES / D::ELEMENT_BYTES)
+        }
     }
 }
 
@@ -130,9 +134,7 @@ pub(crate) unsafe fn write_lanes<V: Vector, S: Source, D: Sink, E: Epilogue>(
 ) {
     // SAFETY: forwarded from the caller.
     unsafe {
-        if io.prefetch {
-            prefetch_output::<V, D>(io.dst, at);
-        }
+        prefetch_output::<V, _, _, _>(io, at);
         io.dst.store(at, output_lanes(io, op, at, lanes), lanes);
     }
 }

@@ -59,9 +59,7 @@ pub(crate) unsafe fn periodic_affine<V: Vector, const K: usize, S: Source, D: Si
                 if streaming {
                     io.dst.store_stream(at, y);
                 } else {
-                    if io.prefetch {
-                        prefetch_output::<V, D>(io.dst, at);
-                    }
+                    prefetch_output::<V, _, _, _>(io, at);
                     io.dst.store(at, y, V::LANES);
                 }
             }

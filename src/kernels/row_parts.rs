@@ -428,9 +428,7 @@ impl<V: Vector, S: Source, D: Sink, E: Epilogue> NormalizeBlock<'_, '_, V, S, D,
                 let row = self.io.offset(i * self.cols);
                 for j in 0..vectors {
                     let at = j * V::LANES;
-                    if row.prefetch {
-                        prefetch_output::<V, D>(row.dst, at);
-                    }
+                    prefetch_output::<V, _, _, _>(row, at);
                     let x = row.src.load_final::<V>(at, V::LANES);
                     let y = row.epilogue.apply(op.with_params(x, gamma[j], beta[j]));
                     row.dst.store(at, y, V::LANES);
