@@ -65,12 +65,12 @@ impl Kernels {
 
     /// Writes `y = (x - pivot) * scale + shift` over each run `r` of the group at `start`
     /// with `affine(r)`, then the epilogue.
-    pub(crate) fn apply_runs<T: Element, E: Epilogue>(
+    pub(crate) fn apply_runs<T: Element, E: Epilogue, F: Fn(usize) -> Affine + ?Sized>(
         &self,
         io: &mut InOut<'_, T>,
         start: usize,
         runs: Runs,
-        affine: &dyn Fn(usize) -> Affine,
+        affine: &F,
         epilogue: E,
     ) {
         let kernel = self.apply_runs_kernel(io, start, runs, affine, epilogue);
@@ -80,12 +80,16 @@ impl Kernels {
 
     /// [`Kernels::apply_runs`] in the same pass that takes the sums of the group at `next`
     /// (same geometry, disjoint from the group written), which it returns.
-    pub(crate) fn apply_runs_summing_next<T: Element, E: Epilogue>(
+    pub(crate) fn apply_runs_summing_next<
+        T: Element,
+        E: Epilogue,
+        F: Fn(usize) -> Affine + ?Sized,
+    >(
         &self,
         io: &mut InOut<'_, T>,
         start: usize,
         runs: Runs,
-        affine: &dyn Fn(usize) -> Affine,
+        affine: &F,
         next: usize,
         epilogue: E,
     ) -> Sums {
@@ -436,14 +440,14 @@ impl Kernels {
     }
 
     /// The kernel that writes the group of runs at `start` (its span bounds-checked).
-    fn apply_runs_kernel<'a, T: Element, E: Epilogue>(
+    fn apply_runs_kernel<'a, T: Element, E: Epilogue, F: Fn(usize) -> Affine + ?Sized>(
         &self,
         io: &mut InOut<'_, T>,
         start: usize,
         runs: Runs,
-        affine: &'a dyn Fn(usize) -> Affine,
+        affine: &'a F,
         epilogue: E,
-    ) -> ApplyRuns<'a, Values<T>, ValuesMut<T>, E> {
+    ) -> ApplyRuns<'a, Values<T>, ValuesMut<T>, E, F> {
         ApplyRuns {
             io: self.contiguous_io(io, start, runs.span(), epilogue),
             runs,

@@ -126,6 +126,33 @@ mod avx2 {
             }
         }
     }
+    /// `run_norm` with the tail as one whole vector ending at the run's end (computed before
+    /// any store, so in place too), instead of a masked store.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn run_norm_ov(x: *const f32, y: *mut f32, len: usize, a: __m256, b: __m256) {
+        unsafe {
+            if len < 8 || len % 8 == 0 {
+                return run_norm(x, y, len, a, b);
+            }
+            let t = _mm256_fmadd_ps(_mm256_loadu_ps(x.add(len - 8)), a, b);
+            let mut i = 0;
+            while i + 8 <= len {
+                _mm256_storeu_ps(y.add(i), _mm256_fmadd_ps(_mm256_loadu_ps(x.add(i)), a, b));
+                i += 8;
+            }
+            _mm256_storeu_ps(y.add(len - 8), t);
+        }
+    }
+    /// `hand_bni` with `run_norm_ov`.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn hand_bni_ov(x: &[f32], y: &mut [f32], n: usize, c: usize, hw: usize, a: &[f32], b: &[f32]) {
+        unsafe {
+            for i in 0..n * c {
+                let o = i * hw;
+                run_norm_ov(x.as_ptr().add(o), y.as_mut_ptr().add(o), hw, _mm256_set1_ps(a[i % c]), _mm256_set1_ps(b[i % c]));
+            }
+        }
+    }
     #[target_feature(enable = "avx2,fma")]
     fn reduce(v: __m256) -> f32 {
         let h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -220,7 +247,7 @@ fn main() {
     let floor_bn = BatchNorm::new(&one_m, &one_v);
     let reps = (20_000_000 / len).max(2);
     let ovl = Kernels::detect().with_schedule(Schedule::Overlapped);
-    let names = ["copy", "floor", "normkern_bnt", "hand_bnt", "normkern_in(N*C planes)", "hand_in", "normkern_gn32", "bnt_overlapped", "in_overlapped", "hand_gn32", "normkern_bn_infer", "hand_bn_infer"];
+    let names = ["copy", "floor", "normkern_bnt", "hand_bnt", "normkern_in(N*C planes)", "hand_in", "normkern_gn32", "bnt_overlapped", "in_overlapped", "hand_gn32", "normkern_bn_infer", "hand_bn_infer", "hand_bn_infer_ovtail"];
     let (mean_c, var_c) = (vec![0.1f32; c], vec![1.5f32; c]);
     let bni = BatchNorm::new(&mean_c, &var_c).gamma(&g).beta(&b);
     let inv: Vec<f32> = var_c.iter().zip(&g).map(|(v, g)| g / (v + 1e-5).sqrt()).collect();
@@ -244,7 +271,10 @@ fn main() {
                     9 => if c % 32 == 0 { hand(black_box(&x), &mut y, 1, n * 32, len / (n * 32)) },
                     10 => k.batch_norm_inference(&bni, Shape::channels_first(n, c, hw), InOut::new(black_box(&x), &mut y)).unwrap(),
                     11 => hand_infer(black_box(&x), &mut y, n, c, hw, &inv, &shift),
-                    _ => if c % 32 == 0 { k.group_norm(&gn, Shape::channels_first(n, c, hw), InOut::new(black_box(&x), &mut y), None).unwrap() },
+                    // SAFETY: AVX2 and FMA are the probe's baseline (Zen 3 and later).
+                    12 => unsafe { avx2::hand_bni_ov(black_box(&x), &mut y, n, c, hw, &inv, &shift) },
+                    6 => if c % 32 == 0 { k.group_norm(&gn, Shape::channels_first(n, c, hw), InOut::new(black_box(&x), &mut y), None).unwrap() },
+                    _ => unreachable!(),
                 }
                 black_box(&mut y);
             }

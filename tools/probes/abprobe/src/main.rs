@@ -1,0 +1,167 @@
+//! Same-process A/B: each round times the base revision's kernel, the working tree's and a
+//! copy of the same bytes, back to back, each repeated to fill about a millisecond. Prints the
+//! median over the rounds of new / base (with quartiles) and each over the copy.
+use std::hint::black_box;
+use std::time::Instant;
+
+type Call = Box<dyn FnMut(&[f32], &mut [f32])>;
+
+/// The closures that run `group` on one copy of the crate (`$nk`), its parameters built once.
+macro_rules! maker {
+    ($nk:ident, $fname:ident) => {
+        fn $fname(op: &str, shape: &[usize], layout: &str) -> Call {
+            use $nk::*;
+            let k = Kernels::detect();
+            let s = match (layout, shape) {
+                ("nchw", &[n, c, h, w]) => Shape::nchw(n, c, h, w),
+                ("nhwc", &[n, h, w, c]) => Shape::nhwc(n, h, w, c),
+                ("ntc", &[n, t, c]) => Shape::ntc(n, t, c),
+                ("", &[r, c]) => Shape::rows(r, c),
+                _ => panic!("layout"),
+            };
+            let ch = s.c();
+            let g: &'static [f32] = (0..ch)
+                .map(|i| 1.0 + (i % 7) as f32 * 0.01)
+                .collect::<Vec<_>>()
+                .leak();
+            let b: &'static [f32] = (0..ch)
+                .map(|i| (i % 5) as f32 * 0.01)
+                .collect::<Vec<_>>()
+                .leak();
+            let m: &'static [f32] = (0..ch)
+                .map(|i| 3.0 + (i % 3) as f32 * 0.1)
+                .collect::<Vec<_>>()
+                .leak();
+            let v: &'static [f32] = (0..ch)
+                .map(|i| 2.25 + (i % 3) as f32 * 0.1)
+                .collect::<Vec<_>>()
+                .leak();
+            match op {
+                "layer_norm" => {
+                    let p = LayerNorm::new().gamma(g).beta(b).eps(1e-5);
+                    Box::new(move |x, y| k.layer_norm(&p, s, InOut::new(x, y), None).unwrap())
+                }
+                "rms_norm" => {
+                    let p = RmsNorm::new().gamma(g).eps(1e-5);
+                    Box::new(move |x, y| k.rms_norm(&p, s, InOut::new(x, y), None).unwrap())
+                }
+                "batch_norm_infer" => {
+                    let p = BatchNorm::new(m, v).gamma(g).beta(b).eps(1e-5);
+                    Box::new(move |x, y| k.batch_norm_inference(&p, s, InOut::new(x, y)).unwrap())
+                }
+                "batch_norm_train" => {
+                    let p = BatchNormTraining::new().gamma(g).beta(b).eps(1e-5);
+                    Box::new(move |x, y| {
+                        k.batch_norm_training(&p, s, InOut::new(x, y), None, None)
+                            .unwrap()
+                    })
+                }
+                "instance_norm" => {
+                    let p = InstanceNorm::new().gamma(g).beta(b).eps(1e-5);
+                    Box::new(move |x, y| k.instance_norm(&p, s, InOut::new(x, y), None).unwrap())
+                }
+                "group_norm" => {
+                    let p = GroupNorm::new(32).gamma(g).beta(b).eps(1e-5);
+                    Box::new(move |x, y| k.group_norm(&p, s, InOut::new(x, y), None).unwrap())
+                }
+                _ => panic!("unknown operator {op}"),
+            }
+        }
+    };
+}
+maker!(normkern, new_call);
+maker!(normkern_base, base_call);
+
+const GROUPS: [&str; 13] = [
+    "layer_norm/512x768",
+    "layer_norm/128x4096",
+    "layer_norm/4096x64",
+    "rms_norm/128x4096",
+    "batch_norm_infer/nchw_1x64x112x112",
+    "batch_norm_infer/nchw_8x256x14x14",
+    "batch_norm_infer/nhwc_1x112x112x64",
+    "batch_norm_train/nchw_8x256x14x14",
+    "batch_norm_train/nchw_32x64x56x56",
+    "batch_norm_train/ntc_32x128x768",
+    "instance_norm/nchw_1x64x128x128",
+    "group_norm/nchw_1x320x64x64",
+    "group_norm/nhwc_1x64x64x320",
+];
+
+fn quartiles(mut v: Vec<f64>) -> [f64; 3] {
+    v.sort_by(|a, b| a.total_cmp(b));
+    [v[v.len() / 4], v[v.len() / 2], v[3 * v.len() / 4]]
+}
+
+/// Seconds per call of `f`, over `reps` back-to-back calls.
+fn time(f: &mut dyn FnMut(&mut [f32]), y: &mut [f32], reps: usize) -> f64 {
+    let t = Instant::now();
+    for _ in 0..reps {
+        f(y);
+        black_box(&mut *y);
+    }
+    t.elapsed().as_secs_f64() / reps as f64
+}
+
+fn main() {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let rounds = match args.first().and_then(|a| a.parse().ok()) {
+        Some(r) => {
+            args.remove(0);
+            r
+        }
+        None => 101,
+    };
+    let groups: Vec<String> = if args.is_empty() {
+        GROUPS.iter().map(|g| g.to_string()).collect()
+    } else {
+        args
+    };
+    println!(
+        "{:40} {:>20} {:>12} {:>12}",
+        "group", "new/base (quartiles)", "base x copy", "new x copy"
+    );
+    for name in &groups {
+        let (op, rest) = name.split_once('/').expect("op/shape");
+        let (layout, dims) = rest.split_once('_').unwrap_or(("", rest));
+        let shape: Vec<usize> = dims.split('x').map(|d| d.parse().unwrap()).collect();
+        let len: usize = shape.iter().product();
+        let x: Vec<f32> = (0..len)
+            .map(|i| 3.0 + ((i * 7919) % 1000) as f32 * 0.001)
+            .collect();
+        let mut y = vec![0.0f32; len];
+        let mut base = base_call(op, &shape, layout);
+        let mut new = new_call(op, &shape, layout);
+        let t0 = Instant::now();
+        base(&x, &mut y);
+        let reps = ((1e-3 / t0.elapsed().as_secs_f64()) as usize).clamp(1, 1000);
+        let (mut ratio, mut bc, mut nc) = (vec![], vec![], vec![]);
+        for r in 0..rounds {
+            // Alternate which copy goes first, so neither always follows the copy.
+            let tb_first = r % 2 == 0;
+            let mut run_base = |y: &mut [f32]| base(black_box(&x), y);
+            let mut run_new = |y: &mut [f32]| new(black_box(&x), y);
+            let (tb, tn) = if tb_first {
+                let tb = time(&mut run_base, &mut y, reps);
+                (tb, time(&mut run_new, &mut y, reps))
+            } else {
+                let tn = time(&mut run_new, &mut y, reps);
+                (time(&mut run_base, &mut y, reps), tn)
+            };
+            let tc = time(
+                &mut |y: &mut [f32]| y.copy_from_slice(black_box(&x)),
+                &mut y,
+                reps,
+            );
+            ratio.push(tn / tb);
+            bc.push(tb / tc);
+            nc.push(tn / tc);
+        }
+        let [lo, med, hi] = quartiles(ratio);
+        println!(
+            "{name:40} {med:7.3} ({lo:.3}-{hi:.3}) {:12.2} {:12.2}",
+            quartiles(bc)[1],
+            quartiles(nc)[1]
+        );
+    }
+}
