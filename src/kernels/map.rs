@@ -75,9 +75,8 @@ pub(crate) unsafe fn map<V: Vector, S: Source, D: Sink, E: Epilogue>(
             V::fence();
         }
         // Two forms of the loop, so that the one without the prefetch carries none of its
-        // per-vector checks (not left to LLVM's loop unswitching, which a merged condition
-        // defeats: see `prefetch_output`).
-        i = if io.prefetch {
+        // per-vector checks (see `prefetch_output`).
+        i = if prefetching::<V, _, _, _>(&io) {
             map_pairs::<V, S, D, E, true>(io, len, op, i)
         } else {
             map_pairs::<V, S, D, E, false>(io, len, op, i)
@@ -111,10 +110,8 @@ unsafe fn map_pairs<V: Vector, S: Source, D: Sink, E: Epilogue, const PREFETCH: 
     // SAFETY (every load, store and `op` call below): each offset range lies in `0..len`.
     unsafe {
         while i + PAIR * V::LANES <= len {
-            if PREFETCH {
-                prefetch_output::<V, _, _, _>(io, i);
-                prefetch_output::<V, _, _, _>(io, i + V::LANES);
-            }
+            prefetch_output::<V, _, PREFETCH>(io.dst, i);
+            prefetch_output::<V, _, PREFETCH>(io.dst, i + V::LANES);
             let a = io.src.load_final::<V>(i, V::LANES);
             let b = io.src.load_final::<V>(i + V::LANES, V::LANES);
             let ya = io.epilogue.apply(op.at(a, i, V::LANES));
@@ -127,40 +124,49 @@ unsafe fn map_pairs<V: Vector, S: Source, D: Sink, E: Epilogue, const PREFETCH: 
     i
 }
 
-/// Asks for the output line [`OUTPUT_AHEAD_BYTES`] past element `at` of `io.dst`, once per
-/// line's worth of offsets, where [`Io::prefetch`] says so. An ordinary store must first read
-/// its line in, and left to the store that read stalls the loop on some CPUs; asked for
-/// ahead, it overlaps the work before.
+/// Whether the loops over `io` take their prefetching form ([`prefetch_output`]): where
+/// [`Io::prefetch`] asks for it, on the sets that specialize (elsewhere the prefetch is no
+/// instruction, and a second form of each loop would only cost flash).
+#[inline(always)]
+pub(crate) fn prefetching<V: Vector, S, D, E>(io: &Io<S, D, E>) -> bool {
+    V::SPECIALIZE && io.prefetch
+}
+
+/// Asks for the output line [`OUTPUT_AHEAD_BYTES`] past element `at` of `dst`, once per
+/// line's worth of offsets, where `PREFETCH`. An ordinary store must first read its line in,
+/// and left to the store that read stalls the loop on some CPUs; asked for ahead, it overlaps
+/// the work before.
+///
+/// `PREFETCH` is a constant of the caller's loop, chosen once before it ([`prefetching`]), so
+/// that the loop without the prefetch carries no per-vector test. Left to LLVM's loop
+/// unswitching, a runtime flag was not reliably hoisted: with the test in the loop,
+/// BatchNorm inference 8x256x14x14 took 1.16-1.29x as long on a Zen 3 EPYC (family 25
+/// model 1).
 ///
 /// # Safety
 /// `V`'s instruction set is available (the prefetch itself never faults).
 #[inline(always)]
-pub(crate) unsafe fn prefetch_output<V: Vector, S: Source, D: Sink, E: Epilogue>(
-    io: Io<S, D, E>,
-    at: usize,
-) {
-    // Two tests, not `&&`: LLVM merges `prefetch && line` into one branch-free condition,
-    // and then no longer unswitches the caller's loop on `prefetch` (BatchNorm inference
-    // 8x256x14x14 took 1.20x as long on a Zen 3 EPYC, family 25 model 1).
-    #[allow(clippy::collapsible_if)]
-    if io.prefetch {
-        if once_per_line::<V>(at, D::ELEMENT_BYTES) {
-            // SAFETY: forwarded from the caller.
-            unsafe {
-                io.dst
-                    .prefetch::<V>(at + OUTPUT_AHEAD_BYTES / D::ELEMENT_BYTES)
-            }
-        }
+pub(crate) unsafe fn prefetch_output<V: Vector, D: Sink, const PREFETCH: bool>(dst: D, at: usize) {
+    if PREFETCH && once_per_line::<V>(at, D::ELEMENT_BYTES) {
+        // SAFETY: forwarded from the caller.
+        unsafe { dst.prefetch::<V>(at + OUTPUT_AHEAD_BYTES / D::ELEMENT_BYTES) }
     }
 }
 
-/// Writes the `lanes` outputs at `at` (the output line asked for ahead, as in [`map`]).
+/// Writes the `lanes` outputs at `at` (the output line asked for ahead where `PREFETCH`, as
+/// in [`map`]).
 ///
 /// # Safety
 /// `at..at + lanes` lies in the mapped run of `io`, `op` may be called there, and `V`'s
 /// instruction set is available.
 #[inline(always)]
-pub(crate) unsafe fn write_lanes<V: Vector, S: Source, D: Sink, E: Epilogue>(
+pub(crate) unsafe fn write_lanes<
+    V: Vector,
+    S: Source,
+    D: Sink,
+    E: Epilogue,
+    const PREFETCH: bool,
+>(
     io: Io<S, D, E>,
     op: &impl Lanewise<V>,
     at: usize,
@@ -168,7 +174,7 @@ pub(crate) unsafe fn write_lanes<V: Vector, S: Source, D: Sink, E: Epilogue>(
 ) {
     // SAFETY: forwarded from the caller.
     unsafe {
-        prefetch_output::<V, _, _, _>(io, at);
+        prefetch_output::<V, _, PREFETCH>(io.dst, at);
         io.dst.store(at, output_lanes(io, op, at, lanes), lanes);
     }
 }

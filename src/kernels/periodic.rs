@@ -5,7 +5,7 @@
 //! parameters in registers at 0.95x (`zen-probes/bn_nhwc`).
 
 use super::columns::ColumnParams;
-use super::map::prefetch_output;
+use super::map::{prefetch_output, prefetching};
 use super::seam::{Epilogue, Io, Sink, Source};
 use crate::simd::Vector;
 
@@ -34,11 +34,45 @@ pub(crate) unsafe fn periodic_affine<V: Vector, const K: usize, S: Source, D: Si
     rows: usize,
     p: &ColumnParams<'_>,
 ) -> bool {
-    let width = K * V::LANES;
     let streaming = io.nontemporal && V::STREAMS;
-    if streaming && io.dst.aligned_head::<V>(width) != 0 {
+    if streaming && io.dst.aligned_head::<V>(K * V::LANES) != 0 {
         return false;
     }
+    // SAFETY: the caller's contract, forwarded; streaming stores are aligned (checked above).
+    unsafe {
+        // One form of the loop per way of storing, so that none tests it per vector.
+        if streaming {
+            periodic_rows::<V, K, S, D, E, true, false>(io, rows, p);
+            V::fence();
+        } else if prefetching::<V, _, _, _>(&io) {
+            periodic_rows::<V, K, S, D, E, false, true>(io, rows, p);
+        } else {
+            periodic_rows::<V, K, S, D, E, false, false>(io, rows, p);
+        }
+    }
+    true
+}
+
+/// [`periodic_affine`]'s loop: whole vectors stored non-temporally where `STREAM`, else
+/// through the cache with each output line asked for ahead where `PREFETCH`.
+///
+/// # Safety
+/// As [`periodic_affine`], and where `STREAM` the output is vector-aligned.
+#[inline(always)]
+unsafe fn periodic_rows<
+    V: Vector,
+    const K: usize,
+    S: Source,
+    D: Sink,
+    E: Epilogue,
+    const STREAM: bool,
+    const PREFETCH: bool,
+>(
+    io: Io<S, D, E>,
+    rows: usize,
+    p: &ColumnParams<'_>,
+) {
+    let width = K * V::LANES;
     // SAFETY (every load and store): each offset lies in row `r` or in the parameter arrays,
     // as the caller guarantees.
     unsafe {
@@ -56,17 +90,13 @@ pub(crate) unsafe fn periodic_affine<V: Vector, const K: usize, S: Source, D: Si
                 let y = io
                     .epilogue
                     .apply(x.sub(pivot[k]).mul_add(scale[k], shift[k]));
-                if streaming {
+                if STREAM {
                     io.dst.store_stream(at, y);
                 } else {
-                    prefetch_output::<V, _, _, _>(io, at);
+                    prefetch_output::<V, _, PREFETCH>(io.dst, at);
                     io.dst.store(at, y, V::LANES);
                 }
             }
         }
-        if streaming {
-            V::fence();
-        }
     }
-    true
 }

@@ -4,7 +4,7 @@
 
 use super::group::{group_stats, mean_square};
 use super::lanes::load_param;
-use super::map::{Lanewise, map, prefetch_output};
+use super::map::{Lanewise, map, prefetch_output, prefetching};
 use super::seam::{Epilogue, Io, Sink, Source};
 use super::walk::{Runs, Statistic};
 use crate::simd::{Piece, Vector};
@@ -386,7 +386,14 @@ impl<V: Vector, S: Source, D: Sink, E: Epilogue> WithAffine for NormalizeBlock<'
     unsafe fn with<K: AffineKind>(self) {
         if holds_params::<V, S, D, E>(&self.io, self.vectors) {
             // SAFETY: the caller's contract, and the rows are `self.vectors` whole vectors.
-            return unsafe { self.held::<K>() };
+            // One form of the loop with the prefetch and one without (see `prefetch_output`).
+            return unsafe {
+                if prefetching::<V, _, _, _>(&self.io) {
+                    self.held::<K, true>()
+                } else {
+                    self.held::<K, false>()
+                }
+            };
         }
         for (i, &params) in self.params.iter().enumerate() {
             // SAFETY: row `i` lies in the block (the caller's contract).
@@ -402,13 +409,14 @@ impl<V: Vector, S: Source, D: Sink, E: Epilogue> NormalizeBlock<'_, '_, V, S, D,
     /// The block with gamma and beta loaded into registers once for all its rows. Through
     /// `map`, every output vector also loads its gamma and beta (a store may overwrite them,
     /// for all LLVM knows), and every row pays `map`'s setup: on an Emerald Rapids Xeon that
-    /// cost LayerNorm 4096x64 a sixth of its time.
+    /// cost LayerNorm 4096x64 a sixth of its time. Each output line is asked for ahead where
+    /// `PREFETCH`.
     ///
     /// # Safety
     /// As [`normalize_rows_as`], `K` is `p`'s kind, and
     /// [`holds_params`]`::<V, S, D, E>(&self.io, self.vectors)`.
     #[inline(always)]
-    unsafe fn held<K: AffineKind>(self) {
+    unsafe fn held<K: AffineKind, const PREFETCH: bool>(self) {
         let (vectors, p) = (self.vectors, self.p);
         // SAFETY: gamma and beta hold `cols` values, the block's rows lie in both buffers, and
         // every offset below is a whole vector inside a row (the caller's contract).
@@ -428,7 +436,7 @@ impl<V: Vector, S: Source, D: Sink, E: Epilogue> NormalizeBlock<'_, '_, V, S, D,
                 let row = self.io.offset(i * self.cols);
                 for j in 0..vectors {
                     let at = j * V::LANES;
-                    prefetch_output::<V, _, _, _>(row, at);
+                    prefetch_output::<V, _, PREFETCH>(row.dst, at);
                     let x = row.src.load_final::<V>(at, V::LANES);
                     let y = row.epilogue.apply(op.with_params(x, gamma[j], beta[j]));
                     row.dst.store(at, y, V::LANES);

@@ -11,7 +11,7 @@
 
 use super::Kernel;
 use super::group::{Write, sums_while};
-use super::map::{Lanewise, StreamRun, stream_head, stream_lanes, write_lanes};
+use super::map::{Lanewise, StreamRun, prefetching, stream_head, stream_lanes, write_lanes};
 use super::pivot::Sample;
 use super::row_blocks::{BLOCKED_ROW, RowBlocks};
 use super::row_parts::{
@@ -154,22 +154,26 @@ impl<V: Vector, St: Statistic, S: Source, D: Sink, E: Epilogue> WithAffine
             if io.nontemporal && V::STREAMS {
                 let write = StreamOp { io, op, cols };
                 sums_while::<V, St, S>(self.next, runs, Sample::Prefix, &write)
+            } else if prefetching::<V, _, _, _>(&io) {
+                let write = WriteOp::<_, _, _, _, true> { io, op };
+                sums_while::<V, St, S>(self.next, runs, Sample::Prefix, &write)
             } else {
-                let write = WriteOp { io, op };
+                let write = WriteOp::<_, _, _, _, false> { io, op };
                 sums_while::<V, St, S>(self.next, runs, Sample::Prefix, &write)
             }
         }
     }
 }
 
-/// Writes a row with one op, a vector at a time, for [`sums_while`].
-struct WriteOp<S, D, E, Op> {
+/// Writes a row with one op, a vector at a time, for [`sums_while`] (each output line asked
+/// for ahead where `PREFETCH`).
+struct WriteOp<S, D, E, Op, const PREFETCH: bool> {
     io: Io<S, D, E>,
     op: Op,
 }
 
-impl<V: Vector, S: Source, D: Sink, E: Epilogue, Op: Lanewise<V>> Write<V>
-    for WriteOp<S, D, E, Op>
+impl<V: Vector, S: Source, D: Sink, E: Epilogue, Op: Lanewise<V>, const PREFETCH: bool> Write<V>
+    for WriteOp<S, D, E, Op, PREFETCH>
 {
     type Run = ();
     #[inline(always)]
@@ -178,7 +182,7 @@ impl<V: Vector, S: Source, D: Sink, E: Epilogue, Op: Lanewise<V>> Write<V>
     #[cfg_attr(not(target_arch = "x86_64"), inline)]
     unsafe fn write(&self, _: &(), at: usize, lanes: usize) {
         // SAFETY: the write's contract covers `at..at + lanes`.
-        unsafe { write_lanes(self.io, &self.op, at, lanes) }
+        unsafe { write_lanes::<V, S, D, E, PREFETCH>(self.io, &self.op, at, lanes) }
     }
 }
 

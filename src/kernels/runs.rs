@@ -6,7 +6,7 @@
 
 use super::Kernel;
 use super::group::{Write, sums_while};
-use super::map::{Lanewise, StreamRun, map, stream_head, stream_lanes, write_lanes};
+use super::map::{Lanewise, StreamRun, map, prefetching, stream_head, stream_lanes, write_lanes};
 use super::pivot::Sample;
 use super::seam::{Epilogue, Io, Sink, Source};
 use super::walk::{Runs, Variance};
@@ -95,22 +95,32 @@ impl<S: Source, D: Sink, E: Epilogue, F: Fn(usize) -> Affine + ?Sized> Kernel
                     sums_while::<A::Wide, Variance, S>(self.next, runs, Sample::Spread, &write);
                 A::Wide::fence();
                 sums
+            } else if prefetching::<A::Wide, _, _, _>(&io) {
+                let write = RunsAffine::<_, _, _, _, true> { io, affine };
+                sums_while::<A::Wide, Variance, S>(self.next, runs, Sample::Spread, &write)
             } else {
-                let write = RunsAffine { io, affine };
+                let write = RunsAffine::<_, _, _, _, false> { io, affine };
                 sums_while::<A::Wide, Variance, S>(self.next, runs, Sample::Spread, &write)
             }
         }
     }
 }
 
-/// Writes a group's runs, each with its own `affine(r)`, one vector at a time.
-struct RunsAffine<'a, S, D, E, F: ?Sized> {
+/// Writes a group's runs, each with its own `affine(r)`, one vector at a time (each output
+/// line asked for ahead where `PREFETCH`).
+struct RunsAffine<'a, S, D, E, F: ?Sized, const PREFETCH: bool> {
     io: Io<S, D, E>,
     affine: &'a F,
 }
 
-impl<V: Vector, S: Source, D: Sink, E: Epilogue, F: Fn(usize) -> Affine + ?Sized> Write<V>
-    for RunsAffine<'_, S, D, E, F>
+impl<
+    V: Vector,
+    S: Source,
+    D: Sink,
+    E: Epilogue,
+    F: Fn(usize) -> Affine + ?Sized,
+    const PREFETCH: bool,
+> Write<V> for RunsAffine<'_, S, D, E, F, PREFETCH>
 {
     type Run = AffineOp<V>;
     #[inline(always)]
@@ -122,7 +132,7 @@ impl<V: Vector, S: Source, D: Sink, E: Epilogue, F: Fn(usize) -> Affine + ?Sized
     #[cfg_attr(not(target_arch = "x86_64"), inline)]
     unsafe fn write(&self, op: &AffineOp<V>, at: usize, lanes: usize) {
         // SAFETY: the write's contract covers `at..at + lanes` in the group written.
-        unsafe { write_lanes(self.io, op, at, lanes) }
+        unsafe { write_lanes::<V, S, D, E, PREFETCH>(self.io, op, at, lanes) }
     }
 }
 
