@@ -11,7 +11,7 @@ use super::group::{GroupStatsFromSums, GroupSums};
 use super::residual::{AddRows, Sum};
 use super::row_parts::{Report, Rows};
 use super::rows::NormalizeRows;
-use super::runs::{Affine, ApplyRuns, ApplyRunsSummingNext};
+use super::runs::{Affine, ApplyRuns, ApplyRunsSummingNext, RunAffine};
 use super::seam::{Epilogue, Identity, Io, Sink, Source};
 use super::walk::{Runs, Statistic};
 use super::welford::SliceMoments;
@@ -65,7 +65,7 @@ impl Kernels {
 
     /// Writes `y = (x - pivot) * scale + shift` over each run `r` of the group at `start`
     /// with `affine(r)`, then the epilogue.
-    pub(crate) fn apply_runs<T: Element, E: Epilogue, F: Fn(usize) -> Affine + ?Sized>(
+    pub(crate) fn apply_runs<T: Element, E: Epilogue, F: RunAffine + ?Sized>(
         &self,
         io: &mut InOut<'_, T>,
         start: usize,
@@ -80,11 +80,7 @@ impl Kernels {
 
     /// [`Kernels::apply_runs`] in the same pass that takes the sums of the group at `next`
     /// (same geometry, disjoint from the group written), which it returns.
-    pub(crate) fn apply_runs_summing_next<
-        T: Element,
-        E: Epilogue,
-        F: Fn(usize) -> Affine + ?Sized,
-    >(
+    pub(crate) fn apply_runs_summing_next<T: Element, E: Epilogue, F: RunAffine + ?Sized>(
         &self,
         io: &mut InOut<'_, T>,
         start: usize,
@@ -440,7 +436,7 @@ impl Kernels {
     }
 
     /// The kernel that writes the group of runs at `start` (its span bounds-checked).
-    fn apply_runs_kernel<'a, T: Element, E: Epilogue, F: Fn(usize) -> Affine + ?Sized>(
+    fn apply_runs_kernel<'a, T: Element, E: Epilogue, F: RunAffine + ?Sized>(
         &self,
         io: &mut InOut<'_, T>,
         start: usize,

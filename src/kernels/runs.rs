@@ -21,11 +21,15 @@ pub(crate) struct Affine {
     pub shift: f32,
 }
 
+/// The affine map of run `r` of a group, `affine(r)`: the caller's closure type where runs are
+/// short enough for a call per run to show (a BatchNorm inference of 8x256x14x14 spent 6% of
+/// its time in that call through `dyn Fn`), or `dyn Fn` where code size matters more (the
+/// compact set).
+pub(crate) trait RunAffine: Fn(usize) -> Affine {}
+
+impl<F: Fn(usize) -> Affine + ?Sized> RunAffine for F {}
+
 /// Writes `y = (x - pivot) * scale + shift` over each run `r` of a group with `affine(r)`.
-///
-/// `F` is the caller's closure where runs are short enough for a call per run to show (a
-/// BatchNorm inference of 8x256x14x14 spent 6% of its time in that call through
-/// `dyn Fn`), or `dyn Fn` where code size matters more (the compact set).
 pub(crate) struct ApplyRuns<'a, S, D, E, F: ?Sized> {
     /// Valid for reads (`src`) and writes (`dst`) over every run.
     pub io: Io<S, D, E>,
@@ -33,9 +37,7 @@ pub(crate) struct ApplyRuns<'a, S, D, E, F: ?Sized> {
     pub affine: &'a F,
 }
 
-impl<S: Source, D: Sink, E: Epilogue, F: Fn(usize) -> Affine + ?Sized> Kernel
-    for ApplyRuns<'_, S, D, E, F>
-{
+impl<S: Source, D: Sink, E: Epilogue, F: RunAffine + ?Sized> Kernel for ApplyRuns<'_, S, D, E, F> {
     type Output = ();
     const ROUNDS_BF16: bool = Io::<S, D, E>::ROUNDS_BF16;
 
@@ -52,7 +54,7 @@ impl<S: Source, D: Sink, E: Epilogue, F: Fn(usize) -> Affine + ?Sized> Kernel
     }
 }
 
-impl<S: Source, D: Sink, E: Epilogue, F: Fn(usize) -> Affine + ?Sized> ApplyRuns<'_, S, D, E, F> {
+impl<S: Source, D: Sink, E: Epilogue, F: RunAffine + ?Sized> ApplyRuns<'_, S, D, E, F> {
     /// Each run written with its own affine, in vectors `V`.
     ///
     /// # Safety
@@ -78,7 +80,7 @@ pub(crate) struct ApplyRunsSummingNext<'a, S, D, E, F: ?Sized> {
     pub next: S,
 }
 
-impl<S: Source, D: Sink, E: Epilogue, F: Fn(usize) -> Affine + ?Sized> Kernel
+impl<S: Source, D: Sink, E: Epilogue, F: RunAffine + ?Sized> Kernel
     for ApplyRunsSummingNext<'_, S, D, E, F>
 {
     type Output = Sums;
@@ -113,14 +115,8 @@ struct RunsAffine<'a, S, D, E, F: ?Sized, const PREFETCH: bool> {
     affine: &'a F,
 }
 
-impl<
-    V: Vector,
-    S: Source,
-    D: Sink,
-    E: Epilogue,
-    F: Fn(usize) -> Affine + ?Sized,
-    const PREFETCH: bool,
-> Write<V> for RunsAffine<'_, S, D, E, F, PREFETCH>
+impl<V: Vector, S: Source, D: Sink, E: Epilogue, F: RunAffine + ?Sized, const PREFETCH: bool>
+    Write<V> for RunsAffine<'_, S, D, E, F, PREFETCH>
 {
     type Run = AffineOp<V>;
     #[inline(always)]
@@ -144,7 +140,7 @@ struct StreamRunsAffine<'a, S, D, E, F: ?Sized> {
     affine: &'a F,
 }
 
-impl<V: Vector, S: Source, D: Sink, E: Epilogue, F: Fn(usize) -> Affine + ?Sized> Write<V>
+impl<V: Vector, S: Source, D: Sink, E: Epilogue, F: RunAffine + ?Sized> Write<V>
     for StreamRunsAffine<'_, S, D, E, F>
 {
     type Run = (AffineOp<V>, StreamRun);
