@@ -143,29 +143,25 @@ mod avx2 {
             _mm256_storeu_ps(y.add(len - 8), t);
         }
     }
-    /// `hand_bni` with `run_norm_ov`.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn hand_bni_ov(x: &[f32], y: &mut [f32], n: usize, c: usize, hw: usize, a: &[f32], b: &[f32]) {
-        unsafe {
-            for i in 0..n * c {
-                let o = i * hw;
-                run_norm_ov(x.as_ptr().add(o), y.as_mut_ptr().add(o), hw, _mm256_set1_ps(a[i % c]), _mm256_set1_ps(b[i % c]));
-            }
-        }
-    }
     #[target_feature(enable = "avx2,fma")]
     fn reduce(v: __m256) -> f32 {
         let h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
         let h = _mm_add_ps(h, _mm_movehl_ps(h, h));
         _mm_cvtss_f32(_mm_add_ss(h, _mm_shuffle_ps(h, h, 1)))
     }
-    /// The same loop as the AVX-512 `hand_bni`, 8 lanes wide.
+    /// The same loop as the AVX-512 `hand_bni`, 8 lanes wide; each run's tail written by
+    /// `run_norm_ov` where `OVERLAP_TAIL`, else by `run_norm`.
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn hand_bni(x: &[f32], y: &mut [f32], n: usize, c: usize, hw: usize, a: &[f32], b: &[f32]) {
+    pub unsafe fn hand_bni<const OVERLAP_TAIL: bool>(x: &[f32], y: &mut [f32], n: usize, c: usize, hw: usize, a: &[f32], b: &[f32]) {
         unsafe {
             for i in 0..n * c {
                 let o = i * hw;
-                run_norm(x.as_ptr().add(o), y.as_mut_ptr().add(o), hw, _mm256_set1_ps(a[i % c]), _mm256_set1_ps(b[i % c]));
+                let (a, b) = (_mm256_set1_ps(a[i % c]), _mm256_set1_ps(b[i % c]));
+                if OVERLAP_TAIL {
+                    run_norm_ov(x.as_ptr().add(o), y.as_mut_ptr().add(o), hw, a, b);
+                } else {
+                    run_norm(x.as_ptr().add(o), y.as_mut_ptr().add(o), hw, a, b);
+                }
             }
         }
     }
@@ -214,7 +210,7 @@ fn hand_infer(x: &[f32], y: &mut [f32], n: usize, c: usize, hw: usize, a: &[f32]
         if is_x86_feature_detected!("avx512f") {
             hand_bni(x, y, n, c, hw, a, b)
         } else {
-            avx2::hand_bni(x, y, n, c, hw, a, b)
+            avx2::hand_bni::<false>(x, y, n, c, hw, a, b)
         }
     }
 }
@@ -272,7 +268,7 @@ fn main() {
                     10 => k.batch_norm_inference(&bni, Shape::channels_first(n, c, hw), InOut::new(black_box(&x), &mut y)).unwrap(),
                     11 => hand_infer(black_box(&x), &mut y, n, c, hw, &inv, &shift),
                     // SAFETY: AVX2 and FMA are the probe's baseline (Zen 3 and later).
-                    12 => unsafe { avx2::hand_bni_ov(black_box(&x), &mut y, n, c, hw, &inv, &shift) },
+                    12 => unsafe { avx2::hand_bni::<true>(black_box(&x), &mut y, n, c, hw, &inv, &shift) },
                     6 => if c % 32 == 0 { k.group_norm(&gn, Shape::channels_first(n, c, hw), InOut::new(black_box(&x), &mut y), None).unwrap() },
                     _ => unreachable!(),
                 }
