@@ -414,6 +414,10 @@ impl<S: Source, D: Sink, E: Epilogue> ColumnAffine<'_, S, D, E> {
                 Some(2) => periodic_affine::<V, 2, S, D, E>(self.io, g.rows, p),
                 Some(3) => periodic_affine::<V, 3, S, D, E>(self.io, g.rows, p),
                 Some(4) => periodic_affine::<V, 4, S, D, E>(self.io, g.rows, p),
+                Some(5) => periodic_affine::<V, 5, S, D, E>(self.io, g.rows, p),
+                Some(6) => periodic_affine::<V, 6, S, D, E>(self.io, g.rows, p),
+                Some(7) => periodic_affine::<V, 7, S, D, E>(self.io, g.rows, p),
+                Some(8) => periodic_affine::<V, 8, S, D, E>(self.io, g.rows, p),
                 _ => false,
             }
         }
