@@ -2,7 +2,8 @@
 //! gets the same bits from either, on every instruction set, out of place and in place: long
 //! rows written while the next row is summed or a block at a time, channels-first groups
 //! written while the next group is summed or after their own sums. Asking for output lines
-//! ahead of their stores, or not, changes no bit either.
+//! ahead of their stores, or not, changes no bit either, and BatchNorm inference gives the
+//! same bits channels-last as channels-first.
 
 use normkern::{
     BatchNorm, BatchNormTraining, GroupNorm, InOut, Isa, Kernels, LayerNorm, RmsNorm, SavedStats,
@@ -115,9 +116,10 @@ fn channels_first_groups() {
 
 #[test]
 fn inference_and_channels_last() {
-    // Channels 16 (rows of whole vectors, the parameters held in registers) and 100 (rows
-    // mapped one at a time), and channels-first planes.
-    for c in [16, 100] {
+    // Channels 8 to 136 in steps of 8: rows of every whole number of vectors the parameters
+    // are held in registers for (1 to 8 vectors of 8 or 16 lanes) and past it; 100: rows
+    // that are no whole number of vectors, mapped one at a time; and channels-first planes.
+    for c in (8..=136).step_by(8).chain([100]) {
         let (n, hw) = (2, 67);
         let x = data(n * c * hw, c as u64);
         let (gamma, beta) = (data(c, 6), data(c, 7));
@@ -132,6 +134,32 @@ fn inference_and_channels_last() {
                 &x,
                 1,
                 |k, io, _, _| k.batch_norm_inference(&bn, shape, io).unwrap(),
+            );
+        }
+        // Both layouts compute `(x - mean) * scale + beta` per channel with the same
+        // operations, so each value gets the same bits from either.
+        let x_cl: Vec<f32> = (0..x.len())
+            .map(|i| {
+                let (ch, position) = (i % c, i / c);
+                let (b, p) = (position / hw, position % hw);
+                x[(b * c + ch) * hw + p]
+            })
+            .collect();
+        for isa in Isa::available() {
+            let k = Kernels::new(isa).unwrap();
+            let (mut y_cf, mut y_cl) = (vec![0.0; x.len()], vec![0.0; x.len()]);
+            k.batch_norm_inference(&bn, Shape::nchw(n, c, 1, hw), InOut::new(&x, &mut y_cf))
+                .unwrap();
+            k.batch_norm_inference(&bn, Shape::nhwc(n, 1, hw, c), InOut::new(&x_cl, &mut y_cl))
+                .unwrap();
+            let differs = (0..x.len()).find(|&i| {
+                let (ch, position) = (i % c, i / c);
+                let (b, p) = (position / hw, position % hw);
+                y_cl[i].to_bits() != y_cf[(b * c + ch) * hw + p].to_bits()
+            });
+            assert_eq!(
+                differs, None,
+                "batch_norm_inference, {c} channels, on {isa}: layouts differ"
             );
         }
         let gn = GroupNorm::new(4).gamma(&gamma).beta(&beta);
