@@ -11,8 +11,10 @@ use crate::simd::Vector;
 
 /// Most vectors of parameters held per array: 8 x 8 AVX2 lanes cover BatchNorm's common 64
 /// channels. Three arrays of 8 take 24 of AVX-512's 32 registers; on AVX2's 16 LLVM keeps
-/// some on the stack, and the loop still gains from dropping `map`'s per-row work: at 64
-/// channels on a Zen 3 EPYC (family 25 model 1), 0.72x the time of a `map` per row.
+/// some on the stack, and the loop still gains: at 64 channels on a Zen 3 EPYC (family 25
+/// model 1), 0.72-0.82x the time of a `map` per row. Wider rows gained nothing from a plain
+/// loop that loads the parameters per vector (GroupNorm NHWC's 320 channels: 0.997x), so
+/// they keep `map`.
 pub(crate) const MAX_PERIOD_VECTORS: usize = 8;
 
 /// How many whole vectors of `V` make one row of `width` columns, if rows are contiguous and
