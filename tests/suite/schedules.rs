@@ -9,6 +9,7 @@ use normkern::{
     BatchNorm, BatchNormTraining, GroupNorm, InOut, Isa, Kernels, LayerNorm, RmsNorm, SavedStats,
     Schedule, Shape,
 };
+use normkern_reference::Dims;
 
 /// Values in [-1.5, 2.5).
 fn data(len: usize, seed: u64) -> Vec<f32> {
@@ -138,13 +139,9 @@ fn inference_and_channels_last() {
         }
         // Both layouts compute `(x - mean) * scale + beta` per channel with the same
         // operations, so each value gets the same bits from either.
-        let x_cl: Vec<f32> = (0..x.len())
-            .map(|i| {
-                let (ch, position) = (i % c, i / c);
-                let (b, p) = (position / hw, position % hw);
-                x[(b * c + ch) * hw + p]
-            })
-            .collect();
+        let cf = Dims::channels_first(n, c, hw);
+        let cl = cf.with_layout(true);
+        let x_cl = Dims::relayout(&x, &cf, &cl);
         for isa in Isa::available() {
             let k = Kernels::new(isa).unwrap();
             let (mut y_cf, mut y_cl) = (vec![0.0; x.len()], vec![0.0; x.len()]);
@@ -152,11 +149,8 @@ fn inference_and_channels_last() {
                 .unwrap();
             k.batch_norm_inference(&bn, Shape::nhwc(n, 1, hw, c), InOut::new(&x_cl, &mut y_cl))
                 .unwrap();
-            let differs = (0..x.len()).find(|&i| {
-                let (ch, position) = (i % c, i / c);
-                let (b, p) = (position / hw, position % hw);
-                y_cl[i].to_bits() != y_cf[(b * c + ch) * hw + p].to_bits()
-            });
+            let y_cl_as_cf = Dims::relayout(&y_cl, &cl, &cf);
+            let differs = (0..x.len()).find(|&i| y_cl_as_cf[i].to_bits() != y_cf[i].to_bits());
             assert_eq!(
                 differs, None,
                 "batch_norm_inference, {c} channels, on {isa}: layouts differ"
