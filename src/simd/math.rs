@@ -173,11 +173,11 @@ unsafe fn scale<V: Vector>(v: V, up: V) -> V {
 /// `a / d` for `|a| <= 2^100` and `d` in `[2^-8, 2^16]`, within 0.5 ulp and 2^-40 relative
 /// of the exact quotient (so almost always the correctly rounded one).
 ///
-/// Where the set has a reciprocal estimate and fused multiply-add, the estimate refined by
-/// one Newton step (relative error below 2^-21) gives the quotient, corrected once by its
-/// remainder (exact with FMA): six cheap operations in place of a division, which x86 cores
-/// issue once per 5 to 16 cycles per register and which bounded the activations' speed.
-/// Elsewhere it is the division.
+/// Where the set divides by its estimate ([`Vector::DIVIDE_BY_ESTIMATE`]; it has fused
+/// multiply-add too), the estimate refined by one Newton step (relative error below 2^-21)
+/// gives the quotient, corrected once by its remainder (exact with FMA): six cheap operations
+/// in place of a division that issues once per ~10 cycles per 512-bit register and bounded
+/// the activations' speed there. Elsewhere it is the division.
 ///
 /// # Safety
 /// `V`'s instruction set is available.
@@ -185,7 +185,7 @@ unsafe fn scale<V: Vector>(v: V, up: V) -> V {
 unsafe fn div_bounded<V: Vector>(a: V, d: V) -> V {
     // SAFETY: register arithmetic only.
     unsafe {
-        if !(V::FUSED && V::RECIP_ESTIMATE) {
+        if !(V::FUSED && V::DIVIDE_BY_ESTIMATE) {
             return a.div(d);
         }
         let nd = neg(d);

@@ -93,9 +93,10 @@ pub(crate) trait Vector: Copy {
     unsafe fn recip_sqrt(self) -> Self;
     /// `self / rhs`, correctly rounded.
     unsafe fn div(self, rhs: Self) -> Self;
-    /// Whether [`Vector::recip_estimate`] is an estimate instruction (x86's `rcpps`,
-    /// `vrcp14ps`) rather than the division.
-    const RECIP_ESTIMATE: bool = false;
+    /// Whether the activations' quotients come faster from [`Vector::recip_estimate`] (an
+    /// estimate instruction: x86's `rcpps`, `vrcp14ps`) refined by fused multiply-adds than
+    /// from the division (see `math::div_bounded`): a measured choice per set.
+    const DIVIDE_BY_ESTIMATE: bool = false;
     /// `1 / self` within 2^-11 relative for normal `self` whose reciprocal is normal: the
     /// set's estimate instruction where it has one, else the correctly rounded division.
     #[inline(always)]

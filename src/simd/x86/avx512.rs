@@ -21,6 +21,9 @@ impl<const NE_BF16: bool> Vector for F32x16<NE_BF16> {
         stream: _mm512_stream_ps,
         sqrt: _mm512_sqrt_ps,
         recip: _mm512_rcp14_ps,
+        // `vdivps zmm` issues about once per 10 cycles (Intel's AVX-512 cores): SiLU's loop
+        // waited on it.
+        divide_by_estimate: true,
         add: _mm512_add_ps,
         sub: _mm512_sub_ps,
         mul: _mm512_mul_ps,

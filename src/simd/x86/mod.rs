@@ -16,6 +16,7 @@ macro_rules! x86_register {
         stream: $stream:path,
         sqrt: $sqrt:path,
         recip: $recip:path,
+        divide_by_estimate: $divide_by_estimate:literal,
         add: $add:path,
         sub: $sub:path,
         mul: $mul:path,
@@ -30,7 +31,7 @@ macro_rules! x86_register {
         const SPECIALIZE: bool = true;
         const FUSED: bool = true;
         const STREAMS: bool = true;
-        const RECIP_ESTIMATE: bool = true;
+        const DIVIDE_BY_ESTIMATE: bool = $divide_by_estimate;
 
         #[inline(always)]
         unsafe fn outline<P: $crate::simd::Piece>(piece: P) -> P::Output {

@@ -64,6 +64,19 @@ macro_rules! maker {
                     let p = GroupNorm::new(32).gamma(g).beta(b).eps(1e-5);
                     Box::new(move |x, y| k.group_norm(&p, s, InOut::new(x, y), None).unwrap())
                 }
+                // GroupNorm(32) with each activation fused: the activations' cost.
+                "group_norm_silu" => {
+                    let p = GroupNorm::new(32).gamma(g).beta(b).eps(1e-5).then(Silu);
+                    Box::new(move |x, y| k.group_norm(&p, s, InOut::new(x, y), None).unwrap())
+                }
+                "group_norm_gelu" => {
+                    let p = GroupNorm::new(32).gamma(g).beta(b).eps(1e-5).then(Gelu);
+                    Box::new(move |x, y| k.group_norm(&p, s, InOut::new(x, y), None).unwrap())
+                }
+                "group_norm_gelutanh" => {
+                    let p = GroupNorm::new(32).gamma(g).beta(b).eps(1e-5).then(GeluTanh);
+                    Box::new(move |x, y| k.group_norm(&p, s, InOut::new(x, y), None).unwrap())
+                }
                 _ => panic!("unknown operator {op}"),
             }
         }
