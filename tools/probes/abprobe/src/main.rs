@@ -11,6 +11,27 @@ macro_rules! maker {
     ($nk:ident, $fname:ident) => {
         fn $fname(op: &str, shape: &[usize], layout: &str) -> Call {
             use $nk::*;
+            /// `add_rms_norm` in place on data of its own in `T` (reset each call, as the
+            /// engine bench does): the call ignores `x` and `y`.
+            fn add_rms_norm<T: Element>(
+                k: Kernels,
+                s: Shape,
+                gamma: &'static [f32],
+                from: fn(f32) -> T,
+            ) -> Call {
+                let p = RmsNorm::new().gamma(gamma).eps(1e-6);
+                let n = s.len().unwrap();
+                let x0: Vec<T> = (0..n).map(|i| from((i % 37) as f32 * 0.1)).collect();
+                let r0: Vec<T> = (0..n).map(|i| from((i % 29) as f32 * 0.2)).collect();
+                let (mut x, mut r) = (x0.clone(), r0.clone());
+                Box::new(move |_, _| {
+                    x.copy_from_slice(&x0);
+                    r.copy_from_slice(&r0);
+                    let residual = Residual::accumulate(&mut r[..]);
+                    k.add_rms_norm(&p, s, InOut::in_place(&mut x[..]), residual, None)
+                        .unwrap()
+                })
+            }
             let k = Kernels::detect();
             let s = match (layout, shape) {
                 ("nchw", &[n, c, h, w]) => Shape::nchw(n, c, h, w),
@@ -77,6 +98,10 @@ macro_rules! maker {
                     let p = GroupNorm::new(32).gamma(g).beta(b).eps(1e-5).then(GeluTanh);
                     Box::new(move |x, y| k.group_norm(&p, s, InOut::new(x, y), None).unwrap())
                 }
+                // vLLM's fused_add_rms_norm, in place.
+                "add_rms_norm_bf16" => add_rms_norm(k, s, g, bf16::from_f32),
+                "add_rms_norm_f16" => add_rms_norm(k, s, g, f16::from_f32),
+                "add_rms_norm_f32" => add_rms_norm(k, s, g, |v| v),
                 _ => panic!("unknown operator {op}"),
             }
         }
