@@ -24,8 +24,8 @@ impl<const NE_BF16: bool> Vector for F32x8<NE_BF16> {
         recip: _mm256_rcp_ps,
         // `vdivps ymm` issues every 3.5-5 cycles, less than the rest of an activation's
         // ~25 operations per register take; the estimate's five dependent steps instead
-        // lengthen a chain that bounds the loop (GroupNorm + SiLU on a Zen 3: 0.88x the time
-        // with the division).
+        // lengthen the chain that bounds the loop (GroupNorm + SiLU on an AMD EPYC, family
+        // 25 model 1: 0.79-0.88x the time with the division).
         divide_by_estimate: false,
         add: _mm256_add_ps,
         sub: _mm256_sub_ps,
