@@ -32,6 +32,21 @@ macro_rules! maker {
                         .unwrap()
                 })
             }
+            /// GroupNorm(32) followed by `activation`.
+            fn group_norm<A: Activation>(
+                k: Kernels,
+                s: Shape,
+                gamma: &'static [f32],
+                beta: &'static [f32],
+                activation: A,
+            ) -> Call {
+                let p = GroupNorm::new(32)
+                    .gamma(gamma)
+                    .beta(beta)
+                    .eps(1e-5)
+                    .then(activation);
+                Box::new(move |x, y| k.group_norm(&p, s, InOut::new(x, y), None).unwrap())
+            }
             let k = Kernels::detect();
             let s = match (layout, shape) {
                 ("nchw", &[n, c, h, w]) => Shape::nchw(n, c, h, w),
@@ -81,23 +96,11 @@ macro_rules! maker {
                     let p = InstanceNorm::new().gamma(g).beta(b).eps(1e-5);
                     Box::new(move |x, y| k.instance_norm(&p, s, InOut::new(x, y), None).unwrap())
                 }
-                "group_norm" => {
-                    let p = GroupNorm::new(32).gamma(g).beta(b).eps(1e-5);
-                    Box::new(move |x, y| k.group_norm(&p, s, InOut::new(x, y), None).unwrap())
-                }
-                // GroupNorm(32) with each activation fused: the activations' cost.
-                "group_norm_silu" => {
-                    let p = GroupNorm::new(32).gamma(g).beta(b).eps(1e-5).then(Silu);
-                    Box::new(move |x, y| k.group_norm(&p, s, InOut::new(x, y), None).unwrap())
-                }
-                "group_norm_gelu" => {
-                    let p = GroupNorm::new(32).gamma(g).beta(b).eps(1e-5).then(Gelu);
-                    Box::new(move |x, y| k.group_norm(&p, s, InOut::new(x, y), None).unwrap())
-                }
-                "group_norm_gelutanh" => {
-                    let p = GroupNorm::new(32).gamma(g).beta(b).eps(1e-5).then(GeluTanh);
-                    Box::new(move |x, y| k.group_norm(&p, s, InOut::new(x, y), None).unwrap())
-                }
+                // GroupNorm(32), alone and with each activation fused: the activations' cost.
+                "group_norm" => group_norm(k, s, g, b, NoActivation),
+                "group_norm_silu" => group_norm(k, s, g, b, Silu),
+                "group_norm_gelu" => group_norm(k, s, g, b, Gelu),
+                "group_norm_gelutanh" => group_norm(k, s, g, b, GeluTanh),
                 // vLLM's fused_add_rms_norm, in place.
                 "add_rms_norm_bf16" => add_rms_norm(k, s, g, bf16::from_f32),
                 "add_rms_norm_f16" => add_rms_norm(k, s, g, f16::from_f32),
