@@ -5,7 +5,8 @@
 
 /// The `Vector` items both x86 registers implement alike, one intrinsic each, named by role:
 /// only the register width differs. Both sets fuse multiply-adds, stream stores past the
-/// cache, estimate reciprocals, and specialize hot loops. Each register has a `const NE_BF16:
+/// cache, and specialize hot loops; each says whether its activations divide by a refined
+/// reciprocal estimate (`divide_by_estimate`, measured per set). Each register has a `const NE_BF16:
 /// bool` parameter: `true` where the CPU also has AVX-512 BF16 (`Isa::Avx512Bf16`), whose
 /// pieces are then compiled with `$bf16_features`.
 macro_rules! x86_register {
