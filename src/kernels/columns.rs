@@ -384,7 +384,7 @@ impl<S: Source, D: Sink, E: Epilogue> Kernel for ColumnAffine<'_, S, D, E> {
             if self.periodic::<A::Wide>() {
                 return;
             }
-            if E::COMPUTE_BOUND {
+            if Io::<S, D, E>::WIDE_PASS {
                 self.rows::<A::Wide>();
             } else {
                 self.rows::<A::Stream>();

@@ -120,10 +120,15 @@ impl<S: Source, D: Sink> Kernel for AddRows<S, D> {
     #[inline(always)]
     unsafe fn run<A: Arch>(self) {
         for row in 0..self.rows {
+            let io = self.io.offset(row * self.cols);
             // SAFETY: row `row` lies in every buffer (the kernel's contract); the bias is
             // indexed from each row's start.
             unsafe {
-                map::<A::Stream, _, _, _>(self.io.offset(row * self.cols), self.cols, &Unchanged)
+                if Io::<Sum<S, D>, D, Identity>::WIDE_PASS {
+                    map::<A::Wide, _, _, _>(io, self.cols, &Unchanged)
+                } else {
+                    map::<A::Stream, _, _, _>(io, self.cols, &Unchanged)
+                }
             }
         }
     }

@@ -45,7 +45,7 @@ impl<S: Source, D: Sink, E: Epilogue, F: RunAffine + ?Sized> Kernel for ApplyRun
     unsafe fn run<A: Arch>(self) {
         // SAFETY (both): the kernel's contract, forwarded.
         unsafe {
-            if E::COMPUTE_BOUND {
+            if Io::<S, D, E>::WIDE_PASS {
                 self.each_run::<A::Wide>();
             } else {
                 self.each_run::<A::Stream>();

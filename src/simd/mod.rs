@@ -40,7 +40,8 @@ pub(crate) trait Arch {
     /// For the statistics passes, which gain from the widest registers.
     type Wide: Vector;
     /// For the passes that only stream values through (affine maps, channels-last normalize):
-    /// 512-bit vectors gain nothing there and measured slower than 256-bit ones.
+    /// 512-bit vectors gain nothing there and measured slower than 256-bit ones, except where
+    /// the pass does arithmetic of its own (`Io::WIDE_PASS`).
     type Stream: Vector;
 }
 

@@ -203,7 +203,8 @@ fn lanes(n: usize) -> __mmask16 {
 }
 
 /// Kernels over 512-bit registers for the statistics, 256-bit ones for the streaming passes
-/// (512-bit vectors gain nothing there and measured slower). Run only inside
+/// (512-bit vectors gain nothing there and measured slower, except where a pass rounds to
+/// bfloat16 or runs an activation: `Io::WIDE_PASS`). Run only inside
 /// `#[target_feature(enable = "avx512f,avx2,fma,f16c")]`.
 pub(crate) struct Avx512;
 

@@ -4,6 +4,7 @@
 # shared machine (bimodal on a Zen 3 EPYC) cancels out.
 #
 #   bash run.sh REV [ROUNDS] [GROUP...]     e.g. bash run.sh HEAD 101 batch_norm_infer/nchw_8x256x14x14
+#   ABPROBE_ISA=avx2|avx512|avx512bf16 bash run.sh ...   times that instruction set, not the detected one
 set -euo pipefail
 cd "$(dirname "$0")"
 rev=${1:?base revision}

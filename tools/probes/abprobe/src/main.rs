@@ -32,6 +32,14 @@ macro_rules! maker {
                         .unwrap()
                 })
             }
+            /// `run` on bf16 copies of the data, made once (the call ignores `x` and `y`).
+            fn in_bf16(n: usize, run: impl Fn(&[bf16], &mut [bf16]) + 'static) -> Call {
+                let x: Vec<bf16> = (0..n)
+                    .map(|i| bf16::from_f32((i % 37) as f32 * 0.1))
+                    .collect();
+                let mut y = vec![bf16::ZERO; n];
+                Box::new(move |_, _| run(&x, &mut y))
+            }
             /// GroupNorm(32) followed by `activation`.
             fn group_norm<A: Activation>(
                 k: Kernels,
@@ -47,7 +55,13 @@ macro_rules! maker {
                     .then(activation);
                 Box::new(move |x, y| k.group_norm(&p, s, InOut::new(x, y), None).unwrap())
             }
-            let k = Kernels::detect();
+            // ABPROBE_ISA=avx2|avx512|avx512bf16 forces a set; the detected one otherwise.
+            let k = match std::env::var("ABPROBE_ISA").as_deref() {
+                Ok("avx2") => Kernels::new(Isa::Avx2).unwrap(),
+                Ok("avx512") => Kernels::new(Isa::Avx512).unwrap(),
+                Ok("avx512bf16") => Kernels::new(Isa::Avx512Bf16).unwrap(),
+                _ => Kernels::detect(),
+            };
             let s = match (layout, shape) {
                 ("nchw", &[n, c, h, w]) => Shape::nchw(n, c, h, w),
                 ("nhwc", &[n, h, w, c]) => Shape::nhwc(n, h, w, c),
@@ -84,6 +98,18 @@ macro_rules! maker {
                 "batch_norm_infer" => {
                     let p = BatchNorm::new(m, v).gamma(g).beta(b).eps(1e-5);
                     Box::new(move |x, y| k.batch_norm_inference(&p, s, InOut::new(x, y)).unwrap())
+                }
+                "batch_norm_infer_bf16" => {
+                    let p = BatchNorm::new(m, v).gamma(g).beta(b).eps(1e-5);
+                    in_bf16(s.len().unwrap(), move |x, y| {
+                        k.batch_norm_inference(&p, s, InOut::new(x, y)).unwrap()
+                    })
+                }
+                "group_norm_bf16" => {
+                    let p = GroupNorm::new(32).gamma(g).beta(b).eps(1e-5);
+                    in_bf16(s.len().unwrap(), move |x, y| {
+                        k.group_norm(&p, s, InOut::new(x, y), None).unwrap()
+                    })
                 }
                 "batch_norm_train" => {
                     let p = BatchNormTraining::new().gamma(g).beta(b).eps(1e-5);
