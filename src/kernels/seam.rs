@@ -184,7 +184,7 @@ impl<S: Source, D: Sink, E: Epilogue> Io<S, D, E> {
     /// operations a register without AVX-512 BF16; with it a conversion and a check for
     /// subnormals). On an Intel Xeon family 6 model 167, 512-bit bf16 passes took 0.87x the
     /// time of 256-bit ones in add_rms_norm's add pass and 0.89x in GroupNorm NHWC's
-    /// normalize pass with AVX-512 BF16, 0.77x, 0.65x and (BatchNorm NCHW) 0.52x without it.
+    /// normalize pass with AVX-512 BF16, 0.77-0.80x, 0.65x and (BatchNorm NCHW) 0.52x without it.
     pub(crate) const WIDE_PASS: bool = E::COMPUTE_BOUND || Self::ROUNDS_BF16;
 
     /// Input and output `n` elements further on.

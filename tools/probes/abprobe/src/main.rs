@@ -60,7 +60,8 @@ macro_rules! maker {
                 Ok("avx2") => Kernels::new(Isa::Avx2).unwrap(),
                 Ok("avx512") => Kernels::new(Isa::Avx512).unwrap(),
                 Ok("avx512bf16") => Kernels::new(Isa::Avx512Bf16).unwrap(),
-                _ => Kernels::detect(),
+                Ok(other) => panic!("ABPROBE_ISA={other}: avx2, avx512 or avx512bf16"),
+                Err(_) => Kernels::detect(),
             };
             let s = match (layout, shape) {
                 ("nchw", &[n, c, h, w]) => Shape::nchw(n, c, h, w),
