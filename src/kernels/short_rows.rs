@@ -245,6 +245,11 @@ trait LaneSums<V: Vector> {
     /// # Safety
     /// `V`'s instruction set is available.
     unsafe fn add(&self, acc: &mut Pair<V>, v: V, mask: Option<V>);
+    /// The sums over a row of exactly `UNROLL` vectors.
+    ///
+    /// # Safety
+    /// `V`'s instruction set is available.
+    unsafe fn group(&self, v: [V; UNROLL]) -> Pair<V>;
 }
 
 /// The sum of the values, in `deviations` (for the pivots).
@@ -264,6 +269,16 @@ impl<V: Vector> LaneSums<V> for ValueSum {
         // SAFETY: register arithmetic only (lanes past a partial load are 0).
         acc.deviations = unsafe { acc.deviations.add(v) };
     }
+    #[inline(always)]
+    unsafe fn group(&self, [a, b, c, d]: [V; UNROLL]) -> Pair<V> {
+        // SAFETY: register arithmetic only.
+        unsafe {
+            Pair {
+                deviations: a.add(b).add(c.add(d)),
+                squares: V::splat(0.0),
+            }
+        }
+    }
 }
 
 /// `d = x - pivot` (`x` for [`crate::kernels::walk::MeanSquare`]) and `d²`.
@@ -272,12 +287,28 @@ struct DeviationSums<V, St> {
     statistic: PhantomData<St>,
 }
 
+impl<V: Vector, St: Statistic> DeviationSums<V, St> {
+    /// `x - pivot` (`x` for the mean square).
+    ///
+    /// # Safety
+    /// `V`'s instruction set is available.
+    #[inline(always)]
+    unsafe fn center(&self, x: V) -> V {
+        // SAFETY: register arithmetic only.
+        if St::CENTERED {
+            unsafe { x.sub(self.pivot) }
+        } else {
+            x
+        }
+    }
+}
+
 impl<V: Vector, St: Statistic> LaneSums<V> for DeviationSums<V, St> {
     #[inline(always)]
     unsafe fn start(&self, v: V) -> Pair<V> {
         // SAFETY: register arithmetic only.
         unsafe {
-            let d = if St::CENTERED { v.sub(self.pivot) } else { v };
+            let d = self.center(v);
             Pair {
                 deviations: if St::CENTERED { d } else { V::splat(0.0) },
                 squares: d.mul(d),
@@ -288,8 +319,30 @@ impl<V: Vector, St: Statistic> LaneSums<V> for DeviationSums<V, St> {
     unsafe fn add(&self, acc: &mut Pair<V>, v: V, mask: Option<V>) {
         // SAFETY: register arithmetic only.
         unsafe {
-            let d = if St::CENTERED { v.sub(self.pivot) } else { v };
+            let d = self.center(v);
             acc.add::<St>(d, mask);
+        }
+    }
+    /// The squares in one chain of fused multiply-adds: a product and three FMAs where
+    /// [`row_lane_sums`]'s accumulators take four products and three adds.
+    #[inline(always)]
+    unsafe fn group(&self, v: [V; UNROLL]) -> Pair<V> {
+        // SAFETY: register arithmetic only.
+        unsafe {
+            let [a, b, c, d] = [
+                self.center(v[0]),
+                self.center(v[1]),
+                self.center(v[2]),
+                self.center(v[3]),
+            ];
+            Pair {
+                deviations: if St::CENTERED {
+                    a.add(b).add(c.add(d))
+                } else {
+                    V::splat(0.0)
+                },
+                squares: d.mul_add(d, c.mul_add(c, b.mul_add(b, a.mul(a)))),
+            }
         }
     }
 }
@@ -308,6 +361,16 @@ unsafe fn row_lane_sums<V: Vector, W: RowWidth, S: Source, L: LaneSums<V>>(
 ) -> Pair<V> {
     // SAFETY: every load lies in `0..cols`.
     unsafe {
+        if W::VECTORS == UNROLL {
+            // (Spelled out: an intrinsic in a closure can be compiled as a call.)
+            let n = V::LANES;
+            return sums.group([
+                row.load::<V>(0, n),
+                row.load::<V>(n, n),
+                row.load::<V>(2 * n, n),
+                row.load::<V>(3 * n, n),
+            ]);
+        }
         let mut acc = [Pair::<V>::zero(); UNROLL];
         let mut j = 0;
         if V::SPECIALIZE && cols >= UNROLL * V::LANES {

@@ -12,7 +12,8 @@
 //! pivot lies within a quarter of a standard deviation of the mean, and otherwise takes a
 //! corrected second pass over the group, centered on the first pass's mean rounded to f32
 //! (with power-of-two scaling where squares would overflow or go subnormal). Then it applies
-//! one subtraction and one fused multiply-add per element. The f32 result therefore differs
+//! one subtraction and one or two fused multiply-adds per element (rows: the normalized value
+//! `(x - pivot) · r - offset · r`, then `gamma · that + beta`). The f32 result therefore differs
 //! from the exact one by
 //!
 //! - `|δmean| · r`: the mean's error relative to the spread. The partial sums of `d` round at
@@ -22,7 +23,8 @@
 //! - `|x̂| · |δr / r|` with `δr / r = δvar / (2 (var + eps))`: the squares' partial sums of at
 //!   most 64 terms round within 64u relative at worst (a few `u` as a random walk), grown by at
 //!   most 17/16 when the offset is removed;
-//! - `~3u · (|gamma x̂| + |beta|)` for forming `(x - pivot) - mean`, the products and the sum.
+//! - `~3u · (|gamma x̂| + |beta|)` for forming `(x - pivot) - mean`, the products and the sum
+//!   (and on rows `u/8 · |gamma|` for `offset · r`, at most a quarter, rounded once).
 //!
 //! Altogether `|y - y_ref| ≤ T · (|gamma| (1 + |x̂|) + |beta|)` with `T` = [`Y_TOL`] `= 4e-6`,
 //! about 64u: "a few e-6 relative to an O(1) output". The bound does not grow with the row

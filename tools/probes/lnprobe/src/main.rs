@@ -223,7 +223,12 @@ fn main() {
     let (rows, cols) = (args.first().copied().unwrap_or(128), args.get(1).copied().unwrap_or(4096));
     let n = rows * cols;
     let x: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 * 0.001 + 3.0).collect();
-    let mut y = vec![0f32; n];
+    // The output starts LNPROBE_SHIFT floats into its allocation: it moves the output's
+    // address modulo 4 KiB against the input's (a check for 4K aliasing of loads and stores).
+    let shift: usize = std::env::var("LNPROBE_SHIFT").map_or(0, |s| s.parse().unwrap());
+    let mut y_store = vec![0f32; n + shift];
+    let y = &mut y_store[shift..];
+    eprintln!("x at {:#x} (mod 4096: {}), y at {:#x} (mod 4096: {})", x.as_ptr() as usize, x.as_ptr() as usize % 4096, y.as_ptr() as usize, y.as_ptr() as usize % 4096);
     let g = vec![1.1f32; cols];
     let bb = vec![0.1f32; cols];
     let k = Kernels::detect();
@@ -238,7 +243,7 @@ fn main() {
     if cols == 64 {
         // The hand loop computes what normkern does (within f32 rounding).
         let mut z = vec![0f32; n];
-        k.layer_norm(&ln, Shape::rows(rows, cols), InOut::new(&x, &mut y), None).unwrap();
+        k.layer_norm(&ln, Shape::rows(rows, cols), InOut::new(&x, y), None).unwrap();
         unsafe { regs64(&x, &mut z, &g, &bb) };
         let worst = y.iter().zip(&z).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
         assert!(worst < 1e-4, "hand_regs64 differs from normkern by {worst}");
@@ -250,28 +255,28 @@ fn main() {
             for _ in 0..reps {
                 match f {
                     0 => y.copy_from_slice(black_box(&x)),
-                    1 => k.batch_norm_inference(&floor_bn, Shape::channels_first(1, 1, n), InOut::new(black_box(&x), &mut y)).unwrap(),
-                    2 => k.layer_norm(&ln, Shape::rows(rows, cols), InOut::new(black_box(&x), &mut y), None).unwrap(),
-                    3 => k.rms_norm(&rms, Shape::rows(rows, cols), InOut::new(black_box(&x), &mut y), None).unwrap(),
-                    4 => two_pass(black_box(&x), &mut y, cols, &g, &bb),
+                    1 => k.batch_norm_inference(&floor_bn, Shape::channels_first(1, 1, n), InOut::new(black_box(&x), y)).unwrap(),
+                    2 => k.layer_norm(&ln, Shape::rows(rows, cols), InOut::new(black_box(&x), y), None).unwrap(),
+                    3 => k.rms_norm(&rms, Shape::rows(rows, cols), InOut::new(black_box(&x), y), None).unwrap(),
+                    4 => two_pass(black_box(&x), y, cols, &g, &bb),
                     5 => { black_box(stats_only(black_box(&x), cols)); }
-                    6 => norm_only(black_box(&x), &mut y, cols, &g, &bb),
-                    7 => norm4_only(black_box(&x), &mut y, cols, &g, &bb),
-                    8 => nogb_only(black_box(&x), &mut y, cols),
-                    9 => tiled_only(black_box(&x), &mut y, cols, &g, &bb, 4, 512),
-                    10 => tiled_only(black_box(&x), &mut y, cols, &g, &bb, 4, 1024),
-                    11 => tiled_only(black_box(&x), &mut y, cols, &g, &bb, 8, 512),
-                    12 => tiled_only(black_box(&x), &mut y, cols, &g, &bb, 2, 1024),
-                    13 => k.instance_norm(&inn, Shape::ncl(1, rows, cols), InOut::new(black_box(&x), &mut y), None).unwrap(),
-                    14 => two_pass_nogb(black_box(&x), &mut y, cols),
-                    15 => k.layer_norm(&LayerNorm::new(), Shape::rows(rows, cols), InOut::new(black_box(&x), &mut y), None).unwrap(),
-                    16 => norm_only_nt(black_box(&x), &mut y, cols, &g, &bb),
-                    17 => two_pass_nt(black_box(&x), &mut y, cols, &g, &bb),
-                    18 if cols == 64 => unsafe { regs64(black_box(&x), &mut y, &g, &bb) },
+                    6 => norm_only(black_box(&x), y, cols, &g, &bb),
+                    7 => norm4_only(black_box(&x), y, cols, &g, &bb),
+                    8 => nogb_only(black_box(&x), y, cols),
+                    9 => tiled_only(black_box(&x), y, cols, &g, &bb, 4, 512),
+                    10 => tiled_only(black_box(&x), y, cols, &g, &bb, 4, 1024),
+                    11 => tiled_only(black_box(&x), y, cols, &g, &bb, 8, 512),
+                    12 => tiled_only(black_box(&x), y, cols, &g, &bb, 2, 1024),
+                    13 => k.instance_norm(&inn, Shape::ncl(1, rows, cols), InOut::new(black_box(&x), y), None).unwrap(),
+                    14 => two_pass_nogb(black_box(&x), y, cols),
+                    15 => k.layer_norm(&LayerNorm::new(), Shape::rows(rows, cols), InOut::new(black_box(&x), y), None).unwrap(),
+                    16 => norm_only_nt(black_box(&x), y, cols, &g, &bb),
+                    17 => two_pass_nt(black_box(&x), y, cols, &g, &bb),
+                    18 if cols == 64 => unsafe { regs64(black_box(&x), y, &g, &bb) },
                     18 => {}
-                    _ => k.layer_norm(&LayerNorm::new(), Shape::rows(rows, cols), InOut::new(black_box(&x), &mut y), None).unwrap(),
+                    _ => k.layer_norm(&LayerNorm::new(), Shape::rows(rows, cols), InOut::new(black_box(&x), y), None).unwrap(),
                 }
-                black_box(&mut y);
+                black_box(&mut *y);
             }
             tf.push(s.elapsed().as_secs_f64() / reps as f64);
         }
