@@ -33,6 +33,16 @@ pub(crate) unsafe fn load_masked<V: Vector, S: Source>(
     }
 }
 
+/// The slots added lane by lane, in one fixed order: `(s0 + s1) + (s2 + s3)`.
+///
+/// # Safety
+/// `V`'s instruction set is available.
+#[inline(always)]
+pub(crate) unsafe fn slot_sum<V: Vector>([a, b, c, d]: [V; UNROLL]) -> V {
+    // SAFETY: register arithmetic only.
+    unsafe { a.add(b).add(c.add(d)) }
+}
+
 /// Sum of the lanes of every slot.
 ///
 /// # Safety
@@ -40,12 +50,7 @@ pub(crate) unsafe fn load_masked<V: Vector, S: Source>(
 #[inline(always)]
 pub(crate) unsafe fn lane_sum<V: Vector>(slots: &[V; UNROLL]) -> f32 {
     // SAFETY: register arithmetic only.
-    unsafe {
-        slots[0]
-            .add(slots[1])
-            .add(slots[2].add(slots[3]))
-            .reduce_add()
-    }
+    unsafe { slot_sum(*slots).reduce_add() }
 }
 
 /// The `lanes` values of a per-element f32 parameter at `offset` (0 past them).

@@ -6,7 +6,7 @@
 //! summed, the next one is prefetched: a block's stages are too long for the hardware to start
 //! its loads in time.
 
-use super::lanes::{UNROLL, load_masked};
+use super::lanes::{UNROLL, load_masked, slot_sum};
 use super::row_parts::{
     AffineKind, Report, RowParams, RowPath, Rows, by_kind, normalize_rows_as, row_stats,
 };
@@ -245,11 +245,24 @@ trait LaneSums<V: Vector> {
     /// # Safety
     /// `V`'s instruction set is available.
     unsafe fn add(&self, acc: &mut Pair<V>, v: V, mask: Option<V>);
-    /// The sums over a row of exactly `UNROLL` vectors.
+    /// The sums over a row of exactly `UNROLL` vectors: each starts an accumulator, and the
+    /// accumulators are added up.
     ///
     /// # Safety
     /// `V`'s instruction set is available.
-    unsafe fn group(&self, v: [V; UNROLL]) -> Pair<V>;
+    #[inline(always)]
+    unsafe fn group(&self, v: [V; UNROLL]) -> Pair<V> {
+        // SAFETY: forwarded from the caller.
+        unsafe {
+            let starts = [
+                self.start(v[0]),
+                self.start(v[1]),
+                self.start(v[2]),
+                self.start(v[3]),
+            ];
+            add_slots(starts)
+        }
+    }
 }
 
 /// The sum of the values, in `deviations` (for the pivots).
@@ -268,16 +281,6 @@ impl<V: Vector> LaneSums<V> for ValueSum {
     unsafe fn add(&self, acc: &mut Pair<V>, v: V, _: Option<V>) {
         // SAFETY: register arithmetic only (lanes past a partial load are 0).
         acc.deviations = unsafe { acc.deviations.add(v) };
-    }
-    #[inline(always)]
-    unsafe fn group(&self, [a, b, c, d]: [V; UNROLL]) -> Pair<V> {
-        // SAFETY: register arithmetic only.
-        unsafe {
-            Pair {
-                deviations: a.add(b).add(c.add(d)),
-                squares: V::splat(0.0),
-            }
-        }
     }
 }
 
@@ -337,7 +340,7 @@ impl<V: Vector, St: Statistic> LaneSums<V> for DeviationSums<V, St> {
             ];
             Pair {
                 deviations: if St::CENTERED {
-                    a.add(b).add(c.add(d))
+                    slot_sum([a, b, c, d])
                 } else {
                     V::splat(0.0)
                 },
@@ -401,13 +404,22 @@ unsafe fn row_lane_sums<V: Vector, W: RowWidth, S: Source, L: LaneSums<V>>(
                 sums.add(&mut acc[0], v, mask);
             }
         }
+        add_slots(acc)
+    }
+}
+
+/// The accumulators' deviations and squares, each added up by [`slot_sum`].
+///
+/// # Safety
+/// `V`'s instruction set is available.
+#[inline(always)]
+unsafe fn add_slots<V: Vector>(acc: [Pair<V>; UNROLL]) -> Pair<V> {
+    // SAFETY: register arithmetic only.
+    unsafe {
         let [a, b, c, d] = acc;
         Pair {
-            deviations: a
-                .deviations
-                .add(b.deviations)
-                .add(c.deviations.add(d.deviations)),
-            squares: a.squares.add(b.squares).add(c.squares.add(d.squares)),
+            deviations: slot_sum([a.deviations, b.deviations, c.deviations, d.deviations]),
+            squares: slot_sum([a.squares, b.squares, c.squares, d.squares]),
         }
     }
 }
