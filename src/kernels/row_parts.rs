@@ -138,26 +138,32 @@ pub(crate) trait AffineKind {
     const BETA: bool;
     /// A scale and shift per row ([`Rows::per_row`]) instead.
     const PER_ROW: bool;
+    /// Whether rows have a pivot to subtract: not RMSNorm's, which is always 0.
+    const PIVOT: bool;
 }
 
 macro_rules! affine_kinds {
-    ($($name:ident: $gamma:literal, $beta:literal, $per_row:literal;)*) => {$(
-        /// Which of gamma, beta and the per-row affine are present.
+    ($($name:ident: $gamma:literal, $beta:literal, $per_row:literal, $pivot:literal;)*) => {$(
+        /// Which of gamma, beta and the per-row affine are present, and whether rows have a
+        /// pivot.
         pub(crate) struct $name;
         impl AffineKind for $name {
             const GAMMA: bool = $gamma;
             const BETA: bool = $beta;
             const PER_ROW: bool = $per_row;
+            const PIVOT: bool = $pivot;
         }
     )*};
 }
 
 affine_kinds! {
-    Neither: false, false, false;
-    GammaOnly: true, false, false;
-    BetaOnly: false, true, false;
-    GammaBeta: true, true, false;
-    PerRow: false, false, true;
+    Neither: false, false, false, true;
+    GammaOnly: true, false, false, true;
+    BetaOnly: false, true, false, true;
+    GammaBeta: true, true, false, true;
+    PerRow: false, false, true, true;
+    UnscaledMeanSquare: false, false, false, false;
+    ScaledMeanSquare: true, false, false, false;
 }
 
 /// Code generic over which of gamma and beta are present, run with the kind `p` has.
@@ -170,8 +176,8 @@ pub(crate) trait WithAffine {
 
 /// Runs `f` with the [`AffineKind`] of `p`. Each kind is a function of its own
 /// ([`Vector::outline`]): call this outside the hot loops. Only the kinds that can occur are
-/// instantiated: RMSNorm (`St` not centered) has no beta and no per-row affine (InstanceNorm
-/// alone takes that), and the compact sets, where InstanceNorm does not take the row kernels,
+/// instantiated: RMSNorm (`St` not centered) has no pivot, no beta and no per-row affine
+/// (InstanceNorm alone takes that), and the compact sets, where InstanceNorm does not take the row kernels,
 /// no per-row affine either, so their builds do not link those forms.
 ///
 /// # Safety
@@ -186,8 +192,8 @@ pub(crate) unsafe fn with_affine_kind<V: Vector, St: Statistic, F: WithAffine>(
         if !St::CENTERED {
             debug_assert!(p.beta.is_none() && p.per_row.channels == 0);
             return match p.gamma.is_some() {
-                true => V::outline(OfKind::<F, GammaOnly>(f, PhantomData)),
-                false => V::outline(OfKind::<F, Neither>(f, PhantomData)),
+                true => V::outline(OfKind::<F, ScaledMeanSquare>(f, PhantomData)),
+                false => V::outline(OfKind::<F, UnscaledMeanSquare>(f, PhantomData)),
             };
         }
         if !V::COMPACT && p.per_row.channels > 0 {
@@ -449,7 +455,9 @@ impl<V: Vector, S: Source, D: Sink, E: Epilogue> NormalizeBlock<'_, '_, V, S, D,
 /// A row's normalization, parameters splatted once, gamma and beta of kind `K`: the
 /// normalized value `t = (x - pivot) · scale - offset · scale` first (one fused rounding where
 /// the set has FMA), then `gamma · t + beta`. Three operations a value with gamma and beta
-/// where `((x - pivot) - offset) · (scale · gamma) + beta` took four. `offset · scale` is at
+/// where `((x - pivot) - offset) · (scale · gamma) + beta` took four; RMSNorm's rows
+/// (`K::PIVOT` false) skip the subtraction of their pivot, always 0 (`x - 0` is `x`, so the
+/// same bits). `offset · scale` is at
 /// most a quarter (of `|gamma|` where a per-row gamma is folded into `scale`): the pivot lies
 /// within a quarter of a standard deviation of the mean, or the second pass centered the row.
 /// So rounding it adds at most 2⁻²⁷ to `t`.
@@ -502,7 +510,8 @@ impl<V: Vector, K: AffineKind> RowOp<V, K> {
     unsafe fn with_params(&self, x: V, gamma: V, beta: V) -> V {
         // SAFETY: register arithmetic only.
         unsafe {
-            let t = x.sub(self.pivot).mul_sub(self.scale, self.scaled_offset);
+            let centered = if K::PIVOT { x.sub(self.pivot) } else { x };
+            let t = centered.mul_sub(self.scale, self.scaled_offset);
             match (K::GAMMA, K::BETA) {
                 (true, true) => t.mul_add(gamma, beta),
                 (true, false) => t.mul(gamma),

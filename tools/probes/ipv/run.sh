@@ -1,7 +1,7 @@
 #!/bin/bash
 # Instructions per value of each benchmark group's call and of the floor over as many values,
 # under callgrind (the AVX2 set: valgrind emulates no AVX-512). From this directory:
-#   bash run.sh
+#   bash run.sh [GROUP...]        (every group where none is named)
 set -euo pipefail
 cargo build --release -q
 bin=target/release/ipv
@@ -16,7 +16,9 @@ per_value() { # GROUP VALUES: (three calls - one call) / two calls' values
   echo "scale=2; ($three - $one) / (2 * $2)" | bc
 }
 printf '%-38s %9s %12s %12s %8s\n' group values kernel floor ratio
-for g in $("$bin" list | grep /); do
+groups=("$@")
+if [ ${#groups[@]} -eq 0 ]; then mapfile -t groups < <("$bin" list | grep /); fi
+for g in "${groups[@]}"; do
   values=$("$bin" "$g" 0 | awk '{print $2}')
   kernel=$(per_value "$g" "$values")
   floor=$(per_value floor "$values")

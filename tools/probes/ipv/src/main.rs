@@ -11,11 +11,12 @@ use normkern::*;
 use std::hint::black_box;
 
 /// The benchmark groups (`benches/norms.rs`), and the floor.
-const GROUPS: [&str; 11] = [
+const GROUPS: [&str; 12] = [
     "layer_norm/128x4096",
     "layer_norm/4096x64",
     "layer_norm/8192x2048",
     "rms_norm/128x4096",
+    "rms_norm/4096x64",
     "batch_norm_infer/nhwc_1x112x112x64",
     "batch_norm_train/nchw_8x256x14x14",
     "batch_norm_train/ntc_32x128x768",
@@ -36,7 +37,7 @@ fn main() {
     }
     let shape = match group {
         "layer_norm/128x4096" | "rms_norm/128x4096" => Shape::rows(128, 4096),
-        "layer_norm/4096x64" => Shape::rows(4096, 64),
+        "layer_norm/4096x64" | "rms_norm/4096x64" => Shape::rows(4096, 64),
         "layer_norm/8192x2048" => Shape::rows(8192, 2048),
         "batch_norm_infer/nhwc_1x112x112x64" => Shape::nhwc(1, 112, 112, 64),
         "batch_norm_train/nchw_8x256x14x14" => Shape::nchw(8, 256, 14, 14),
@@ -71,7 +72,9 @@ fn main() {
             "layer_norm/128x4096" | "layer_norm/4096x64" | "layer_norm/8192x2048" => {
                 k.layer_norm(&LayerNorm::new().gamma(&g).beta(&b), shape, io, None)
             }
-            "rms_norm/128x4096" => k.rms_norm(&RmsNorm::new().gamma(&g), shape, io, None),
+            "rms_norm/128x4096" | "rms_norm/4096x64" => {
+                k.rms_norm(&RmsNorm::new().gamma(&g), shape, io, None)
+            }
             "batch_norm_infer/nhwc_1x112x112x64" => {
                 k.batch_norm_inference(&BatchNorm::new(&mean, &var).gamma(&g).beta(&b), shape, io)
             }
