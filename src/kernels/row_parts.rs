@@ -177,8 +177,8 @@ pub(crate) trait WithAffine {
 /// Runs `f` with the [`AffineKind`] of `p`. Each kind is a function of its own
 /// ([`Vector::outline`]): call this outside the hot loops. Only the kinds that can occur are
 /// instantiated: RMSNorm (`St` not centered) has no pivot, no beta and no per-row affine
-/// (InstanceNorm alone takes that), and the compact sets, where InstanceNorm does not take the row kernels,
-/// no per-row affine either, so their builds do not link those forms.
+/// (InstanceNorm alone takes that), and the compact sets, where InstanceNorm does not take the
+/// row kernels, no per-row affine either, so their builds do not link those forms.
 ///
 /// # Safety
 /// As `f` documents, and `V`'s instruction set is available.
@@ -456,11 +456,10 @@ impl<V: Vector, S: Source, D: Sink, E: Epilogue> NormalizeBlock<'_, '_, V, S, D,
 /// normalized value `t = (x - pivot) · scale - offset · scale` first (one fused rounding where
 /// the set has FMA), then `gamma · t + beta`. Three operations a value with gamma and beta
 /// where `((x - pivot) - offset) · (scale · gamma) + beta` took four; RMSNorm's rows
-/// (`K::PIVOT` false) skip the subtraction of their pivot, always 0 (`x - 0` is `x`, so the
-/// same bits). `offset · scale` is at
-/// most a quarter (of `|gamma|` where a per-row gamma is folded into `scale`): the pivot lies
-/// within a quarter of a standard deviation of the mean, or the second pass centered the row.
-/// So rounding it adds at most 2⁻²⁷ to `t`.
+/// (`K::PIVOT` false) skip the subtraction of their pivot, always 0 (`x - 0` is `x`: the same
+/// bits). `offset · scale` is at most a quarter (of `|gamma|` where a per-row gamma is folded
+/// into `scale`): the pivot lies within a quarter of a standard deviation of the mean, or the
+/// second pass centered the row. So rounding it adds at most 2⁻²⁷ to `t`.
 pub(crate) struct RowOp<V, K> {
     pivot: V,
     scale: V,
