@@ -12,7 +12,7 @@ use normkern_fuzz::adapt::{self, MaybeBeta, MaybeGamma};
 use normkern_fuzz::bounds::{self as r, DEV, Expect, REL};
 use normkern_fuzz::check::{self, Case, Extra, GroupMap, ParamFlags, Reference, Tensor};
 use normkern_fuzz::each_elem;
-use normkern_fuzz::elem::{ElemPick, Io};
+use normkern_fuzz::elem::{ElemPick, ElemType, Io};
 use normkern_fuzz::input::{
     self as spec, Affine, Buffers, Dim, Eps, IsaPick, Len, Param, SavedSpec, ShapeSpec,
 };
@@ -150,7 +150,7 @@ fn inference(input: &Input, mean: &Param, var: &Param) {
 
     // Inference normalizes each value on its own: poisoning is per element.
     let grouping = valid.then(|| GroupMap::elementwise(tensor.x.len()));
-    let params = running_flags(eps, &affine, &mean, &var);
+    let params = running_flags(tensor.elem, eps, &affine, &mean, &var);
     let case = Case {
         grouping: grouping.as_ref(),
         ..tensor.case("batch_norm_inference", valid, params)
@@ -209,14 +209,11 @@ fn training(input: &Input, running: Option<&Running>, saved: Option<SavedSpec>) 
     }
     // The running statistics are parameters too.
     let (rm, rv) = running_bufs.as_ref().map(|(m, v)| (&m[..], &v[..])).unzip();
+    let params = ParamFlags::of(tensor.elem, eps, &[g, b, rm, rv]);
     let case = Case {
         extras,
         grouping: grouping.as_ref(),
-        ..tensor.case(
-            "batch_norm_training",
-            valid,
-            ParamFlags::of(eps, &[g, b, rm, rv]),
-        )
+        ..tensor.case("batch_norm_training", valid, params)
     };
     let p = BatchNormTraining::new()
         .eps(eps)
@@ -276,8 +273,15 @@ fn training(input: &Input, running: Option<&Running>, saved: Option<SavedSpec>) 
 }
 
 /// A BatchNorm's parameter flags: running statistics count, and a variance must also be >= 0.
-fn running_flags(eps: f32, affine: &Affine, mean: &[f32], var: &[f32]) -> ParamFlags {
-    let mut flags = ParamFlags::of(eps, &[affine.gamma(), affine.beta(), Some(mean), Some(var)]);
+fn running_flags(
+    elem: ElemType,
+    eps: f32,
+    affine: &Affine,
+    mean: &[f32],
+    var: &[f32],
+) -> ParamFlags {
+    let params = [affine.gamma(), affine.beta(), Some(mean), Some(var)];
+    let mut flags = ParamFlags::of(elem, eps, &params);
     flags.in_domain &= var.iter().all(|&v| v >= 0.0);
     flags
 }
@@ -302,7 +306,8 @@ fn fold(input: &Input, channels: usize, mean: &Param, var: &Param, fold: &Fold) 
         .maybe_beta(b);
     assert_eq!(bn.channels(), mean.len());
     let bn_ok = var.len() == c && affine.lengths_ok(c) && spec::eps_valid(eps);
-    let numeric = bn_ok && running_flags(eps, &affine, &mean, &var).in_domain;
+    // Folding computes in f32.
+    let numeric = bn_ok && running_flags(ElemType::F32, eps, &affine, &mean, &var).in_domain;
     // Exact per-channel scale and shift in f64 (only used on valid, in-domain parameters).
     let scale_shift = || exact::bn_scale_shift(&mean, &var, g, b, eps);
     let beta_of = |ch: usize| exact::affine_at(g, b, ch).1;

@@ -50,11 +50,12 @@ fn run(input: Input) {
     let dims = adapt::dims(&shape);
     let per_instance = Grouping::PerSample { groups: shape.c() };
     let grouping = valid.then(|| GroupMap::of(&dims, per_instance));
+    let params = ParamFlags::of(tensor.elem, eps, &[g, b]);
     let case = Case {
         // Groups are empty when spatial = 0: nothing is normalized and no statistic is written.
         extras: saved::extras(saved.as_ref(), ["mean", "inv_std"], shape.spatial() > 0),
         grouping: grouping.as_ref(),
-        ..tensor.case("instance_norm", valid, ParamFlags::of(eps, &[g, b]))
+        ..tensor.case("instance_norm", valid, params)
     };
     let p = InstanceNorm::new().eps(eps).maybe_gamma(g).maybe_beta(b);
     let run =

@@ -49,10 +49,11 @@ fn run(input: Input) {
 
     let dims = valid.then(|| rows.dims());
     let grouping = dims.map(|d| GroupMap::of(&d, Grouping::PerPosition));
+    let params = ParamFlags::of(tensor.elem, eps, &[g, b]);
     let case = Case {
         extras: saved::extras(saved.as_ref(), ["mean", "inv_std"], true),
         grouping: grouping.as_ref(),
-        ..tensor.case("layer_norm", valid, ParamFlags::of(eps, &[g, b]))
+        ..tensor.case("layer_norm", valid, params)
     };
     let p = LayerNorm::new().eps(eps).maybe_gamma(g).maybe_beta(b);
     let run =

@@ -47,11 +47,12 @@ fn run(input: Input) {
 
     let dims = valid.then(|| rows.dims());
     let grouping = dims.map(|d| GroupMap::of(&d, Grouping::PerPosition));
+    let params = ParamFlags::of(tensor.elem, eps, &[g]);
     let case = Case {
         extras: inv_rms_len.map_or(vec![], |l| vec![Extra::output("inv_rms", l, true)]),
         grouping: grouping.as_ref(),
         poison_whole_group: false,
-        ..tensor.case("rms_norm", valid, ParamFlags::of(eps, &[g]))
+        ..tensor.case("rms_norm", valid, params)
     };
     let p = RmsNorm::new().eps(eps).maybe_gamma(g);
     let run = |k: &Kernels,

@@ -116,9 +116,9 @@ pub fn run<N: FusedNorm>(input: Input) {
     };
     // The skip is read like a parameter: its sentinel is the element type's, and its domain
     // is judged through the sum's.
-    let mut params = ParamFlags::of(eps, &[g, b, bias]);
+    let mut params = ParamFlags::of(elem, eps, &[g, b, bias]);
     params.finite &= check::finite(Some(&skip));
-    params.sentinel |= skip.iter().any(|v| v.to_bits() == elem.sentinel_bits());
+    params.sentinel |= check::may_write_sentinel(elem, &skip);
     params.in_domain &= sum_in_domain;
     let case = Case {
         extras,

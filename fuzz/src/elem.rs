@@ -95,6 +95,20 @@ impl ElemType {
     pub fn sentinel_bits(self) -> u32 {
         self.sentinel().to_bits()
     }
+
+    /// Whether an input value `v`, carried through the kernels into an output of this type,
+    /// may come out as the sentinel. Only a NaN can: arithmetic passes a NaN operand's payload
+    /// on, quieted (a signalling NaN gains its quiet bit), and rounding into the type keeps
+    /// the payload's top bits, so a NaN that never was the sentinel may become it. Either
+    /// sign counts (a negation may flip it).
+    pub fn may_become_sentinel(self, v: f32) -> bool {
+        const QUIET: u32 = 0x0040_0000;
+        const SIGN: u32 = 0x8000_0000;
+        v.is_nan() && {
+            let carried = f32::from_bits((v.to_bits() | QUIET) & !SIGN);
+            self.round(carried).to_bits() == self.sentinel_bits()
+        }
+    }
 }
 
 /// An operator's input and output in one of the element types.
