@@ -6,7 +6,9 @@
 //! subnormal is rounded by the shifts instead, in a cold function of its own, so that the hot
 //! loops hold only the check. The check is not free: on Zen 4, `add_rms_norm` bf16 128x4096
 //! took 278 µs without it (wrong on subnormals), 332 µs with it, 358 µs by shifts (medians of
-//! four alternated runs).
+//! four alternated runs). A branch-free fix-up (`tools/probes/bf16/lift.patch`: a subnormal
+//! lifted by ±2^-126, converted, 2^-126 taken off its bits) is exact but cost more than the
+//! check on an Intel Xeon family 6 model 167 (BENCHMARKS.md).
 //!
 //! [`Isa::Avx512Bf16`]: crate::Isa::Avx512Bf16
 
