@@ -3,9 +3,9 @@
 //!
 //! - Where groups are independent, every `par_` operator is bitwise the single-thread call.
 //! - Where statistics are merged (the split API on any cut into parts, merged in any order;
-//!   `par_batch_norm_training`, `par_group_norm` with few samples), outputs and reported
-//!   statistics are within the tolerance `split`'s docs state, against the float64
-//!   reference (`normkern-reference`): `2⁻¹⁷ · mag`.
+//!   `par_batch_norm_training`, `par_group_norm` with few samples, unless one channels-first),
+//!   outputs and reported statistics are within the tolerance `split`'s docs state, against
+//!   the float64 reference (`normkern-reference`): `2⁻¹⁷ · mag`.
 //! - Bad arguments are errors (the single-thread call's, for the `par_` operators) and
 //!   leave every output untouched.
 
@@ -309,8 +309,9 @@ proptest! {
                     if par { k.par_batch_norm_inference(&bn, shape, io) } else { k.batch_norm_inference(&bn, shape, io) }.unwrap();
                     let io = InOut::new(&x, o3);
                     let saved = SavedStats::new(&mut s3[..n * c], &mut s4[..n * c]);
-                    // Three threads: InstanceNorm splits samples when there are at least three.
-                    if n >= 3 {
+                    // Three threads: InstanceNorm splits samples when there are at least three,
+                    // and one channels-first sample's planes.
+                    if n >= 3 || (n == 1 && !channels_last) {
                         if par { k.par_instance_norm(&inorm, shape, io, Some(saved)) } else { k.instance_norm(&inorm, shape, io, Some(saved)) }.unwrap();
                     }
                     let io = InOut::new(&x, o4);
@@ -374,6 +375,50 @@ proptest! {
             for i in 0..len {
                 close("gn y", y[i], gn_want.y[i], gn_want.mag[i])?;
             }
+        }
+    }
+}
+
+/// One channels-first sample is cut between its groups (InstanceNorm: its planes), each part
+/// the single-thread call on its channels: bitwise that call, outputs and saved statistics,
+/// for group counts that do and do not divide evenly among the threads.
+#[test]
+fn one_channels_first_sample_is_cut_between_groups_bitwise() {
+    let pool = pool();
+    for (c, groups, spatial) in [(64, 64, 1600), (320, 32, 257), (30, 5, 2400), (12, 3, 7000)] {
+        let shape = Shape::nchw(1, c, 1, spatial);
+        let len = c * spatial;
+        let x = data(len, c as u64, 3.0, 1.5);
+        let xb: Vec<bf16> = x.iter().map(|&v| bf16::from_f32(v)).collect();
+        let gamma = data(c, 1, 1.0, 0.5);
+        let beta = data(c, 2, 0.0, 1.0);
+        let gn = GroupNorm::new(groups).gamma(&gamma).beta(&beta).then(Silu);
+        for k in kernels() {
+            let run = |par: bool| {
+                let (mut y, mut yb) = (vec![0.0f32; len], vec![bf16::ZERO; len]);
+                let (mut mean, mut inv_std) = (vec![0.0f32; groups], vec![0.0f32; groups]);
+                pool.install(|| {
+                    let saved = Some(SavedStats::new(&mut mean, &mut inv_std));
+                    let io = InOut::new(&x, &mut y);
+                    match par {
+                        true => k.par_group_norm(&gn, shape, io, saved),
+                        false => k.group_norm(&gn, shape, io, saved),
+                    }
+                    .unwrap();
+                    let io = InOut::new(&xb, &mut yb);
+                    match par {
+                        true => k.par_group_norm(&gn, shape, io, None),
+                        false => k.group_norm(&gn, shape, io, None),
+                    }
+                    .unwrap();
+                });
+                [bits(&y), bits(&yb), bits(&mean), bits(&inv_std)]
+            };
+            assert!(
+                run(true) == run(false),
+                "{c} channels, {groups} groups on {:?}",
+                k.isa()
+            );
         }
     }
 }

@@ -224,9 +224,10 @@ impl Kernels {
         })
     }
 
-    /// [`Kernels::instance_norm`] on rayon's pool: samples cut into one part per thread
-    /// (bitwise the single-thread result); with fewer samples than threads, positions or
-    /// planes through the [split-phase API](crate::split) (within its tolerance).
+    /// [`Kernels::instance_norm`] on rayon's pool: samples cut into one part per thread, or
+    /// one channels-first sample's planes (bitwise the single-thread result); with fewer
+    /// samples than threads otherwise, positions or planes through the
+    /// [split-phase API](crate::split) (within its tolerance).
     pub fn par_instance_norm<T: Element, A: Activation>(
         &self,
         p: &InstanceNorm<'_, A>,
@@ -284,14 +285,51 @@ impl Kernels {
             from,
         )?;
         let cut = Cut::samples(&shape, groups);
-        // Fewer samples than threads: cut lines instead, and merge statistics.
+        // Fewer samples than threads: one channels-first sample is cut between its groups;
+        // otherwise lines are cut, and their statistics merged.
         let lines = part_count(Part::lines(&shape), Part::line_len(&shape));
         if part_count(cut.units, cut.unit_len) < lines {
+            if shape.layout() == Layout::ChannelsFirst && shape.n() == 1 {
+                return self.par_sample_of_groups(check, p, shape, group_size, io, stats);
+            }
             return self.par_split_groups(p, shape, group_size, io, saved_of(stats));
         }
         cut.run(io, stats, |part, io, stats| {
             let sub = cut.shape(&shape, part.count());
             self.sample_groups(check, p, sub, group_size, io, saved_of(stats))
+        })
+    }
+
+    /// One channels-first sample's groups (each `group_size` planes, one run of memory), cut
+    /// between groups, each part the single-thread call on its channels: bitwise the
+    /// single-thread result, and each value read from memory once, where merged statistics
+    /// read it twice (once for the sums, once to normalize, the tensor being beyond L2).
+    fn par_sample_of_groups<T: Element, A: Activation>(
+        &self,
+        check: Check,
+        p: &InstanceNorm<'_, A>,
+        shape: Shape,
+        group_size: usize,
+        io: InOut<'_, T>,
+        stats: Stats<'_>,
+    ) -> Result<(), NormError> {
+        let group_size = group_size.max(1);
+        let cut = Cut {
+            units: shape.c() / group_size,
+            unit_len: group_size * shape.spatial(),
+            per_unit: 1,
+            positions: false,
+        };
+        cut.run(io, stats, |part, io, stats| {
+            let first = part.first() * group_size;
+            let channels = first..first + part.count() * group_size;
+            let layer = InstanceNorm {
+                gamma: p.gamma.map(|g| &g[channels.clone()]),
+                beta: p.beta.map(|b| &b[channels.clone()]),
+                ..*p
+            };
+            let sub = Shape::channels_first(1, channels.len(), shape.spatial());
+            self.sample_groups(check, &layer, sub, group_size, io, saved_of(stats))
         })
     }
 

@@ -101,7 +101,8 @@ impl Kernels {
     }
 
     /// InstanceNorm and GroupNorm (groups of `group_size` channels) with fewer samples than
-    /// threads, everything checked: the split-phase API on the pool.
+    /// threads (but one channels-first sample, which is cut between its groups), everything
+    /// checked: the split-phase API on the pool.
     pub(crate) fn par_split_groups<T: Element, A: Activation>(
         &self,
         p: &InstanceNorm<'_, A>,

@@ -4,9 +4,11 @@
 //! - Where groups are independent, the tensor is cut between groups and each part is the
 //!   single-thread operator on its slice (rows or positions for LayerNorm, RMSNorm and
 //!   BatchNorm inference; samples, or channels of one sample, where they do not straddle a
-//!   cut): the result is **bitwise identical** to the single-thread call.
+//!   cut; the groups of one channels-first sample for GroupNorm and InstanceNorm): the result
+//!   is **bitwise identical** to the single-thread call.
 //! - Where a group spans the cut (BatchNorm training always; GroupNorm and InstanceNorm with
-//!   fewer samples than threads), the parts go through the [split-phase API](crate::split):
+//!   fewer samples than threads, but one channels-first sample), the parts go through the
+//!   [split-phase API](crate::split):
 //!   statistics per part, merged in part order (so a run repeats exactly for a given thread
 //!   count), then each part normalized. Within the tolerance documented there.
 //! - Tensors of fewer than [`MIN_PARALLEL_VALUES`] values stay on the calling thread.
