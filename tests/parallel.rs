@@ -381,7 +381,7 @@ proptest! {
 
 /// One channels-first sample is cut between its groups (InstanceNorm: its planes), each part
 /// the single-thread call on its channels: bitwise that call, outputs and saved statistics,
-/// for group counts that do and do not divide evenly among the threads.
+/// for groups of 1 to 10 channels, 1 to 22 a part, evenly divided among the threads or not.
 #[test]
 fn one_channels_first_sample_is_cut_between_groups_bitwise() {
     let pool = pool();
@@ -397,7 +397,18 @@ fn one_channels_first_sample_is_cut_between_groups_bitwise() {
             let run = |par: bool| {
                 let (mut y, mut yb) = (vec![0.0f32; len], vec![bf16::ZERO; len]);
                 let (mut mean, mut inv_std) = (vec![0.0f32; groups], vec![0.0f32; groups]);
+                let mut yi = vec![0.0f32; len];
                 pool.install(|| {
+                    // A group a channel: InstanceNorm too.
+                    if groups == c {
+                        let inorm = InstanceNorm::new().gamma(&gamma).beta(&beta);
+                        let io = InOut::new(&x, &mut yi);
+                        match par {
+                            true => k.par_instance_norm(&inorm, shape, io, None),
+                            false => k.instance_norm(&inorm, shape, io, None),
+                        }
+                        .unwrap();
+                    }
                     let saved = Some(SavedStats::new(&mut mean, &mut inv_std));
                     let io = InOut::new(&x, &mut y);
                     match par {
@@ -412,7 +423,7 @@ fn one_channels_first_sample_is_cut_between_groups_bitwise() {
                     }
                     .unwrap();
                 });
-                [bits(&y), bits(&yb), bits(&mean), bits(&inv_std)]
+                [bits(&y), bits(&yb), bits(&mean), bits(&inv_std), bits(&yi)]
             };
             assert!(
                 run(true) == run(false),
