@@ -134,8 +134,9 @@ fn f16_rounding_is_halfs_on_every_set() {
 }
 
 /// Every subnormal f32 of both signs (16.8 million) rounds to bf16 as `half` rounds it through
-/// AVX-512 BF16's lift (see `src/simd/x86/bf16.rs`), in its 512-bit and 256-bit forms. The
-/// other sets' shift sequence is checked by the sweep above; this CPU may not have the set.
+/// AVX-512 BF16's conversion and its fix-up for the subnormals (see `src/simd/x86/bf16.rs`), in
+/// its 512-bit and 256-bit forms. The other sets' shift sequence is checked by the sweep above;
+/// this CPU may not have the set.
 #[test]
 fn bf16_rounding_of_every_subnormal_on_avx512_bf16() {
     let Ok(k) = Kernels::new(Isa::Avx512Bf16) else {
