@@ -338,7 +338,8 @@ proptest! {
         seed in any::<u64>(),
     ) {
         let c = groups * per;
-        let spatial = 70_000 / (n * c) + seed as usize % 31;
+        // Merged statistics need four times `MIN_PARALLEL_VALUES` from a pool's thread.
+        let spatial = (4 * parallel::MIN_PARALLEL_VALUES + 4_000) / (n * c) + seed as usize % 31;
         let shape = big_shape(channels_last, n, c, spatial);
         let len = n * c * spatial;
         let x = data(len, seed, -20.0, 4.0);
@@ -376,6 +377,46 @@ proptest! {
                 close("gn y", y[i], gn_want.y[i], gn_want.mag[i])?;
             }
         }
+    }
+}
+
+/// Merged statistics take two trips to the pool: from a pool's thread they need four times
+/// `MIN_PARALLEL_VALUES` values, and sixteen times that from outside the pool; below, the call
+/// stays on the calling thread, bitwise the single-thread call. Above, the merged statistics
+/// round differently (so some output differs in its last bits).
+#[test]
+fn merged_statistics_start_at_their_threshold() {
+    let pool = pool();
+    let k = Kernels::detect();
+    let bn = BatchNormTraining::new();
+    let from_pool = 4 * parallel::MIN_PARALLEL_VALUES;
+    for (values, inside, merged) in [
+        (from_pool - 2048, true, false),
+        (from_pool + 2048, true, true),
+        (from_pool + 2048, false, false),
+        (16 * from_pool - 2048, false, false),
+        (16 * from_pool + 2048, false, true),
+    ] {
+        let shape = Shape::nchw(2, 4, 1, values / 8);
+        let x = data(values, values as u64, 3.0, 1.5);
+        let (mut par, mut one) = (vec![0.0f32; values], vec![0.0f32; values]);
+        let mut call =
+            || k.par_batch_norm_training(&bn, shape, InOut::new(&x, &mut par), None, None);
+        // Outside the pool the global one runs the parts: one thread where tests are pinned.
+        let merged = merged && (inside || rayon::current_num_threads() > 1);
+        if inside {
+            pool.install(call).unwrap();
+        } else {
+            call().unwrap();
+        }
+        k.batch_norm_training(&bn, shape, InOut::new(&x, &mut one), None, None)
+            .unwrap();
+        assert_eq!(
+            bits(&par) != bits(&one),
+            merged,
+            "{values} values, called from {} the pool",
+            if inside { "inside" } else { "outside" }
+        );
     }
 }
 

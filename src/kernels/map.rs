@@ -72,7 +72,6 @@ pub(crate) unsafe fn map<V: Vector, S: Source, D: Sink, E: Epilogue>(
                 dst.store_stream(i, y);
                 i += V::LANES;
             }
-            V::fence();
         }
         // Two forms of the loop, so that the one without the prefetch carries none of its
         // per-vector checks (see `prefetch_output`).
@@ -237,8 +236,7 @@ pub(crate) unsafe fn stream_head<V: Vector, S: Source, D: Sink, E: Epilogue>(
 /// vector `head` values on, streamed where whole, stored where it is the run's partial last.
 ///
 /// # Safety
-/// As [`stream_head`] for the run, `at` is a whole number of vectors past its start, and the
-/// run's output is not read before a fence ([`Vector::fence`]).
+/// As [`stream_head`] for the run, and `at` is a whole number of vectors past its start.
 #[inline(always)]
 pub(crate) unsafe fn stream_lanes<V: Vector, S: Source, D: Sink, E: Epilogue>(
     io: Io<S, D, E>,

@@ -47,7 +47,6 @@ pub(crate) unsafe fn periodic_affine<V: Vector, const K: usize, S: Source, D: Si
         // One form of the loop per way of storing, so that none tests it per vector.
         if streaming {
             periodic_rows::<V, K, S, D, E, true, false>(io, rows, p);
-            V::fence();
         } else if prefetching::<V, _, _, _>(&io) {
             periodic_rows::<V, K, S, D, E, false, true>(io, rows, p);
         } else {

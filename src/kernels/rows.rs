@@ -119,12 +119,6 @@ impl RowPath for LongRows {
                 sums = unsafe { write.with::<K>() };
             }
         }
-        if io.nontemporal && V::STREAMS {
-            // One fence for all the rows streamed, here where they stream, as the channels-first
-            // pass fences its groups (the last row's `map` fences too: harmless).
-            // SAFETY: the caller's contract covers the instruction set.
-            unsafe { V::fence() };
-        }
     }
 }
 
@@ -206,7 +200,7 @@ impl<V: Vector, S: Source, D: Sink, E: Epilogue, Op: Lanewise<V>> Write<V>
     }
     #[inline(always)]
     unsafe fn write(&self, run: &StreamRun, at: usize, _: usize) {
-        // SAFETY: the walk steps whole vectors from the row's start; the rows fence at the end.
+        // SAFETY: the walk steps whole vectors from the row's start; the dispatch fences.
         unsafe { stream_lanes(self.io, &self.op, run, at) }
     }
 }

@@ -93,10 +93,7 @@ impl<S: Source, D: Sink, E: Epilogue, F: RunAffine + ?Sized> Kernel
         unsafe {
             if io.nontemporal && A::Wide::STREAMS {
                 let write = StreamRunsAffine { io, runs, affine };
-                let sums =
-                    sums_while::<A::Wide, Variance, S>(self.next, runs, Sample::Spread, &write);
-                A::Wide::fence();
-                sums
+                sums_while::<A::Wide, Variance, S>(self.next, runs, Sample::Spread, &write)
             } else if prefetching::<A::Wide, _, _, _>(&io) {
                 let write = RunsAffine::<_, _, _, _, true> { io, affine };
                 sums_while::<A::Wide, Variance, S>(self.next, runs, Sample::Spread, &write)
@@ -156,7 +153,7 @@ impl<V: Vector, S: Source, D: Sink, E: Epilogue, F: RunAffine + ?Sized> Write<V>
     #[cfg_attr(target_arch = "x86_64", inline(always))]
     #[cfg_attr(not(target_arch = "x86_64"), inline)]
     unsafe fn write(&self, (op, run): &Self::Run, at: usize, _: usize) {
-        // SAFETY: the walk steps whole vectors from each run's start; the kernel fences.
+        // SAFETY: the walk steps whole vectors from each run's start; the dispatch fences.
         unsafe { stream_lanes(self.io, op, run, at) }
     }
 }

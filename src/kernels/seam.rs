@@ -94,7 +94,8 @@ pub(crate) trait Sink: Copy {
     unsafe fn store_rounded<V: Vector>(self, at: usize, v: V, lanes: usize) -> V;
 
     /// Stores a whole vector at `at` without reading its line into the cache first, where the
-    /// instruction set can ([`Vector::STREAMS`]); [`Vector::fence`] orders such stores.
+    /// instruction set can ([`Vector::STREAMS`]); the dispatch fences such stores once, as the
+    /// kernel returns.
     ///
     /// # Safety
     /// As [`Sink::store`] with `lanes = V::LANES`, and the output at `at` is aligned to a

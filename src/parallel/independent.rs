@@ -1,7 +1,7 @@
 //! Operators whose groups are independent: cut between groups, each part the single-thread
 //! call on its slice, so the result is bitwise the single-thread call's.
 
-use super::{first_error, part_count, split_io, split_stats};
+use super::{Trips, first_error, part_count, split_io, split_stats};
 use crate::activation::Activation;
 use crate::element::Element;
 use crate::error::NormError;
@@ -73,7 +73,7 @@ impl Cut {
         stats: Stats<'_>,
         op: impl Fn(Part, InOut<'_, T>, Stats<'_>) -> Result<(), NormError> + Sync,
     ) -> Result<(), NormError> {
-        let parts = part_count(self.units, self.unit_len);
+        let parts = part_count(self.units, self.unit_len, Trips::One);
         if parts == 1 {
             return op(Part::new(0, self.units), io, stats);
         }
@@ -286,13 +286,17 @@ impl Kernels {
         )?;
         let cut = Cut::samples(&shape, groups);
         // Fewer samples than threads: one channels-first sample is cut between its groups;
-        // otherwise lines are cut, and their statistics merged.
-        let lines = part_count(Part::lines(&shape), Part::line_len(&shape));
-        if part_count(cut.units, cut.unit_len) < lines {
+        // otherwise lines are cut and their statistics merged, where the tensor is worth two
+        // trips to the pool (else the samples' cut runs, on one thread if it is one part).
+        let (lines, line_len) = (Part::lines(&shape), Part::line_len(&shape));
+        if part_count(cut.units, cut.unit_len, Trips::One) < part_count(lines, line_len, Trips::One)
+        {
             if shape.layout() == Layout::ChannelsFirst && shape.n() == 1 {
                 return self.par_sample_of_groups(check, p, shape, group_size, io, stats);
             }
-            return self.par_split_groups(p, shape, group_size, io, saved_of(stats));
+            if part_count(lines, line_len, Trips::Two) > 1 {
+                return self.par_split_groups(p, shape, group_size, io, saved_of(stats));
+            }
         }
         cut.run(io, stats, |part, io, stats| {
             let sub = cut.shape(&shape, part.count());

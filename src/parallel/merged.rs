@@ -1,7 +1,7 @@
 //! Operators whose groups span the parts: the split-phase API on the pool (statistics per
 //! part, merged in part order, then each part normalized).
 
-use super::{part_count, split_io};
+use super::{Trips, part_count, split_io};
 use crate::activation::Activation;
 use crate::element::Element;
 use crate::error::NormError;
@@ -31,7 +31,7 @@ fn merged_stats<'a, T: Element>(
     io: InOut<'a, T>,
 ) -> (Vec<Moments>, Vec<(Part, InOut<'a, T>)>) {
     let (lines, line_len) = (Part::lines(&shape), Part::line_len(&shape));
-    let parts = split_io(io, lines, line_len, part_count(lines, line_len));
+    let parts = split_io(io, lines, line_len, part_count(lines, line_len, Trips::Two));
     let partials: Vec<Vec<Moments>> = parts
         .par_iter()
         .map(|(part, io)| {
@@ -77,9 +77,9 @@ impl Kernels {
         mut saved: Option<SavedStats<'_>>,
     ) -> Result<(), NormError> {
         let check = Check::new("batch_norm_training");
-        let total = check.tensor(&shape, &io)?;
+        check.tensor(&shape, &io)?;
         p.check_params(check, &shape, &running, &saved)?;
-        if total < super::MIN_PARALLEL_VALUES {
+        if part_count(Part::lines(&shape), Part::line_len(&shape), Trips::Two) == 1 {
             return self.batch_norm_training(p, shape, io, running, saved);
         }
         let c = shape.c();

@@ -11,7 +11,8 @@
 //!   [split-phase API](crate::split):
 //!   statistics per part, merged in part order (so a run repeats exactly for a given thread
 //!   count), then each part normalized. Within the tolerance documented there.
-//! - Tensors of fewer than [`MIN_PARALLEL_VALUES`] values stay on the calling thread.
+//! - Tensors of fewer than [`MIN_PARALLEL_VALUES`] values stay on the calling thread; merged
+//!   statistics, and calls from outside the pool, need more (measured: see the constant).
 //!
 //! ```
 //! use normkern::{InOut, Kernels, LayerNorm, Shape};
@@ -32,22 +33,48 @@ use crate::io::InOut;
 use crate::ops::split::Part;
 use std::vec::Vec;
 
-/// Tensors with fewer values run on the calling thread, and no part holds fewer than half
-/// of it: below that, handing work to the pool costs more than it saves.
+/// The fewest values a call cuts into parts, where it is made from one of the pool's threads
+/// and its parts are independent (one trip to the pool). Merged statistics take two trips,
+/// and need four times as many values; a call from outside the pool sleeps until its parts
+/// are done, and needs sixteen times as many (see [`min_values`]). Below that, handing work
+/// to the pool costs more than it saves. No part holds fewer than half of it.
 pub const MIN_PARALLEL_VALUES: usize = 1 << 16;
 
-/// How many parts `lines` lines of `line_len` values are cut into: one per thread of the
-/// pool, none smaller than half of [`MIN_PARALLEL_VALUES`] values.
-fn part_count(lines: usize, line_len: usize) -> usize {
-    let values = lines.saturating_mul(line_len);
-    if values < MIN_PARALLEL_VALUES {
+/// How many times a call hands work to the pool and waits for it.
+#[derive(Clone, Copy, Debug)]
+enum Trips {
+    /// Independent parts: one.
+    One,
+    /// Statistics per part, merged, then each part normalized: two.
+    Two,
+}
+
+/// The fewest values worth cutting for a call of `trips`, from the calling thread.
+/// Two threads over one, on a 2-vCPU Xeon family 6 model 167 VM (`tools/probes/scaling`'s
+/// `threshold`): from a pool's thread, independent LayerNorm rows broke even near 2^15 values
+/// and merged BatchNorm training near 2^17; from outside the pool, where each call wakes the
+/// caller back up, near 2^19 and 2^22.
+fn min_values(trips: Trips) -> usize {
+    let from_pool = match trips {
+        Trips::One => MIN_PARALLEL_VALUES,
+        Trips::Two => 4 * MIN_PARALLEL_VALUES,
+    };
+    if rayon::current_thread_index().is_some() {
+        from_pool
+    } else {
+        16 * from_pool
+    }
+}
+
+/// How many parts `lines` lines of `line_len` values are cut into for a call of `trips`: one
+/// per thread of the pool, none smaller than half of [`min_values`].
+fn part_count(lines: usize, line_len: usize, trips: Trips) -> usize {
+    let (values, least) = (lines.saturating_mul(line_len), min_values(trips));
+    if values < least {
         return 1;
     }
     let threads = rayon::current_num_threads();
-    threads
-        .min(lines)
-        .min(values / (MIN_PARALLEL_VALUES / 2))
-        .max(1)
+    threads.min(lines).min(values / (least / 2)).max(1)
 }
 
 /// `io` (exactly `lines * line_len` values) cut into `parts` near-equal runs of lines.

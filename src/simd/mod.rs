@@ -186,16 +186,13 @@ pub(crate) trait Vector: Copy {
     }
 
     /// Stores to `dst`, aligned to `LANES * 4` bytes, without reading the line into the cache
-    /// first where the instruction set can; [`Vector::fence`] orders such stores.
+    /// first where the instruction set can. Such stores are weakly ordered: the x86 dispatch
+    /// (`Kernels::run`) fences them once, as the kernel returns.
     #[inline(always)]
     unsafe fn store_stream(self, dst: *mut f32) {
         // SAFETY: the trait's contract.
         unsafe { self.store(dst) }
     }
-
-    /// Makes streaming stores visible to other threads' ordinary synchronization.
-    #[inline(always)]
-    unsafe fn fence() {}
 
     /// `LANES` IEEE binary16 values, widened exactly.
     #[inline(always)]

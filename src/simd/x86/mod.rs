@@ -85,10 +85,6 @@ macro_rules! x86_register {
         unsafe fn prefetch(src: *const f32) {
             unsafe { _mm_prefetch::<_MM_HINT_T0>(src.cast()) }
         }
-        #[inline(always)]
-        unsafe fn fence() {
-            unsafe { _mm_sfence() }
-        }
         lanewise!($v:
             add(rhs) => $add,
             sub(rhs) => $sub,
