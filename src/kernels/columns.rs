@@ -377,6 +377,10 @@ impl<S: Source, D: Sink, E: Epilogue> Kernel for ColumnAffine<'_, S, D, E> {
     type Output = ();
     const ROUNDS_BF16: bool = Io::<S, D, E>::ROUNDS_BF16;
 
+    fn streams(&self) -> bool {
+        self.io.nontemporal
+    }
+
     #[inline(always)]
     unsafe fn run<A: Arch>(self) {
         // SAFETY (every branch): the kernel's contract, forwarded.

@@ -247,12 +247,12 @@ mod x86 {
         unsafe { fenced::<Avx512Bf16, K>(kernel) }
     }
 
-    /// Runs `kernel`, then orders its streaming stores (weakly ordered, unlike every other
-    /// store) before whatever the caller does next, such as handing the output to another
-    /// thread. Once per kernel: a fence after each streamed run waited on memory for every
-    /// short row (16 MiB of LayerNorm rows of 64 values took 11.2x the floor's time, 1.7x
-    /// with one fence; rows of 256, 3.9x and 1.25x; Xeon family 6 model 167,
-    /// `tools/probes/streams`). With nothing streamed it costs a few cycles.
+    /// Runs `kernel`, then, where it streamed ([`Kernel::streams`]), orders its streaming
+    /// stores (weakly ordered, unlike every other store) before whatever the caller does next,
+    /// such as handing the output to another thread. Once per kernel: a fence after each
+    /// streamed run waited on memory for every short row (16 MiB of LayerNorm rows of 64
+    /// values took 11.2x the floor's time, 1.7x with one fence; rows of 256, 3.9x and 1.25x;
+    /// Xeon family 6 model 167, `tools/probes/streams`).
     ///
     /// # Safety
     /// As [`Kernel::run`] for `A`.
@@ -260,8 +260,11 @@ mod x86 {
     unsafe fn fenced<A: Arch, K: Kernel>(kernel: K) -> K::Output {
         // SAFETY: forwarded from the caller; `sfence` is part of x86_64's baseline.
         unsafe {
+            let streams = kernel.streams();
             let output = kernel.run::<A>();
-            _mm_sfence();
+            if streams {
+                _mm_sfence();
+            }
             output
         }
     }

@@ -71,6 +71,13 @@ pub(crate) trait Kernel {
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by the x86 dispatch only
     const ROUNDS_BF16: bool;
 
+    /// Whether the kernel stores non-temporally (its `Io::nontemporal`): such stores are
+    /// weakly ordered, and the x86 dispatch fences them once, as the kernel returns.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))] // read by the x86 dispatch only
+    fn streams(&self) -> bool {
+        false
+    }
+
     /// Runs the kernel with `A`'s vector types. Implementations are `#[inline(always)]`, so
     /// the whole algorithm compiles inside the caller's `#[target_feature]` trampoline.
     ///

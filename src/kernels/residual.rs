@@ -117,6 +117,10 @@ impl<S: Source, D: Sink> Kernel for AddRows<S, D> {
     type Output = ();
     const ROUNDS_BF16: bool = Io::<Sum<S, D>, D, Identity>::ROUNDS_BF16;
 
+    fn streams(&self) -> bool {
+        self.io.nontemporal
+    }
+
     #[inline(always)]
     unsafe fn run<A: Arch>(self) {
         for row in 0..self.rows {

@@ -44,6 +44,10 @@ impl<St: Statistic, S: Source, D: Sink, E: Epilogue> Kernel for NormalizeRows<'_
     type Output = ();
     const ROUNDS_BF16: bool = Io::<S, D, E>::ROUNDS_BF16;
 
+    fn streams(&self) -> bool {
+        self.io.nontemporal
+    }
+
     #[inline(always)]
     unsafe fn run<A: Arch>(mut self) {
         let (io, p) = (self.io, &self.rows);

@@ -41,6 +41,10 @@ impl<S: Source, D: Sink, E: Epilogue, F: RunAffine + ?Sized> Kernel for ApplyRun
     type Output = ();
     const ROUNDS_BF16: bool = Io::<S, D, E>::ROUNDS_BF16;
 
+    fn streams(&self) -> bool {
+        self.io.nontemporal
+    }
+
     #[inline(always)]
     unsafe fn run<A: Arch>(self) {
         // SAFETY (both): the kernel's contract, forwarded.
@@ -85,6 +89,10 @@ impl<S: Source, D: Sink, E: Epilogue, F: RunAffine + ?Sized> Kernel
 {
     type Output = Sums;
     const ROUNDS_BF16: bool = Io::<S, D, E>::ROUNDS_BF16;
+
+    fn streams(&self) -> bool {
+        self.apply.io.nontemporal
+    }
 
     #[inline(always)]
     unsafe fn run<A: Arch>(self) -> Sums {
