@@ -36,8 +36,9 @@ use std::vec::Vec;
 /// The fewest values a call cuts into parts, where it is made from one of the pool's threads
 /// and its parts are independent (one trip to the pool). Merged statistics take two trips,
 /// and need four times as many values; a call from outside the pool sleeps until its parts
-/// are done, and needs sixteen times as many (see [`min_values`]). Below that, handing work
-/// to the pool costs more than it saves. No part holds fewer than half of it.
+/// are done, and needs sixteen times as many. Below that, handing work to the pool costs more
+/// than it saves (the break-even points measured: BENCHMARKS.md, "Where two threads start to
+/// pay"). No part holds fewer than half of the call's least.
 pub const MIN_PARALLEL_VALUES: usize = 1 << 16;
 
 /// How many times a call hands work to the pool and waits for it.
