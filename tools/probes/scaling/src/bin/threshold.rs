@@ -9,8 +9,9 @@
 //! - `copy`: a copy cut in two, the memory's share of the limit.
 //!
 //! Printed: one thread's time over two threads' (above 1, two threads pay), interleaved
-//! medians of 21 rounds; where the size is at or above the threshold, the crate's own `par_`
-//! call too, to check that the hand-cut forms time what `par_` does. `threshold` calls from
+//! medians of 21 rounds; from `MIN_PARALLEL_VALUES` on, the crate's own `par_` call too, which
+//! stays on one thread below its own threshold (merged statistics and calls from outside the
+//! pool need more values) and cuts as the hand forms do above it. `threshold` calls from
 //! the main thread, `threshold inside` from one of the pool's threads. Run with both cores
 //! idle.
 use normkern::split::{self, Part};
@@ -44,6 +45,23 @@ fn timed<const N: usize>(len: usize, fs: &mut [&mut dyn FnMut(); N]) -> [f64; N]
     times.map(med)
 }
 
+/// One thread's time over the hand cut's, and over the `par_` call's where the tensor
+/// reaches `MIN_PARALLEL_VALUES` (below it, `par_` is always the one-thread call).
+fn ratios(
+    len: usize,
+    one: &mut dyn FnMut(),
+    two: &mut dyn FnMut(),
+    par: &mut dyn FnMut(),
+) -> (f64, Option<f64>) {
+    if len >= parallel::MIN_PARALLEL_VALUES {
+        let [a, b, c] = timed(len, &mut [one, two, par]);
+        (a / b, Some(a / c))
+    } else {
+        let [a, b] = timed(len, &mut [one, two]);
+        (a / b, None)
+    }
+}
+
 fn independent(k: &Kernels, len: usize) -> (f64, Option<f64>) {
     let cols = 256;
     let rows = len / cols;
@@ -71,13 +89,7 @@ fn independent(k: &Kernels, len: usize) -> (f64, Option<f64>) {
         k.par_layer_norm(&ln, s, InOut::new(black_box(&x), &mut y3), None)
             .unwrap()
     };
-    if len >= parallel::MIN_PARALLEL_VALUES {
-        let [a, b, c] = timed(len, &mut [&mut one, &mut two, &mut par]);
-        (a / b, Some(a / c))
-    } else {
-        let [a, b] = timed(len, &mut [&mut one, &mut two]);
-        (a / b, None)
-    }
+    ratios(len, &mut one, &mut two, &mut par)
 }
 
 fn merged(k: &Kernels, len: usize) -> (f64, Option<f64>) {
@@ -111,13 +123,7 @@ fn merged(k: &Kernels, len: usize) -> (f64, Option<f64>) {
         k.par_batch_norm_training(&bn, shape, InOut::new(black_box(&x), &mut y3), None, None)
             .unwrap()
     };
-    if len >= parallel::MIN_PARALLEL_VALUES {
-        let [a, b, c] = timed(len, &mut [&mut one, &mut two, &mut par]);
-        (a / b, Some(a / c))
-    } else {
-        let [a, b] = timed(len, &mut [&mut one, &mut two]);
-        (a / b, None)
-    }
+    ratios(len, &mut one, &mut two, &mut par)
 }
 
 fn bn_apply(
