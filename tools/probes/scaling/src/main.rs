@@ -1,6 +1,7 @@
 //! Two threads against one on the benchmark shapes: each operator's `par_` call against the
 //! single-thread call, and a copy split over two threads against one (the memory's limit).
-//! Interleaved medians of 21 rounds. Run with both cores idle.
+//! Interleaved medians of 21 rounds. `scaling` calls from the main thread, `scaling inside`
+//! from one of the pool's threads. Run with both cores idle.
 use normkern::*;
 use std::hint::black_box;
 use std::time::Instant;
@@ -31,6 +32,18 @@ fn bench(name: &str, len: usize, mut one: impl FnMut(&[f32], &mut [f32]), mut pa
 }
 
 fn main() {
+    // `inside`: every call made from one of the pool's own threads, as from an engine's rayon
+    // tasks; from outside, each call also wakes the calling thread back up.
+    if std::env::args().nth(1).as_deref() == Some("inside") {
+        println!("called from inside the pool");
+        rayon::scope(|_| table());
+    } else {
+        println!("called from outside the pool");
+        table();
+    }
+}
+
+fn table() {
     let k = Kernels::detect();
     println!("rayon threads {}; columns: par_ speed-up over one thread, 2-thread copy speed-up, one-thread µs", rayon::current_num_threads());
     println!("| group | normkern 2 threads / 1 | copy 2 threads / 1 | 1 thread µs |\n|---|---:|---:|---:|");
