@@ -91,7 +91,7 @@ impl<S: Source, D: Sink, E: Epilogue, F: RunAffine + ?Sized> Kernel
     const ROUNDS_BF16: bool = Io::<S, D, E>::ROUNDS_BF16;
 
     fn streams(&self) -> bool {
-        self.apply.io.nontemporal
+        self.apply.streams()
     }
 
     #[inline(always)]

@@ -32,15 +32,7 @@ fn bench(name: &str, len: usize, mut one: impl FnMut(&[f32], &mut [f32]), mut pa
 }
 
 fn main() {
-    // `inside`: every call made from one of the pool's own threads, as from an engine's rayon
-    // tasks; from outside, each call also wakes the calling thread back up.
-    if std::env::args().nth(1).as_deref() == Some("inside") {
-        println!("called from inside the pool");
-        rayon::scope(|_| table());
-    } else {
-        println!("called from outside the pool");
-        table();
-    }
+    scaling::from_pool_or_main(table);
 }
 
 fn table() {

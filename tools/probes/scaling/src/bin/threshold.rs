@@ -155,15 +155,7 @@ fn copy(len: usize) -> f64 {
 }
 
 fn main() {
-    // `inside`: every call made from one of the pool's own threads (as from an engine's rayon
-    // tasks), where a join costs no wake-up of the caller.
-    if std::env::args().nth(1).as_deref() == Some("inside") {
-        println!("called from inside the pool");
-        rayon::scope(|_| table());
-    } else {
-        println!("called from outside the pool");
-        table();
-    }
+    scaling::from_pool_or_main(table);
 }
 
 fn table() {
