@@ -2,6 +2,8 @@
 //! element type; and the residual input of the fused add.
 
 use crate::element::Element;
+use crate::kernels::Runs;
+use crate::window::Window;
 use core::marker::PhantomData;
 
 /// Where an operator reads `x` and writes `y`: two separate slices ([`InOut::new`]) or one slice
@@ -30,12 +32,15 @@ pub struct InOut<'a, T: Element = f32> {
     dst: *mut T,
     src_len: usize,
     dst_len: usize,
+    /// The values this `InOut` may touch: all but in a part of a channel cut (`parallel`).
+    window: Window,
     _buffers: PhantomData<&'a mut [T]>,
 }
 
 // SAFETY: an `InOut` stands for a `&'a [f32]` and a `&'a mut [f32]` (or one `&'a mut [f32]`
-// in place), which may be sent to another thread. Shared, it only reads: its writes take
-// `&mut self`.
+// in place), which may be sent to another thread; or, from `interleaved`, for the values of
+// its window of those, disjoint from every other window's (every access is checked against
+// it). Shared, it only reads: its writes take `&mut self`.
 unsafe impl<T: Element> Send for InOut<'_, T> {}
 // SAFETY: see `Send`; through `&InOut` nothing is written.
 unsafe impl<T: Element> Sync for InOut<'_, T> {}
@@ -64,6 +69,7 @@ impl<'a, T: Element> InOut<'a, T> {
             dst: y.as_mut_ptr(),
             src_len: x.len(),
             dst_len: y.len(),
+            window: Window::ALL,
             _buffers: PhantomData,
         }
     }
@@ -81,6 +87,7 @@ impl<'a, T: Element> InOut<'a, T> {
             dst,
             src_len: xy.len(),
             dst_len: xy.len(),
+            window: Window::ALL,
             _buffers: PhantomData,
         }
     }
@@ -118,8 +125,39 @@ impl<'a, T: Element> InOut<'a, T> {
         self.dst_len.saturating_mul(size_of::<T>())
     }
 
+    /// Panics unless the `len` values at `start` lie in the first `limit` and the window.
     fn check(&self, start: usize, len: usize, limit: usize) {
         assert!(start.checked_add(len).is_some_and(|end| end <= limit));
+        assert!(self.window.holds(start, len));
+    }
+
+    /// Panics unless every value of the group of `runs` at `start` lies in the first `limit`
+    /// and the window.
+    fn check_runs(&self, start: usize, runs: Runs, limit: usize) {
+        assert!(
+            start
+                .checked_add(runs.span())
+                .is_some_and(|end| end <= limit)
+        );
+        assert!(
+            self.window
+                .holds_runs(start, runs.count, runs.len, runs.stride)
+        );
+    }
+
+    /// The input of the group of `runs` at `start` (bounds-checked), to read its runs only.
+    pub(crate) fn runs_input_ptr(&self, start: usize, runs: Runs) -> *const T {
+        self.check_runs(start, runs, self.src_len);
+        // SAFETY: in bounds (checked).
+        unsafe { self.src.add(start) }
+    }
+
+    /// The input and output of the group of `runs` at `start` (bounds-checked), to read and
+    /// write its runs only.
+    pub(crate) fn runs_ptrs(&mut self, start: usize, runs: Runs) -> (*const T, *mut T) {
+        self.check_runs(start, runs, self.src_len.min(self.dst_len));
+        // SAFETY: in bounds of both buffers (checked).
+        unsafe { (self.src.add(start), self.dst.add(start)) }
     }
 
     /// The input values `start..start + len` as they are now. Nothing is written while the
@@ -140,6 +178,7 @@ impl<'a, T: Element> InOut<'a, T> {
     /// `None` where `mid` lies past either buffer.
     #[cfg(feature = "rayon")]
     pub(crate) fn split_at(self, mid: usize) -> Option<(Self, Self)> {
+        assert!(self.window.is_all());
         if mid > self.src_len || mid > self.dst_len {
             return None;
         }
@@ -150,6 +189,7 @@ impl<'a, T: Element> InOut<'a, T> {
             dst: unsafe { self.dst.add(mid) },
             src_len: self.src_len - mid,
             dst_len: self.dst_len - mid,
+            window: Window::ALL,
             _buffers: PhantomData,
         };
         let head = InOut {
@@ -158,6 +198,30 @@ impl<'a, T: Element> InOut<'a, T> {
             ..self
         };
         Some((head, tail))
+    }
+
+    /// One `InOut` over the same buffers per range of `ranges` (disjoint, within `period`):
+    /// the one for `lo..hi` may touch only the values `lo..hi` of every `period` (for the
+    /// threads of `parallel`, which write each its own channels of every sample).
+    #[cfg(feature = "rayon")]
+    pub(crate) fn interleaved(
+        self,
+        period: usize,
+        ranges: impl Iterator<Item = core::ops::Range<usize>>,
+    ) -> std::vec::Vec<Self> {
+        assert!(self.window.is_all());
+        let mut end = 0;
+        ranges
+            .map(|range| {
+                // Disjoint windows: each thread's writes (and, in place, reads) are its own.
+                assert!(range.start >= end);
+                end = range.end;
+                InOut {
+                    window: Window::periodic(period, range),
+                    ..self
+                }
+            })
+            .collect()
     }
 
     pub(crate) fn ptrs(&mut self, start: usize, len: usize) -> (*const T, *mut T) {

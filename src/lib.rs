@@ -103,6 +103,7 @@ mod schedule;
 mod shape;
 mod simd;
 mod stats;
+mod window;
 
 pub use activation::{Activation, AnyActivation, Gelu, GeluTanh, NoActivation, Relu, Silu};
 pub use element::Element;

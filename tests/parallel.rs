@@ -3,7 +3,8 @@
 //!
 //! - Where groups are independent, every `par_` operator is bitwise the single-thread call.
 //! - Where statistics are merged (the split API on any cut into parts, merged in any order;
-//!   `par_batch_norm_training`, `par_group_norm` with few samples, unless one channels-first),
+//!   `par_batch_norm_training` channels-last, `par_group_norm` with few samples, unless one
+//!   channels-first),
 //!   outputs and reported statistics are within the tolerance `split`'s docs state, against
 //!   the float64 reference (`normkern-reference`): `2⁻¹⁷ · mag`.
 //! - Bad arguments are errors (the single-thread call's, for the `par_` operators) and
@@ -380,10 +381,11 @@ proptest! {
     }
 }
 
-/// Merged statistics take two trips to the pool: from a pool's thread they need four times
-/// `MIN_PARALLEL_VALUES` values, and sixteen times that from outside the pool; below, the call
-/// stays on the calling thread, bitwise the single-thread call. Above, the merged statistics
-/// round differently (so some output differs in its last bits).
+/// Merged statistics (BatchNorm training channels-last) take two trips to the pool: from a
+/// pool's thread they need four times `MIN_PARALLEL_VALUES` values, and sixteen times that
+/// from outside the pool; below, the call stays on the calling thread, bitwise the
+/// single-thread call. Above, the merged statistics round differently (so some output differs
+/// in its last bits).
 #[test]
 fn merged_statistics_start_at_their_threshold() {
     let pool = pool();
@@ -397,7 +399,7 @@ fn merged_statistics_start_at_their_threshold() {
         (16 * from_pool - 2048, false, false),
         (16 * from_pool + 2048, false, true),
     ] {
-        let shape = Shape::nchw(2, 4, 1, values / 8);
+        let shape = Shape::channels_last(2, values / 8, 4);
         let x = data(values, values as u64, 3.0, 1.5);
         let (mut par, mut one) = (vec![0.0f32; values], vec![0.0f32; values]);
         let mut call =
@@ -417,6 +419,72 @@ fn merged_statistics_start_at_their_threshold() {
             "{values} values, called from {} the pool",
             if inside { "inside" } else { "outside" }
         );
+    }
+}
+
+/// Channels-first BatchNorm training is cut between channels, each part the single-thread
+/// kernel on its channels' planes (all shapes here are large enough to merge statistics, as
+/// before this cut): bitwise the single-thread call (outputs in f32 and bf16, in place or
+/// not, saved and running statistics), for channels dividing evenly among the threads or
+/// not, down to one channel a part. Where the channels give fewer parts than the planes would
+/// (two channels on three threads), and channels-last, the statistics are merged instead. Not
+/// on the compact set (`Isa::Scalar` here), which always merges.
+#[test]
+fn batch_norm_training_is_cut_between_channels_bitwise() {
+    let pool = pool();
+    for (last, n, c, spatial, by_channels) in [
+        (false, 8, 64, 600, true),
+        (false, 2, 7, 20_000, true),
+        (false, 1, 3, 100_000, true),
+        (false, 3, 5, 18_000, true),
+        (false, 8, 2, 40_000, false),
+        (true, 4, 768, 100, false),
+    ] {
+        let shape = big_shape(last, n, c, spatial);
+        let len = n * c * spatial;
+        let x = data(len, len as u64, -7.0, 2.5);
+        let xb: Vec<bf16> = x.iter().map(|&v| bf16::from_f32(v)).collect();
+        let gamma = data(c, 1, 1.0, 0.5);
+        let beta = data(c, 2, 0.0, 1.0);
+        let bn = BatchNormTraining::new().gamma(&gamma).beta(&beta);
+        for k in kernels().into_iter().filter(|k| k.isa() != Isa::Scalar) {
+            let run = |par: bool| {
+                let (mut y, mut yb, mut xy) = (vec![0.0f32; len], vec![bf16::ZERO; len], x.clone());
+                let (mut mean, mut inv_std) = (vec![0.0f32; c], vec![0.0f32; c]);
+                let (mut rm, mut rv) = (data(c, 3, 0.0, 1.0), data(c, 4, 2.0, 1.0));
+                pool.install(|| {
+                    let call = |io: InOut<'_, f32>, running, saved| match par {
+                        true => k.par_batch_norm_training(&bn, shape, io, running, saved),
+                        false => k.batch_norm_training(&bn, shape, io, running, saved),
+                    };
+                    let running = RunningStats::new(&mut rm, &mut rv, Momentum::PYTORCH_DEFAULT);
+                    let saved = SavedStats::new(&mut mean, &mut inv_std);
+                    call(InOut::new(&x, &mut y), Some(running), Some(saved)).unwrap();
+                    call(InOut::in_place(&mut xy), None, None).unwrap();
+                    let io = InOut::new(&xb, &mut yb);
+                    match par {
+                        true => k.par_batch_norm_training(&bn, shape, io, None, None),
+                        false => k.batch_norm_training(&bn, shape, io, None, None),
+                    }
+                    .unwrap();
+                });
+                [
+                    bits(&y),
+                    bits(&yb),
+                    bits(&xy),
+                    bits(&mean),
+                    bits(&inv_std),
+                    bits(&rm),
+                    bits(&rv),
+                ]
+            };
+            assert_eq!(
+                run(true) == run(false),
+                by_channels,
+                "{n}x{c}x{spatial} (channels last: {last}) on {:?}",
+                k.isa()
+            );
+        }
     }
 }
 

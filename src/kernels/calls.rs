@@ -44,8 +44,8 @@ impl Kernels {
         start: usize,
         runs: Runs,
     ) -> Sums {
-        let src = Values(io.input_ptr(start, runs.span()));
-        // SAFETY: every run lies inside the input (span checked).
+        let src = Values(io.runs_input_ptr(start, runs));
+        // SAFETY: every run lies inside the input (checked).
         unsafe { self.run(GroupSums { src, runs }) }
     }
 
@@ -58,8 +58,8 @@ impl Kernels {
         runs: Runs,
         sums: Sums,
     ) -> GroupStats {
-        let src = Values(io.input_ptr(start, runs.span()));
-        // SAFETY: every run lies inside the input (span checked).
+        let src = Values(io.runs_input_ptr(start, runs));
+        // SAFETY: every run lies inside the input (checked).
         unsafe { self.run(GroupStatsFromSums { src, runs, sums }) }
     }
 
@@ -74,7 +74,7 @@ impl Kernels {
         epilogue: E,
     ) {
         let kernel = self.apply_runs_kernel(io, start, runs, affine, epilogue);
-        // SAFETY: the group lies inside the buffers (span checked).
+        // SAFETY: the group lies inside the buffers (checked).
         unsafe { self.run(kernel) }
     }
 
@@ -89,9 +89,9 @@ impl Kernels {
         next: usize,
         epilogue: E,
     ) -> Sums {
-        let next = Values(io.input_ptr(next, runs.span()));
+        let next = Values(io.runs_input_ptr(next, runs));
         let apply = self.apply_runs_kernel(io, start, runs, affine, epilogue);
-        // SAFETY: both groups lie inside the buffers (spans checked), and the caller's groups
+        // SAFETY: both groups lie inside the buffers (checked), and the caller's groups
         // are disjoint, so the reads of `next` see input values.
         unsafe { self.run(ApplyRunsSummingNext { apply, next }) }
     }
@@ -439,7 +439,7 @@ impl Kernels {
         self.output_prefetch() || io.output_from_memory()
     }
 
-    /// The kernel that writes the group of runs at `start` (its span bounds-checked).
+    /// The kernel that writes the group of runs at `start` (its runs bounds-checked).
     fn apply_runs_kernel<'a, T: Element, E: Epilogue, F: RunAffine + ?Sized>(
         &self,
         io: &mut InOut<'_, T>,
@@ -448,8 +448,9 @@ impl Kernels {
         affine: &'a F,
         epilogue: E,
     ) -> ApplyRuns<'a, Values<T>, ValuesMut<T>, E, F> {
+        let ptrs = io.runs_ptrs(start, runs);
         ApplyRuns {
-            io: self.contiguous_io(io, start, runs.span(), epilogue),
+            io: self.io_view(io, ptrs, epilogue),
             runs,
             affine,
         }
@@ -463,8 +464,18 @@ impl Kernels {
         len: usize,
         epilogue: E,
     ) -> Io<Values<T>, ValuesMut<T>, E> {
+        let ptrs = io.ptrs(start, len);
+        self.io_view(io, ptrs, epilogue)
+    }
+
+    /// The kernel view of `io` from `(src, dst)`, pointers into its buffers.
+    fn io_view<T: Element, E: Epilogue>(
+        &self,
+        io: &InOut<'_, T>,
+        (src, dst): (*const T, *mut T),
+        epilogue: E,
+    ) -> Io<Values<T>, ValuesMut<T>, E> {
         let nontemporal = io.streams();
-        let (src, dst) = io.ptrs(start, len);
         Io {
             src: Values(src),
             dst: ValuesMut(dst),

@@ -164,40 +164,52 @@ impl Kernels {
     ) -> Result<(), NormError> {
         let check = Check::new("batch_norm_training");
         check.tensor(&shape, &io)?;
-        check.eps(p.eps)?;
-        let c = shape.c();
-        check.optional("gamma", p.gamma, c, "shape.c")?;
-        check.optional("beta", p.beta, c, "shape.c")?;
-        SavedStats::check(&saved, check, c, "shape.c")?;
-        if let Some(r) = &running {
-            check.len("running_mean", r.mean.len(), c, "shape.c")?;
-            check.len("running_var", r.var.len(), c, "shape.c")?;
-            r.momentum.check(check)?;
-        }
-        let per_channel = shape.n().saturating_mul(shape.spatial());
-        if per_channel <= 1 {
-            return check.fail(ErrorKind::TooFewValues { per_channel });
-        }
-        if c == 0 {
+        p.check_params(check, &shape, &running, &saved)?;
+        if shape.c() == 0 {
             return Ok(());
         }
 
-        let affine = ChannelAffine {
-            gamma: p.gamma,
-            beta: p.beta,
-        };
         let mut finish = |c: usize, stats: &crate::stats::GroupStats| {
             record_batch(p.eps, c, stats, &mut running, &mut saved)
         };
         self.normalize_groups(
             shape,
             Reduce::Channel,
-            affine,
+            p.affine(),
             &mut io,
             &mut finish,
             Identity,
         );
         Ok(())
+    }
+
+    /// [`Kernels::batch_norm_training`] of the channels `channels` of a channels-first
+    /// `shape` on the full set, everything validated: `running` and `saved` hold those channels' values only.
+    /// The values of other channels are not touched, so threads can each take their channels
+    /// of one tensor (`parallel`): each channel bitwise the whole call's.
+    #[cfg(feature = "rayon")]
+    pub(crate) fn batch_norm_training_channels<T: Element>(
+        &self,
+        p: &BatchNormTraining<'_>,
+        shape: Shape,
+        channels: core::ops::Range<usize>,
+        io: &mut InOut<'_, T>,
+        mut running: Option<RunningStats<'_>>,
+        mut saved: Option<SavedStats<'_>>,
+    ) {
+        let mut finish = |i: usize, stats: &crate::stats::GroupStats| {
+            record_batch(p.eps, i, stats, &mut running, &mut saved)
+        };
+        self.channel_planes_normalize(shape, channels, p.affine(), io, &mut finish, Identity);
+    }
+}
+
+impl BatchNormTraining<'_> {
+    fn affine(&self) -> ChannelAffine<'_> {
+        ChannelAffine {
+            gamma: self.gamma,
+            beta: self.beta,
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use crate::io::InOut;
 use crate::kernels::{Epilogue, Kernels};
 use crate::shape::{Layout, Shape};
 use crate::stats::GroupStats;
+use core::ops::Range;
 
 /// Which values are normalized together.
 #[derive(Clone, Copy, Debug)]
@@ -22,6 +23,32 @@ pub(crate) enum Reduce {
 }
 
 impl Kernels {
+    /// [`Kernels::normalize_groups`] of BatchNorm's groups `channels` of a channels-first
+    /// `shape` (each channel's planes across the batch), on the full set; `finish` numbers
+    /// them from 0. Touches those channels' planes only.
+    pub(crate) fn channel_planes_normalize<T: Element, E: Epilogue>(
+        &self,
+        shape: Shape,
+        channels: Range<usize>,
+        affine: ChannelAffine<'_>,
+        io: &mut InOut<'_, T>,
+        finish: &mut dyn FnMut(usize, &GroupStats) -> f32,
+        epilogue: E,
+    ) {
+        debug_assert!(shape.layout() == Layout::ChannelsFirst && !self.compact());
+        let (n, c, spatial) = (shape.n(), shape.c(), shape.spatial());
+        let planes = |i: usize| Planes {
+            first: (channels.start + i) * spatial,
+            count: n,
+            stride: c * spatial,
+            len: spatial,
+            channel: channels.start + i,
+            channel_step: 0,
+        };
+        let count = channels.len();
+        self.planes_normalize(io, count, planes, affine, finish, epilogue);
+    }
+
     /// Normalizes every group of `shape`: moments in one pass, then `finish(group, &moments)`
     /// returns the factor deviations are multiplied by (recording whatever the operator
     /// reports), then one pass writes `y = (x - mean) * factor * gamma[c] + beta[c]`.
@@ -41,15 +68,7 @@ impl Kernels {
         let (n, c, spatial) = (shape.n(), shape.c(), shape.spatial());
         match (shape.layout(), reduce) {
             (Layout::ChannelsFirst, Reduce::Channel) => {
-                let channel = |channel| Planes {
-                    first: channel * spatial,
-                    count: n,
-                    stride: c * spatial,
-                    len: spatial,
-                    channel,
-                    channel_step: 0,
-                };
-                self.planes_normalize(io, c, channel, affine, finish, epilogue);
+                self.channel_planes_normalize(shape, 0..c, affine, io, finish, epilogue);
             }
             (Layout::ChannelsFirst, Reduce::SampleGroup { group_size }) => {
                 let groups = c / group_size;

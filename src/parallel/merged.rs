@@ -64,10 +64,12 @@ fn apply_parts<T: Element, E: Epilogue + Sync>(
 }
 
 impl Kernels {
-    /// [`Kernels::batch_norm_training`] on rayon's pool: each thread's part of the lines
-    /// (planes channels-first, positions channels-last), statistics merged as in the
-    /// [split-phase API](crate::split) and within its tolerance; the saved and running
-    /// statistics written once.
+    /// [`Kernels::batch_norm_training`] on rayon's pool. Channels-first, each thread takes a
+    /// range of channels (their planes across the batch), the single-thread kernel on each:
+    /// bitwise the single-thread call. Channels-last, with fewer channels than threads, or
+    /// on the compact set, each thread takes its part of the lines (planes or positions),
+    /// statistics merged as in the [split-phase API](crate::split) and within its
+    /// tolerance; the saved and running statistics written once.
     pub fn par_batch_norm_training<T: Element>(
         &self,
         p: &BatchNormTraining<'_>,
@@ -79,6 +81,10 @@ impl Kernels {
         let check = Check::new("batch_norm_training");
         check.tensor(&shape, &io)?;
         p.check_params(check, &shape, &running, &saved)?;
+        if let Some(parts) = self.channel_parts(&shape) {
+            self.batch_norm_training_by_channels(p, shape, io, running, saved, parts);
+            return Ok(());
+        }
         if part_count(Part::lines(&shape), Part::line_len(&shape), Trips::Two) == 1 {
             return self.batch_norm_training(p, shape, io, running, saved);
         }

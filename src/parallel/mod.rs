@@ -5,10 +5,11 @@
 //!   single-thread operator on its slice (rows or positions for LayerNorm, RMSNorm and
 //!   BatchNorm inference; samples, or channels of one sample, where they do not straddle a
 //!   cut; the groups of one channels-first sample for GroupNorm and InstanceNorm): the result
-//!   is **bitwise identical** to the single-thread call.
-//! - Where a group spans the cut (BatchNorm training always; GroupNorm and InstanceNorm with
-//!   fewer samples than threads, but one channels-first sample), the parts go through the
-//!   [split-phase API](crate::split):
+//!   is **bitwise identical** to the single-thread call. BatchNorm training channels-first
+//!   is cut between channels likewise (bitwise), its parts interleaved in every sample.
+//! - Where a group spans the cut (BatchNorm training channels-last or over fewer channels
+//!   than threads; GroupNorm and InstanceNorm with fewer samples than threads, but one
+//!   channels-first sample), the parts go through the [split-phase API](crate::split):
 //!   statistics per part, merged in part order (so a run repeats exactly for a given thread
 //!   count), then each part normalized. Within the tolerance documented there.
 //! - Tensors of fewer than [`MIN_PARALLEL_VALUES`] values stay on the calling thread; merged
@@ -25,6 +26,7 @@
 //! # Ok::<(), normkern::NormError>(())
 //! ```
 
+mod channels;
 mod independent;
 mod merged;
 

@@ -73,6 +73,33 @@ fn table() {
         bench(name, 320 * 64 * 64, |x, y| k.group_norm(&gn, s, InOut::new(x, y), None).unwrap(),
             |x, y| k.par_group_norm(&gn, s, InOut::new(x, y), None).unwrap());
     }
+    // What a kernel that reads its values twice from beyond L2 (statistics, then normalize)
+    // gains from two threads: one-pass moments, then one scale and shift, over the whole
+    // tensor or each half (the merged cuts' sizes); `synced`, both halves' moments before
+    // either half's scale and shift, as merged statistics must.
+    let (m, v) = ([0.5f32], [2.0f32]);
+    let floor = BatchNorm::new(&m, &v);
+    let stats = |x: &[f32]| black_box(k.moments(x));
+    let scale = |x: &[f32], y: &mut [f32]| {
+        k.batch_norm_inference(&floor, Shape::ncl(1, 1, x.len()), InOut::new(x, y)).unwrap()
+    };
+    let two_pass = |x: &[f32], y: &mut [f32]| {
+        stats(x);
+        scale(x, y);
+    };
+    for (name, len) in [("32x128x768", 32 * 128 * 768), ("1x64x64x320", 64 * 64 * 320)] {
+        bench(&format!("two_pass_floor/{name}"), len, two_pass, |x, y| {
+            let (xa, xb) = x.split_at(len / 2);
+            let (ya, yb) = y.split_at_mut(len / 2);
+            rayon::join(|| two_pass(xa, ya), || two_pass(xb, yb));
+        });
+        bench(&format!("two_pass_floor_synced/{name}"), len, two_pass, |x, y| {
+            let (xa, xb) = x.split_at(len / 2);
+            let (ya, yb) = y.split_at_mut(len / 2);
+            rayon::join(|| stats(xa), || stats(xb));
+            rayon::join(|| scale(xa, ya), || scale(xb, yb));
+        });
+    }
     let s = Shape::nchw(1, 64, 128, 128);
     let inn = InstanceNorm::new();
     bench("instance_norm/nchw_1x64x128x128", 64 * 128 * 128, |x, y| k.instance_norm(&inn, s, InOut::new(x, y), None).unwrap(),
