@@ -184,9 +184,10 @@ impl Kernels {
     }
 
     /// [`Kernels::batch_norm_training`] of the channels `channels` of a channels-first
-    /// `shape` on the full set, everything validated: `running` and `saved` hold those channels' values only.
-    /// The values of other channels are not touched, so threads can each take their channels
-    /// of one tensor (`parallel`): each channel bitwise the whole call's.
+    /// `shape` on the full set, everything validated: `running` and `saved` hold those
+    /// channels' values only. The values of other channels are not touched, so threads can
+    /// each take their channels of one tensor (`parallel`): each channel bitwise the whole
+    /// call's.
     #[cfg(feature = "rayon")]
     pub(crate) fn batch_norm_training_channels<T: Element>(
         &self,
@@ -205,7 +206,8 @@ impl Kernels {
 }
 
 impl BatchNormTraining<'_> {
-    fn affine(&self) -> ChannelAffine<'_> {
+    /// Gamma and beta, per channel.
+    pub(crate) fn affine(&self) -> ChannelAffine<'_> {
         ChannelAffine {
             gamma: self.gamma,
             beta: self.beta,

@@ -96,10 +96,7 @@ impl Kernels {
         }
         let norm = Normalize {
             stats: &stats,
-            affine: ChannelAffine {
-                gamma: p.gamma,
-                beta: p.beta,
-            },
+            affine: p.affine(),
             eps: p.eps,
         };
         apply_parts(self, shape, Reduce::Channel, &norm, parts, Identity);

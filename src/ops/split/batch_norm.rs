@@ -8,7 +8,6 @@ use crate::element::Element;
 use crate::error::{ErrorKind, NormError};
 use crate::io::InOut;
 use crate::kernels::{Identity, Kernels};
-use crate::ops::affine::ChannelAffine;
 use crate::ops::batch_norm_training::{BatchNormTraining, RunningStats, record_batch};
 use crate::ops::check::Check;
 use crate::ops::grouped::Reduce;
@@ -116,10 +115,7 @@ impl Kernels {
         stats_check(check, stats, shape.c(), "shape.c", per_channel(&shape))?;
         let norm = Normalize {
             stats,
-            affine: ChannelAffine {
-                gamma: p.gamma,
-                beta: p.beta,
-            },
+            affine: p.affine(),
             eps: p.eps,
         };
         self.part_apply(shape, Reduce::Channel, part, &norm, &mut io, Identity);
